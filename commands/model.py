@@ -1,0 +1,34 @@
+"""Platform-neutral commands and replies. Adapters turn chat events into a Command and
+render a Reply; nothing here knows which chat it came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from monitors.actors import Actor
+from monitors.cards import IncidentCard
+
+__all__ = ["Actor", "Command", "IncidentCard", "Reply"]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A parsed slash command: ``/alerts ack 42`` is group ``alerts``, action ``ack``,
+    args ``("42",)``."""
+
+    group: str
+    action: str
+    args: tuple[str, ...] = ()
+    raw: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A command's answer. ``ok`` is False for refusals and bad input; ``private`` asks the
+    platform to show it only to the caller (ephemeral)."""
+
+    text: str
+    ok: bool = True
+    private: bool = False
+    cards: tuple[IncidentCard, ...] = ()
+    table: tuple[tuple[str, ...], ...] = field(default=())

@@ -1,0 +1,154 @@
+"""The alert rule schema: what a rule file (YAML or JSON) and the rules API accept.
+
+Durations are written as text (``15m``) and held as seconds. Thresholds map a level
+(``warning``, ``error``, ``critical``) to a number whose meaning depends on
+``threshold_type``: an absolute value (``static``), a multiple of the baseline
+(``dynamic``), or a percentage change against the previous window (``percent_change``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from monitors.durations import format_duration, parse_duration
+
+LEVELS: tuple[str, ...] = ("warning", "error", "critical")
+Level = Literal["warning", "error", "critical"]
+Op = Literal[">", "<", ">=", "<="]
+Aggregate = Literal[
+    "count", "rate", "sum", "avg", "min", "max", "p50", "p90", "p95", "p99", "percent_where"
+]
+ThresholdType = Literal["static", "dynamic", "percent_change"]
+DataPolicy = Literal["keep", "ok", "alerting"]
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
+
+
+def _to_seconds(value: Any) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:  # surfaces as a pydantic error naming the field
+        raise ValueError(str(exc)) from None
+
+
+Duration = Annotated[
+    float,
+    BeforeValidator(_to_seconds),
+    PlainSerializer(format_duration, return_type=str, when_used="json"),
+]
+
+
+def level_rank(level: str | None) -> int:
+    """0 for no level, then 1..3 from warning to critical."""
+    return LEVELS.index(level) + 1 if level in LEVELS else 0
+
+
+def compare(value: float, op: str, threshold: float) -> bool:
+    if op == ">":
+        return value > threshold
+    if op == "<":
+        return value < threshold
+    if op == ">=":
+        return value >= threshold
+    return value <= threshold
+
+
+class Rule(BaseModel):
+    """One alert rule. Unknown fields are refused so that a typo is an error, not a no-op."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    source: Literal["ingest"] = "ingest"
+    metric: str = Field(min_length=1, max_length=200)
+    match: dict[str, str] = Field(default_factory=dict)
+    aggregate: Aggregate = "avg"
+    where: dict[str, str] = Field(default_factory=dict)
+    """For ``percent_where``: label -> regular expression (full match) picking the samples
+    counted, e.g. ``{status: "5.."}`` for the percentage of server errors."""
+    window: Duration = 300.0
+    group_by: tuple[str, ...] = ()
+    min_samples: int = Field(default=1, ge=1)
+    interval: Duration = 60.0
+    op: Op = ">"
+    thresholds: dict[Level, float] = Field(default_factory=dict)
+    threshold_type: ThresholdType = "static"
+    baseline_multiplier: float | None = Field(default=None, gt=0)
+    baseline_window: Duration = 7 * 86400.0
+    percent: float | None = None
+    breaches_to_open: int = Field(default=2, ge=1, le=1000)
+    normals_to_resolve: int = Field(default=3, ge=1, le=1000)
+    cooldown: Duration = 3600.0
+    no_data: DataPolicy = "keep"
+    on_error: DataPolicy = "keep"
+    source_errors_to_alert: int = Field(default=3, ge=1)
+    repeat_interval: Duration = 4 * 3600.0
+    escalate_after: Duration | None = None
+    escalate_to: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    runbook: str = ""
+    enabled: bool = True
+
+    @field_validator("where", "match")
+    @classmethod
+    def _patterns_compile(cls, patterns: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        if info.field_name != "where":
+            return patterns
+        for key, pattern in patterns.items():
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{key}: {pattern!r} is not a valid regular expression") from exc
+        return patterns
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand_thresholds(cls, data: Any) -> Any:
+        """``baseline_multiplier`` / ``percent`` alone stand for a single warning level."""
+        if not isinstance(data, dict) or data.get("thresholds"):
+            return data
+        kind = data.get("threshold_type", "static")
+        shorthand = {"dynamic": "baseline_multiplier", "percent_change": "percent"}.get(kind)
+        if shorthand and data.get(shorthand) is not None:
+            return {**data, "thresholds": {"warning": data[shorthand]}}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Rule:
+        if not self.thresholds:
+            raise ValueError("thresholds: give at least one level, e.g. thresholds: {warning: 500}")
+        ordered = [self.thresholds[lv] for lv in LEVELS if lv in self.thresholds]
+        rising = self.op in (">", ">=")
+        pairs = list(itertools.pairwise(ordered))
+        if any((b < a) if rising else (b > a) for a, b in pairs):
+            direction = "increase" if rising else "decrease"
+            raise ValueError(
+                f"thresholds: with op '{self.op}' they must {direction} from warning to critical"
+            )
+        if self.aggregate == "percent_where" and not self.where:
+            raise ValueError("where: percent_where needs a condition, e.g. where: {status: '5..'}")
+        if self.escalate_after is not None and not self.escalate_to:
+            raise ValueError("escalate_to: escalate_after needs a channel to escalate to")
+        return self
+
+    @property
+    def levels(self) -> list[str]:
+        """Levels this rule defines, from the lowest to the highest."""
+        return [lv for lv in LEVELS if lv in self.thresholds]
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
