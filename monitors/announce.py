@@ -1,0 +1,166 @@
+"""Turning incident changes into outbox rows, in the caller's transaction.
+
+Every change that people should see is written here as an outbox row in the same
+transaction as the change itself, so a crash can never announce a change that was not
+saved, nor save one that is never announced. ``notify`` rows page (a new message, or a
+ping); the others edit the incident's existing message in place and add a thread line.
+Snoozes and silences turn pages into quiet edits; an incident that was never shown
+(opened while silenced) stays unshown and is marked ``suppressed`` until it is announced.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from monitors.cards import IncidentCard
+from monitors.durations import format_duration
+from monitors.matchers import Matcher, parse_matchers
+from storage.models import IncidentRow, SilenceRow
+from storage.repositories import OutboxRepository
+
+SEVERITY_COLORS = {"warning": "#ECB22E", "error": "#F2711C", "critical": "#E01E5A"}
+ACKNOWLEDGED_COLOR = "#3B82F6"
+RESOLVED_COLOR = "#2EB67D"
+TEST_COLOR = "#9B59B6"
+DEFAULT_CHANNEL = "alerts"
+
+
+def iso(ts: float | None) -> str | None:
+    """RFC 3339 in UTC, or None."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def short_time(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def incident_labels(incident: IncidentRow) -> dict[str, str]:
+    """What silences match against: the series labels plus rule and severity."""
+    return {**incident.labels, "rule": incident.rule, "severity": incident.severity}
+
+
+def card_color(incident: IncidentRow) -> str:
+    if incident.test:
+        return TEST_COLOR
+    if incident.status == "resolved":
+        return RESOLVED_COLOR
+    if incident.status == "acknowledged":
+        return ACKNOWLEDGED_COLOR
+    return SEVERITY_COLORS.get(incident.severity, SEVERITY_COLORS["error"])
+
+
+def format_value(value: float | None) -> str:
+    if value is None:
+        return "no data"
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def incident_title(incident: IncidentRow) -> str:
+    prefix = "[TEST] " if incident.test else ""
+    series = ", ".join(f"{k}={v}" for k, v in sorted(incident.labels.items()))
+    where = f" ({series})" if series else ""
+    return f"{prefix}#{incident.id} {incident.severity.upper()} {incident.rule}{where}"
+
+
+def incident_card(incident: IncidentRow, now: float) -> IncidentCard:
+    """The neutral card for an incident as it stands now."""
+    snapshot = incident.rule_snapshot or {}
+    fields: list[tuple[str, str]] = [("Status", incident.status)]
+    if incident.kind == "source_down":
+        fields.append(("Problem", incident.summary))
+    else:
+        op = snapshot.get("op", ">")
+        fields.append(
+            ("Value", f"{format_value(incident.value)} {op} {format_value(incident.threshold)}")
+        )
+        if snapshot.get("metric"):
+            fields.append(
+                (
+                    "Metric",
+                    f"{snapshot.get('aggregate', '')} of "
+                    f"{snapshot['metric']} over {snapshot.get('window', '')}",
+                )
+            )
+    fields.append(("Opened", short_time(incident.opened_at)))
+    if incident.acknowledged_by:
+        fields.append(("Acknowledged by", incident.acknowledged_by))
+    if incident.snoozed_until and incident.snoozed_until > now:
+        fields.append(("Snoozed until", short_time(incident.snoozed_until)))
+    if incident.reopen_count:
+        fields.append(("Reopened", f"{incident.reopen_count} time(s)"))
+    if incident.status == "resolved" and incident.resolved_at:
+        took = format_duration(max(incident.resolved_at - incident.opened_at, 1))
+        fields.append(("Resolved", f"by {incident.resolved_by} after {took}"))
+        if incident.resolve_note:
+            fields.append(("Note", incident.resolve_note))
+    actions: tuple[str, ...] = ()
+    if incident.status == "open":
+        actions = ("acknowledge", "snooze", "resolve")
+    elif incident.status == "acknowledged":
+        actions = ("snooze", "resolve")
+    return IncidentCard(
+        incident_id=incident.id,
+        title=incident_title(incident),
+        status=incident.status,
+        severity=incident.severity,
+        color=card_color(incident),
+        fields=tuple(fields),
+        actions=actions,
+        runbook=snapshot.get("runbook", ""),
+        test=incident.test,
+        footer="Test incident: no one is paged for it." if incident.test else "",
+    )
+
+
+def silenced_by(incident: IncidentRow, silences: Sequence[SilenceRow]) -> SilenceRow | None:
+    labels = incident_labels(incident)
+    for silence in silences:
+        matchers: Sequence[Matcher] = parse_matchers(silence.matchers)
+        if all(m.matches(labels) for m in matchers):
+            return silence
+    return None
+
+
+class Announcer:
+    """Writes the outbox rows for an incident event to every channel the incident uses."""
+
+    def __init__(self, default_channels: Sequence[str] = (DEFAULT_CHANNEL,)) -> None:
+        self.default_channels = tuple(default_channels) or (DEFAULT_CHANNEL,)
+
+    def channels(self, incident: IncidentRow) -> tuple[str, ...]:
+        configured = (incident.rule_snapshot or {}).get("channels") or ()
+        return tuple(configured) or self.default_channels
+
+    def announce(
+        self,
+        session: AsyncSession,
+        incident: IncidentRow,
+        event: str,
+        line: str,
+        now: float,
+        *,
+        notify: bool,
+        silences: Sequence[SilenceRow] = (),
+        channels: Sequence[str] | None = None,
+    ) -> bool:
+        """Queue ``event`` for ``incident``. Returns False when nothing was queued because
+        the incident is silenced and was never shown."""
+        quiet = bool(incident.snoozed_until and incident.snoozed_until > now)
+        if silenced_by(incident, silences) is not None:
+            if incident.suppressed or incident.last_notified_at is None:
+                incident.suppressed = True
+                return False
+            quiet = True
+        page = notify and not quiet
+        if page:
+            incident.last_notified_at = now
+        payload = {"card": incident_card(incident, now).to_json(), "line": line}
+        outbox = OutboxRepository(session)
+        for channel in channels or self.channels(incident):
+            outbox.add(now, incident.id, event, channel, payload, notify=page)
+        return True

@@ -1,0 +1,388 @@
+"""The evaluator: one tick reads every due rule's series from its source, steps each
+series through the state machine, and writes every change (series counters, incidents,
+timeline, outbox) in one transaction. The in-memory copy of series states is updated
+only after that transaction commits, so a crash at any point leaves the database
+consistent and the next tick simply carries on from it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from monitors.announce import Announcer, format_value
+from monitors.baselines import Baselines
+from monitors.machine import (
+    SOURCE_SERIES,
+    Effect,
+    Kind,
+    Policy,
+    Reading,
+    SeriesState,
+    Step,
+    step,
+    track_source,
+    transition,
+)
+from monitors.rules import Rule
+from monitors.sources.base import RuleReading, SeriesValue, Source, series_key
+from monitors.thresholds import classify
+from storage.db import Database
+from storage.models import IncidentRow, SeriesStateRow, SilenceRow
+from storage.repositories import IncidentRepository, SeriesRepository, SilenceRepository
+from storage.repositories.series import SERIES_FIELDS
+
+log = logging.getLogger(__name__)
+Key = tuple[str, str]  # (rule name, series key)
+
+
+def policy_for(rule: Rule) -> Policy:
+    return Policy(
+        breaches_to_open=rule.breaches_to_open,
+        normals_to_resolve=rule.normals_to_resolve,
+        cooldown=rule.cooldown,
+        no_data=rule.no_data,
+        on_error=rule.on_error,
+        source_errors_to_alert=rule.source_errors_to_alert,
+        lowest_level=rule.levels[0],
+    )
+
+
+def state_from_row(row: SeriesStateRow) -> SeriesState:
+    return SeriesState(**{name: getattr(row, name) for name in SERIES_FIELDS})
+
+
+@dataclass
+class SeriesCache:
+    """Series states as last committed. ``lock`` serialises ticks with the manual actions
+    that change series state (resolve, rule edits), so neither overwrites the other."""
+
+    states: dict[Key, SeriesState] = field(default_factory=dict)
+    labels: dict[Key, dict[str, str]] = field(default_factory=dict)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    loaded: bool = False
+
+    async def load(self, db: Database) -> None:
+        async with db.transaction() as session:
+            rows = await SeriesRepository(session).all()
+        self.states = {(r.rule, r.series_key): state_from_row(r) for r in rows}
+        self.labels = {(r.rule, r.series_key): dict(r.labels) for r in rows}
+        self.loaded = True
+
+    def series_of(self, rule: str) -> list[Key]:
+        return [key for key in self.states if key[0] == rule and key[1] != SOURCE_SERIES]
+
+    def forget_rule(self, rule: str) -> None:
+        for key in [k for k in self.states if k[0] == rule]:
+            self.states.pop(key, None)
+            self.labels.pop(key, None)
+
+
+@dataclass(frozen=True)
+class Change:
+    rule: Rule
+    key: Key
+    labels: dict[str, str]
+    before: SeriesState
+    step: Step
+    reading: Reading
+
+
+@dataclass
+class TickStats:
+    ticks: int = 0
+    rules_evaluated: int = 0
+    last_duration: float = 0.0
+    incidents_opened: int = 0
+    errors: int = 0
+
+
+class Engine:
+    def __init__(
+        self,
+        db: Database,
+        sources: dict[str, Source],
+        announcer: Announcer,
+        cache: SeriesCache | None = None,
+        baselines: Baselines | None = None,
+        clock: Callable[[], float] = time.time,
+        on_tick: Callable[[float, int], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.sources = sources
+        self.announcer = announcer
+        self.cache = cache or SeriesCache()
+        self.baselines = baselines or Baselines(db)
+        self.clock = clock
+        self.on_tick = on_tick
+        self.stats = TickStats()
+
+    async def tick(self, rules: Sequence[Rule], now: float | None = None) -> list[Change]:
+        """Evaluate ``rules`` once; returns the changes written."""
+        started = time.perf_counter()
+        now = self.clock() if now is None else now
+        rules = [rule for rule in rules if rule.enabled]
+        readings = await self._fetch(rules, now)
+        async with self.cache.lock:
+            if not self.cache.loaded:
+                await self.cache.load(self.db)
+            changes = await self._evaluate(rules, readings, now)
+            if changes:
+                finals = await self._write(changes, now)
+                for change, state in zip(changes, finals, strict=True):
+                    self.cache.states[change.key] = state
+                    self.cache.labels[change.key] = change.labels
+        elapsed = time.perf_counter() - started
+        self.stats.ticks += 1
+        self.stats.rules_evaluated += len(rules)
+        self.stats.last_duration = elapsed
+        if self.on_tick:
+            self.on_tick(elapsed, len(rules))
+        return changes
+
+    async def _fetch(self, rules: Sequence[Rule], now: float) -> dict[str, RuleReading]:
+        readings: dict[str, RuleReading] = {}
+        by_source: dict[str, list[Rule]] = {}
+        for rule in rules:
+            by_source.setdefault(rule.source, []).append(rule)
+        for name, batch in by_source.items():
+            source = self.sources.get(name)
+            try:
+                if source is None:
+                    raise LookupError(f"no source named '{name}' is configured")
+                readings.update(await source.fetch(batch, now))
+            except Exception as exc:  # a failing source is a reading, not a crash
+                log.warning("source %s failed: %s", name, exc)
+                self.stats.errors += 1
+                readings.update(
+                    {r.name: RuleReading(error=f"{type(exc).__name__}: {exc}") for r in batch}
+                )
+        return readings
+
+    async def _evaluate(
+        self, rules: Sequence[Rule], readings: dict[str, RuleReading], now: float
+    ) -> list[Change]:
+        changes: list[Change] = []
+        for rule in rules:
+            reading = readings.get(rule.name, RuleReading(error="source returned nothing"))
+            policy = policy_for(rule)
+            source_key = (rule.name, SOURCE_SERIES)
+            before = self.cache.states.get(source_key, SeriesState())
+            health = track_source(before, reading.error is not None, policy)
+            if health.state != before or health.effects:
+                error_reading = Reading(Kind.ERROR, error=reading.error)
+                changes.append(Change(rule, source_key, {}, before, health, error_reading))
+            for key, labels, series_reading in await self._series_readings(rule, reading, now):
+                before = self.cache.states.get(key, SeriesState())
+                result = step(before, series_reading, policy, now)
+                if result.state != before or result.effects:
+                    changes.append(Change(rule, key, labels, before, result, series_reading))
+        return changes
+
+    async def _series_readings(
+        self, rule: Rule, reading: RuleReading, now: float
+    ) -> list[tuple[Key, dict[str, str], Reading]]:
+        if reading.error is not None:  # every known series of the rule sees the error
+            return [
+                (key, self.cache.labels.get(key, {}), Reading(Kind.ERROR, error=reading.error))
+                for key in self.cache.series_of(rule.name)
+            ]
+        out = []
+        for series in reading.series:
+            key = (rule.name, series_key(series.labels))
+            baseline = await self._baseline(rule, key[1], series, now)
+            out.append((key, dict(series.labels), classify(rule, series, baseline)))
+        return out
+
+    async def _baseline(
+        self, rule: Rule, key: str, series: SeriesValue, now: float
+    ) -> float | None:
+        if rule.threshold_type != "dynamic":
+            return None
+        if series.value is not None:
+            self.baselines.record(rule.name, key, series.value, now)
+        return await self.baselines.baseline(rule, key, now)
+
+    async def _write(self, changes: list[Change], now: float) -> None:
+        async with self.db.transaction() as session:
+            silences = await SilenceRepository(session).active(now)
+            writer = _ChangeWriter(session, self.announcer, silences, now)
+            for change in changes:
+                new_state = await writer.apply(change)
+                if new_state is not change.step.state:
+                    object.__setattr__(
+                        change,
+                        "step",
+                        Step(
+                            new_state,
+                            change.step.effects,
+                            change.step.level,
+                            change.step.previous_level,
+                        ),
+                    )
+            await SeriesRepository(session).upsert_many(
+                {
+                    "rule": c.key[0],
+                    "series_key": c.key[1],
+                    "labels": c.labels,
+                    "updated_at": now,
+                    **asdict(c.step.state),
+                }
+                for c in changes
+            )
+        self.stats.incidents_opened += sum(Effect.OPEN in c.step.effects for c in changes)
+
+
+class _ChangeWriter:
+    """Applies the incident effects of one change inside the tick's transaction."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        announcer: Announcer,
+        silences: Sequence[SilenceRow],
+        now: float,
+    ) -> None:
+        self.session = session
+        self.incidents = IncidentRepository(session)
+        self.announcer = announcer
+        self.silences = silences
+        self.now = now
+
+    async def apply(self, change: Change) -> SeriesState:
+        state = change.step.state
+        for effect in change.step.effects:
+            handler = getattr(self, f"_{effect.value}")
+            state = await handler(change, state)
+        return state
+
+    def _announce(self, incident: IncidentRow, event: str, line: str, notify: bool) -> None:
+        self.incidents.add_event(incident.id, self.now, event, "tocsin", line)
+        self.announcer.announce(
+            self.session, incident, event, line, self.now, notify=notify, silences=self.silences
+        )
+
+    @staticmethod
+    def _describe(change: Change) -> str:
+        reading, rule = change.reading, change.rule
+        return (
+            f"{format_value(reading.value)} {rule.op} {format_value(reading.threshold)}"
+            f" ({rule.aggregate} of {rule.metric})"
+        )
+
+    async def _open(self, change: Change, state: SeriesState) -> SeriesState:
+        rule, reading = change.rule, change.reading
+        incident = await self.incidents.create(
+            rule=rule.name,
+            series_key=change.key[1],
+            labels=change.labels,
+            kind="metric",
+            status="open",
+            severity=change.step.level or rule.levels[0],
+            value=reading.value,
+            threshold=reading.threshold,
+            summary=self._describe(change),
+            opened_at=self.now,
+            rule_snapshot=rule.to_json(),
+            suppressed=False,
+            test=False,
+            reopen_count=0,
+        )
+        self._announce(
+            incident,
+            "opened",
+            f"Opened after {rule.breaches_to_open} consecutive breaches: {self._describe(change)}",
+            notify=True,
+        )
+        return SeriesState(**{**asdict(state), "incident_id": incident.id})
+
+    async def _reopen(self, change: Change, state: SeriesState) -> SeriesState:
+        incident = await self.incidents.get(state.incident_id or 0, for_update=True)
+        if incident is None or incident.status != "resolved":
+            # The incident it points at is gone or already live: open a fresh one.
+            return await self._open(change, SeriesState(**{**asdict(state), "incident_id": None}))
+        incident.status = transition(incident.status, "reopen")
+        incident.reopen_count += 1
+        incident.severity = change.step.level or incident.severity
+        incident.value, incident.threshold = change.reading.value, change.reading.threshold
+        incident.resolved_at = incident.resolved_by = incident.resolve_note = None
+        incident.acknowledged_at = incident.acknowledged_by = None
+        self._announce(
+            incident,
+            "reopened",
+            f"Breaching again within the cooldown, reopened "
+            f"(#{incident.reopen_count}): {self._describe(change)}",
+            notify=False,
+        )
+        return state
+
+    async def _level_change(self, change: Change, state: SeriesState, up: bool) -> SeriesState:
+        incident = await self.incidents.get(state.incident_id or 0)
+        if incident is None:
+            return state
+        incident.severity = change.step.level or incident.severity
+        incident.value, incident.threshold = change.reading.value, change.reading.threshold
+        verb = "Escalated" if up else "De-escalated"
+        self._announce(
+            incident,
+            "escalated" if up else "deescalated",
+            f"{verb} {change.step.previous_level} -> {incident.severity}: {self._describe(change)}",
+            notify=up,
+        )
+        return state
+
+    async def _escalate(self, change: Change, state: SeriesState) -> SeriesState:
+        return await self._level_change(change, state, up=True)
+
+    async def _deescalate(self, change: Change, state: SeriesState) -> SeriesState:
+        return await self._level_change(change, state, up=False)
+
+    async def _resolve(self, change: Change, state: SeriesState) -> SeriesState:
+        incident = await self.incidents.get(state.last_incident_id or 0, for_update=True)
+        if incident is None or incident.status == "resolved":
+            return state
+        incident.status = transition(incident.status, "resolve")
+        incident.resolved_at, incident.resolved_by = self.now, "auto"
+        incident.value = change.reading.value
+        self._announce(
+            incident,
+            "resolved",
+            f"Resolved automatically after {change.rule.normals_to_resolve} "
+            f"normal readings (now {format_value(change.reading.value)})",
+            notify=False,
+        )
+        return state
+
+    async def _source_down(self, change: Change, state: SeriesState) -> SeriesState:
+        rule = change.rule
+        incident = await self.incidents.create(
+            rule=rule.name,
+            series_key=SOURCE_SERIES,
+            labels={},
+            kind="source_down",
+            status="open",
+            severity="error",
+            value=None,
+            threshold=None,
+            summary=f"source '{rule.source}' failed {rule.source_errors_to_alert} times in a "
+            f"row: {change.reading.error}",
+            opened_at=self.now,
+            rule_snapshot=rule.to_json(),
+            suppressed=False,
+            test=False,
+            reopen_count=0,
+        )
+        self._announce(incident, "opened", f"Source down: {incident.summary}", notify=True)
+        return SeriesState(**{**asdict(state), "incident_id": incident.id})
+
+    async def _source_recovered(self, change: Change, state: SeriesState) -> SeriesState:
+        incident = await self.incidents.get(change.before.incident_id or 0, for_update=True)
+        if incident is not None and incident.status != "resolved":
+            incident.status = transition(incident.status, "resolve")
+            incident.resolved_at, incident.resolved_by = self.now, "auto"
+            self._announce(incident, "resolved", "Source answers again", notify=False)
+        return SeriesState(**{**asdict(state), "incident_id": None})

@@ -1,0 +1,95 @@
+"""Reading rule files (YAML; JSON is YAML too) into validated rules, with errors that name
+the rule, the field and the reason, so ``check-config`` can list them all at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from monitors.rules import Rule
+
+
+@dataclass(frozen=True)
+class RuleFileError:
+    rule: str  # the rule's name, or its position when it has none
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.rule}: {self.field}: {self.reason}"
+
+
+class RuleFileInvalid(ValueError):
+    def __init__(self, path: str, errors: list[RuleFileError]) -> None:
+        self.path = path
+        self.errors = errors
+        lines = "\n".join(f"  {e}" for e in errors)
+        super().__init__(f"{path}: {len(errors)} error(s)\n{lines}")
+
+
+def validation_errors(rule_label: str, exc: ValidationError) -> list[RuleFileError]:
+    """One RuleFileError per pydantic error, with the field path in dotted form."""
+    errors = []
+    for item in exc.errors():
+        field = ".".join(str(part) for part in item["loc"]) or "(rule)"
+        reason = item["msg"].removeprefix("Value error, ")
+        if item["type"] == "extra_forbidden":
+            reason = "unknown field (check the spelling; see docs/rules.md)"
+        if ": " in reason and field == "(rule)":  # model-level errors name their field
+            field, reason = reason.split(": ", 1)
+        errors.append(RuleFileError(rule_label, field, reason))
+    return errors
+
+
+def parse_rules(document: Any, source: str = "rules") -> list[Rule]:
+    """Validate every rule in ``document`` (the loaded file); raise with all errors."""
+    if document is None:
+        return []
+    if not isinstance(document, dict) or not isinstance(document.get("rules", []), list):
+        raise RuleFileInvalid(
+            source, [RuleFileError("(file)", "rules", "expected a mapping with a 'rules:' list")]
+        )
+    rules: list[Rule] = []
+    errors: list[RuleFileError] = []
+    seen: set[str] = set()
+    for index, item in enumerate(document.get("rules") or []):
+        name = item.get("name") if isinstance(item, dict) else None
+        label = f"rule '{name}'" if isinstance(name, str) and name else f"rules[{index}]"
+        if not isinstance(item, dict):
+            errors.append(RuleFileError(label, "(rule)", "expected a mapping of fields"))
+            continue
+        try:
+            rule = Rule.model_validate(item)
+        except ValidationError as exc:
+            errors.extend(validation_errors(label, exc))
+            continue
+        if rule.name in seen:
+            errors.append(RuleFileError(label, "name", "another rule already has this name"))
+            continue
+        seen.add(rule.name)
+        rules.append(rule)
+    if errors:
+        raise RuleFileInvalid(source, errors)
+    return rules
+
+
+def load_rule_file(path: str | Path) -> list[Rule]:
+    """Read and validate a YAML or JSON rule file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise RuleFileInvalid(str(path), [RuleFileError("(file)", "-", reason)]) from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "-"
+        reason = getattr(exc, "problem", None) or str(exc)
+        raise RuleFileInvalid(str(path), [RuleFileError("(file)", where, reason)]) from None
+    return parse_rules(document, str(path))

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import MessageRow, OutboxRow
+
+
+class OutboxRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    def add(
+        self,
+        at: float,
+        incident_id: int | None,
+        event: str,
+        channel: str,
+        payload: dict[str, Any],
+        notify: bool = True,
+    ) -> None:
+        self.session.add(
+            OutboxRow(
+                created_at=at,
+                incident_id=incident_id,
+                event=event,
+                channel=channel,
+                payload=payload,
+                notify=notify,
+                attempts=0,
+                available_at=at,
+            )
+        )
+
+    async def claim(self, now: float, limit: int = 100, lease: float = 30.0) -> list[OutboxRow]:
+        """Take pending rows in order and hide them for ``lease`` seconds; a crashed
+        dispatcher's rows become available again when the lease runs out."""
+        query = (
+            select(OutboxRow)
+            .where(OutboxRow.delivered_at.is_(None), OutboxRow.available_at <= now)
+            .order_by(OutboxRow.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = list((await self.session.scalars(query)).all())
+        for row in rows:
+            row.available_at = now + lease
+            row.attempts += 1
+        return rows
+
+    async def get(self, row_id: int) -> OutboxRow | None:
+        return await self.session.get(OutboxRow, row_id)
+
+    async def pending_count(self) -> int:
+        query = select(func.count()).select_from(OutboxRow).where(OutboxRow.delivered_at.is_(None))
+        return int(await self.session.scalar(query) or 0)
+
+    async def for_incident(self, incident_id: int) -> Sequence[OutboxRow]:
+        query = select(OutboxRow).where(OutboxRow.incident_id == incident_id)
+        return (await self.session.scalars(query.order_by(OutboxRow.id))).all()
+
+    async def message_ref(self, incident_id: int, channel: str) -> str | None:
+        row = await self.session.get(MessageRow, (incident_id, channel))
+        return row.message_ref if row else None
+
+    async def save_message_ref(self, incident_id: int, channel: str, ref: str, at: float) -> None:
+        row = await self.session.get(MessageRow, (incident_id, channel))
+        if row is None:
+            self.session.add(
+                MessageRow(incident_id=incident_id, channel=channel, message_ref=ref, updated_at=at)
+            )
+        else:
+            row.message_ref, row.updated_at = ref, at
