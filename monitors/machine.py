@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from monitors.errors import ActionError
 from monitors.rules import level_rank
 
 # --- incident states and user actions -------------------------------------------------
@@ -45,7 +46,7 @@ _REFUSALS = {
 }
 
 
-class IllegalTransition(ValueError):
+class IllegalTransition(ActionError):
     """An action the incident's current state does not allow; the message says why."""
 
 

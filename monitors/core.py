@@ -1,0 +1,86 @@
+"""The core, assembled: storage, rules, engine, the verbs people use, and timers.
+
+Every surface (console, Discord, Slack, the REST API) receives one Core and calls its
+verbs; nothing in here knows which surface is calling."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from monitors.announce import Announcer
+from monitors.baselines import Baselines
+from monitors.engine import Engine, SeriesCache
+from monitors.incident_actions import IncidentActions
+from monitors.rule_admin import RuleAdmin
+from monitors.rulebook import RuleBook
+from monitors.rules import Rule
+from monitors.scheduler import Scheduler
+from monitors.silence_admin import SilenceAdmin
+from monitors.sources.ingest import IngestSource
+from monitors.timers import Timers
+from monitors.window import WindowStore
+from storage.db import Database
+
+MIN_STORE_WINDOW = 7200.0
+
+
+@dataclass
+class Core:
+    db: Database
+    rulebook: RuleBook
+    store: WindowStore
+    cache: SeriesCache
+    announcer: Announcer
+    baselines: Baselines
+    engine: Engine
+    incidents: IncidentActions
+    rules: RuleAdmin
+    silences: SilenceAdmin
+    timers: Timers
+    clock: Callable[[], float]
+
+    @classmethod
+    async def open(
+        cls,
+        database_url: str,
+        file_rules: Sequence[Rule] = (),
+        default_channels: Sequence[str] = ("alerts",),
+        clock: Callable[[], float] = time.time,
+    ) -> Core:
+        """Migrate the database, load saved rules and series state, and wire it all up."""
+        db = Database(database_url)
+        await db.migrate()
+        rulebook = RuleBook(file_rules)
+        await rulebook.load(db)
+        longest = max((2 * rule.window for rule in rulebook.all()), default=0.0)
+        store = WindowStore(max_window=max(MIN_STORE_WINDOW, longest))
+        cache = SeriesCache()
+        await cache.load(db)
+        announcer = Announcer(default_channels)
+        baselines = Baselines(db)
+        engine = Engine(db, {"ingest": IngestSource(store)}, announcer, cache, baselines, clock)
+        return cls(
+            db=db,
+            rulebook=rulebook,
+            store=store,
+            cache=cache,
+            announcer=announcer,
+            baselines=baselines,
+            engine=engine,
+            incidents=IncidentActions(db, announcer, cache, rulebook, clock),
+            rules=RuleAdmin(db, rulebook, cache, announcer, clock),
+            silences=SilenceAdmin(db, clock),
+            timers=Timers(db, announcer, clock),
+            clock=clock,
+        )
+
+    def scheduler(self, timer_interval: float = 5.0) -> Scheduler:
+        return Scheduler(
+            self.engine, self.rulebook, self.timers, self.baselines, timer_interval=timer_interval
+        )
+
+    async def close(self) -> None:
+        await self.baselines.flush()
+        await self.db.close()

@@ -1,0 +1,168 @@
+"""Changing rules from chat or the API. Admins only; every change is validated as a whole
+rule, saved (overriding the file's rule across restarts) and audited in one transaction."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from monitors.actors import Actor
+from monitors.announce import Announcer
+from monitors.engine import SeriesCache
+from monitors.errors import Invalid, NotFound, PermissionDenied
+from monitors.machine import transition
+from monitors.rulebook import RuleBook
+from monitors.rulefile import validation_errors
+from monitors.rules import LEVELS, Rule
+from storage.db import Database
+from storage.repositories import (
+    AuditRepository,
+    IncidentRepository,
+    RuleRepository,
+    SeriesRepository,
+    SilenceRepository,
+)
+
+
+def require_admin(actor: Actor, what: str) -> None:
+    if not actor.is_admin:
+        raise PermissionDenied(
+            f"Only admins can {what}; ask an admin, or have one grant {actor.name} the admin role."
+        )
+
+
+def validate_rule(spec: dict[str, Any]) -> Rule:
+    try:
+        return Rule.model_validate(spec)
+    except ValidationError as exc:
+        label = f"rule '{spec.get('name')}'" if spec.get("name") else "rule"
+        details = "; ".join(f"{e.field}: {e.reason}" for e in validation_errors(label, exc))
+        raise Invalid(f"Invalid {label}: {details}") from None
+
+
+class RuleAdmin:
+    def __init__(
+        self,
+        db: Database,
+        rulebook: RuleBook,
+        cache: SeriesCache,
+        announcer: Announcer,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.db = db
+        self.rulebook = rulebook
+        self.cache = cache
+        self.announcer = announcer
+        self.clock = clock
+
+    def get(self, name: str) -> Rule:
+        rule = self.rulebook.get(name)
+        if rule is None:
+            known = ", ".join(r.name for r in self.rulebook.all()[:20]) or "none yet"
+            raise NotFound(f"There is no rule named '{name}'. Rules: {known}.")
+        return rule
+
+    async def set_threshold(
+        self, name: str, value: float, level: str | None, actor: Actor
+    ) -> tuple[Rule, str, float | None]:
+        """Set one level's threshold; returns (new rule, level, old value). Without a
+        level the rule's lowest level is meant (the one that pages first)."""
+        require_admin(actor, "change rule thresholds")
+        if not math.isfinite(value):
+            raise Invalid(f"{value!r} is not a usable threshold; give a finite number.")
+        rule = self.get(name)
+        if level is not None and level not in LEVELS:
+            raise Invalid(f"'{level}' is not a level; use one of {', '.join(LEVELS)}.")
+        level = level or rule.levels[0]
+        old = rule.thresholds.get(level)
+        spec = rule.to_json()
+        spec["thresholds"] = {**spec["thresholds"], level: value}
+        new = await self._save(
+            validate_rule(spec), actor, "rule.set", {"level": level, "old": old, "new": value}
+        )
+        return new, level, old
+
+    async def set_enabled(self, name: str, enabled: bool, actor: Actor) -> tuple[Rule, bool]:
+        """Returns the rule and whether anything changed."""
+        require_admin(actor, "enable or disable rules")
+        rule = self.get(name)
+        if rule.enabled == enabled:
+            return rule, False
+        new = validate_rule({**rule.to_json(), "enabled": enabled})
+        action = "rule.enable" if enabled else "rule.disable"
+        verb = "enabled" if enabled else "disabled"
+        return await self._save(new, actor, action, {}, retire=not enabled, verb=verb), True
+
+    async def create(self, spec: dict[str, Any], actor: Actor) -> Rule:
+        require_admin(actor, "create rules")
+        rule = validate_rule(spec)
+        if self.rulebook.get(rule.name) is not None:
+            raise Invalid(f"A rule named '{rule.name}' exists already; change it instead.")
+        return await self._save(rule, actor, "rule.create", {"spec": rule.to_json()})
+
+    async def update(self, name: str, patch: dict[str, Any], actor: Actor) -> Rule:
+        require_admin(actor, "change rules")
+        rule = self.get(name)
+        if "name" in patch and patch["name"] != name:
+            raise Invalid("A rule cannot be renamed; create a new one and delete this one.")
+        new = validate_rule({**rule.to_json(), **patch})
+        retire = rule.enabled and not new.enabled
+        return await self._save(
+            new, actor, "rule.update", {"patch": patch}, retire=retire, verb="disabled"
+        )
+
+    async def delete(self, name: str, actor: Actor) -> Rule:
+        require_admin(actor, "delete rules")
+        rule = self.get(name)
+        now = self.clock()
+        async with self.cache.lock:
+            async with self.db.transaction() as session:
+                await RuleRepository(session).delete(name, rule.to_json(), now, actor.label)
+                await self._retire(session, rule, actor, "deleted", now)
+                AuditRepository(session).record(
+                    now, actor.label, "rule.delete", name, {"spec": rule.to_json()}
+                )
+            self.cache.forget_rule(name)
+        self.rulebook.remove(name)
+        return rule
+
+    async def _save(
+        self,
+        rule: Rule,
+        actor: Actor,
+        action: str,
+        detail: dict[str, Any],
+        retire: bool = False,
+        verb: str = "",
+    ) -> Rule:
+        now = self.clock()
+        async with self.cache.lock:
+            async with self.db.transaction() as session:
+                await RuleRepository(session).save(rule.name, rule.to_json(), now, actor.label)
+                if retire:
+                    await self._retire(session, rule, actor, verb, now)
+                AuditRepository(session).record(now, actor.label, action, rule.name, detail)
+            if retire:
+                self.cache.forget_rule(rule.name)
+        self.rulebook.put(rule, actor.label, now)
+        return rule
+
+    async def _retire(self, session: Any, rule: Rule, actor: Actor, verb: str, now: float) -> None:
+        """A rule that stops being evaluated can no longer auto-resolve its incidents:
+        resolve them now, saying why, and forget its series."""
+        incidents = IncidentRepository(session)
+        silences = await SilenceRepository(session).active(now)
+        for incident in await incidents.unresolved_for_rule(rule.name):
+            incident.status = transition(incident.status, "resolve")
+            incident.resolved_at, incident.resolved_by = now, actor.name
+            incident.resolve_note = f"rule {verb}"
+            line = f"Resolved: rule {rule.name} was {verb} by {actor.name}"
+            incidents.add_event(incident.id, now, "resolved", actor.label, line)
+            self.announcer.announce(
+                session, incident, "resolved", line, now, notify=False, silences=silences
+            )
+        await SeriesRepository(session).delete_rule(rule.name)

@@ -1,0 +1,88 @@
+"""Shared fixtures: a migrated database on SQLite and, where the server is there, on
+PostgreSQL (a schema of its own per test), and a controllable clock."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from storage.db import Database
+
+PG_DSN = os.environ.get("TOCSIN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+ON_CI = os.environ.get("CI", "").lower() == "true"
+
+
+class Clock:
+    """A clock tests move by hand."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> float:
+        self.now += seconds
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+async def _postgres_database() -> str:
+    """Create a fresh database; skip (or fail under CI) when PostgreSQL is not there."""
+    try:
+        connection = await asyncpg.connect(PG_DSN, timeout=3)
+    except (OSError, asyncpg.PostgresError) as exc:
+        message = f"PostgreSQL not reachable at {PG_DSN}: {exc}"
+        if ON_CI:
+            pytest.fail(f"{message} (CI=true requires it)")
+        pytest.skip(message)
+    name = f"tocsin_t_{uuid.uuid4().hex[:12]}"
+    try:
+        await connection.execute(f"CREATE DATABASE {name}")
+    finally:
+        await connection.close()
+    return name
+
+
+async def _drop_database(name: str) -> None:
+    connection = await asyncpg.connect(PG_DSN, timeout=3)
+    try:
+        await connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    finally:
+        await connection.close()
+
+
+def postgres_url(name: str) -> str:
+    base = PG_DSN.replace("postgresql://", "postgresql+asyncpg://", 1)
+    return base.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def database_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
+    """A database URL for an empty database, on each backend."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'tocsin.db'}"
+        return
+    name = await _postgres_database()
+    try:
+        yield postgres_url(name)
+    finally:
+        await _drop_database(name)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database(database_url)
+    await database.migrate()
+    try:
+        yield database
+    finally:
+        await database.close()
