@@ -1,0 +1,126 @@
+"""The console chat: incidents appear in the terminal as coloured panels, updates as
+thread lines, and the person at the keyboard types the same slash commands as in chat.
+
+Like Hubot's shell adapter: with no chat tokens this is how Tocsin is tried on a laptop.
+When stdin is not a terminal it only prints, and the service keeps running."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+from collections.abc import Awaitable, Callable
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from bot.adapters.base import Delivery
+from commands.model import Reply
+from monitors.actors import ADMIN, Actor
+from monitors.cards import IncidentCard
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[str, Actor], Awaitable[Reply]]
+QUIT_WORDS = {"quit", "exit", "/quit", "/exit"}
+
+
+def card_panel(card: IncidentCard) -> Panel:
+    body = Table.grid(padding=(0, 2))
+    body.add_column(style="bold")
+    body.add_column()
+    for name, value in card.fields:
+        body.add_row(name, value)
+    if card.runbook:
+        body.add_row("Runbook", card.runbook)
+    parts: list[Text | Table] = [body]
+    if card.actions:
+        hints = {
+            "acknowledge": f"/alerts ack {card.incident_id}",
+            "snooze": f"/alerts snooze {card.incident_id} 1h",
+            "resolve": f"/alerts resolve {card.incident_id}",
+        }
+        parts.append(
+            Text("  ".join(f"[{hints[a]}]" for a in card.actions if a in hints), style="dim")
+        )
+    if card.footer:
+        parts.append(Text(card.footer, style="italic"))
+    return Panel(Group(*parts), title=card.title, border_style=card.color, title_align="left")
+
+
+def reply_renderable(reply: Reply) -> Group:
+    parts: list[Text | Table | Panel] = []
+    if reply.text:
+        parts.append(Text(reply.text, style=None if reply.ok else "bold red"))
+    if reply.table:
+        table = Table(*reply.table[0], show_edge=False, header_style="bold")
+        for row in reply.table[1:]:
+            table.add_row(*row)
+        parts.append(table)
+    parts.extend(card_panel(card) for card in reply.cards)
+    return Group(*parts)
+
+
+class ConsoleAdapter:
+    """Delivers every channel to the terminal, and reads commands from it."""
+
+    name = "console"
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(highlight=False)
+
+    def accepts(self, channel: str) -> bool:
+        return True
+
+    async def deliver(self, delivery: Delivery) -> str:
+        card = delivery.card
+        if delivery.message_ref is None or delivery.notify:
+            prefix = "" if delivery.message_ref is None else "(again) "
+            self.console.print(
+                Text(f"{prefix}#{delivery.channel}: {delivery.line}", style=f"bold {card.color}")
+            )
+            self.console.print(card_panel(card))
+        else:
+            self.console.print(
+                Text(f"  ↳ #{card.incident_id} [{card.status}] {delivery.line}", style=card.color)
+            )
+        return delivery.message_ref or f"console:{card.incident_id}"
+
+    def show(self, reply: Reply) -> None:
+        self.console.print(reply_renderable(reply))
+
+
+def console_actor(admin: bool) -> Actor:
+    user = getpass.getuser()
+    return Actor(
+        id=user, name=user, surface="console", roles=frozenset({ADMIN}) if admin else frozenset()
+    )
+
+
+async def read_commands(
+    adapter: ConsoleAdapter, handle: Handler, actor: Actor, stop: asyncio.Event
+) -> None:
+    """Prompt for commands until EOF or ``quit``, then ask the service to stop."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.patch_stdout import patch_stdout
+
+    session: PromptSession[str] = PromptSession()
+    adapter.console.print(Text("Type /help for commands, quit to stop.", style="dim"))
+    with patch_stdout(raw=True):
+        while not stop.is_set():
+            try:
+                line = (await session.prompt_async("tocsin> ")).strip()
+            except (EOFError, KeyboardInterrupt):
+                break
+            if not line:
+                continue
+            if line.lower() in QUIT_WORDS:
+                break
+            try:
+                adapter.show(await handle(line, actor))
+            except Exception:  # one bad command must not end the console
+                log.exception("command failed: %s", line)
+                adapter.show(Reply("Something went wrong handling that; see the log.", ok=False))
+    stop.set()

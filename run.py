@@ -1,0 +1,78 @@
+#!/usr/bin/env python3
+"""Tocsin: ``python run.py [serve]``, ``python run.py check-config PATH``,
+``python run.py demo``. See README.md."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="run.py", description=__doc__)
+    parser.add_argument(
+        "--config", type=Path, help="config file (default: TOCSIN_CONFIG, else config/tocsin.yaml)"
+    )
+    parser.add_argument("--port", type=int, help="HTTP port (default: TOCSIN_HTTP_PORT or 8080)")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="run the bot (the default)")
+    check = commands.add_parser("check-config", help="validate a config or rules file")
+    check.add_argument("path", type=Path)
+    demo = commands.add_parser("demo", help="play a latency regression, fast")
+    demo.add_argument("--no-input", action="store_true", help="do not wait for typed commands")
+    return parser.parse_args(argv)
+
+
+def check_config(path: Path) -> int:
+    from bot.settings import read_config
+    from monitors.rulefile import RuleFileInvalid
+
+    try:
+        _, rules = read_config(path)
+    except RuleFileInvalid as exc:
+        print(f"{path}: {len(exc.errors)} error(s)", file=sys.stderr)
+        for error in exc.errors:
+            print(f"  {error}", file=sys.stderr)
+        return 1
+    print(f"{path}: OK, {len(rules)} rule(s): {', '.join(r.name for r in rules) or 'none'}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.command == "check-config":
+        return check_config(args.path)
+
+    from bot.settings import load_settings
+    from monitors.rulefile import RuleFileInvalid
+
+    try:
+        settings = load_settings(args.config, args.port)
+    except RuleFileInvalid as exc:
+        print(f"Cannot start: {exc}", file=sys.stderr)
+        return 1
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    try:
+        if args.command == "demo":
+            from bot.demo import run_demo
+
+            interactive = sys.stdin.isatty() and not args.no_input
+            return asyncio.run(run_demo(settings, interactive))
+        from bot.service import serve
+
+        return asyncio.run(serve(settings))
+    except ValueError as exc:  # e.g. refusing to listen publicly without a token
+        print(f"Cannot start: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"Cannot start: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
