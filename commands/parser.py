@@ -1,0 +1,516 @@
+"""The platform-neutral command text parser: ``/alerts snooze 42 1h`` -> :class:`Command`.
+
+:data:`COMMANDS` is the single source of the command set: parsing, usage lines in error
+messages and the help text are all derived from it.
+
+Tokens are separated by whitespace. A token may be quoted with double quotes (inside them
+``\\"`` is a quote and ``\\\\`` a backslash) or start with a single quote; a double-quoted
+part may also sit inside a word (``reason="a b"``). Unlike a shell, a backslash outside quotes
+is kept as written, so regexes such as ``route=~/api/\\d+`` survive, and an apostrophe inside
+a word (``it's``) is just a character. The free-text argument (a note or reason) is the rest
+of the line: quoted or not, its words are joined by single spaces; if it has an unbalanced
+quote it is taken as typed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from commands.model import Command
+from monitors.durations import format_duration, parse_duration
+from monitors.matchers import Matcher, format_matchers, parse_matchers
+from monitors.rules import LEVELS, NAME_PATTERN
+
+__all__ = [
+    "COMMANDS",
+    "GROUPS",
+    "SEVERITIES",
+    "STATUSES",
+    "Arg",
+    "CommandError",
+    "CommandSpec",
+    "Matcher",
+    "find_spec",
+    "group_specs",
+    "parse",
+    "parse_matchers",
+    "resolve_group",
+    "usage",
+]
+
+STATUSES: tuple[str, ...] = ("open", "acknowledged", "resolved", "all")
+SEVERITIES: tuple[str, ...] = LEVELS
+MAX_ID = 2**31 - 1  # ids are INTEGER columns; PostgreSQL's is 32-bit
+
+
+class CommandError(ValueError):
+    """Bad command text. The message is shown to the user as is: what was wrong, then
+    the correct usage."""
+
+
+@dataclass(frozen=True)
+class Arg:
+    """One argument of a command: ``name`` as shown in usage, ``kind`` picks the check."""
+
+    name: str
+    kind: str
+    optional: bool = False
+    rest: bool = False
+    """Free text taking the rest of the line (a note or reason)."""
+
+    @property
+    def usage(self) -> str:
+        text = f"{self.name}..." if self.rest else self.name
+        return f"[{text}]" if self.optional else text
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """One command. ``any_order`` lets the (optional) arguments come in any order, each
+    word going to the first argument that accepts it."""
+
+    group: str
+    action: str
+    args: tuple[Arg, ...]
+    summary: str
+    admin: bool = False
+    any_order: bool = False
+
+    @property
+    def args_usage(self) -> str:
+        return " ".join(arg.usage for arg in self.args)
+
+    @property
+    def usage(self) -> str:
+        """The full usage line, e.g. ``/alerts snooze ID DURATION``."""
+        return " ".join(part for part in (f"/{self.group}", self.action, self.args_usage) if part)
+
+    @property
+    def min_args(self) -> int:
+        return sum(1 for arg in self.args if not arg.optional)
+
+    @property
+    def max_args(self) -> int | None:
+        """The most argument words accepted; None when the last is free text."""
+        return None if self.rest_is_text else len(self.args)
+
+    @property
+    def rest_is_text(self) -> bool:
+        return bool(self.args) and self.args[-1].rest
+
+
+_ID = Arg("ID", "incident_id")
+_SILENCE_ID = Arg("ID", "silence_id")
+_NAME = Arg("NAME", "rule_name")
+_DURATION = Arg("DURATION", "duration")
+
+GROUPS: dict[str, str] = {
+    "alerts": "Incidents",
+    "rule": "Alert rules",
+    "silence": "Silences (mute notifications during maintenance)",
+    "help": "Help",
+}
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        "alerts",
+        "list",
+        (Arg("STATUS", "status", optional=True), Arg("SEVERITY", "severity", optional=True)),
+        "List incidents; STATUS is open, acknowledged, resolved or all, "
+        "SEVERITY is warning, error or critical (either order)",
+        any_order=True,
+    ),
+    CommandSpec("alerts", "show", (_ID,), "Show one incident and its timeline"),
+    CommandSpec("alerts", "ack", (_ID,), "Acknowledge an incident: you are on it"),
+    CommandSpec(
+        "alerts", "snooze", (_ID, _DURATION), "Mute an incident's reminders for a while (1h)"
+    ),
+    CommandSpec(
+        "alerts",
+        "resolve",
+        (_ID, Arg("note", "text", optional=True, rest=True)),
+        "Resolve an incident, with an optional note",
+    ),
+    CommandSpec("rule", "list", (), "List alert rules and their thresholds"),
+    CommandSpec("rule", "show", (_NAME,), "Show one rule in full"),
+    CommandSpec(
+        "rule",
+        "set",
+        (_NAME, Arg("THRESHOLD", "threshold"), Arg("LEVEL", "level", optional=True)),
+        "Change a rule's threshold; LEVEL is warning (default), error or critical",
+        admin=True,
+    ),
+    CommandSpec("rule", "enable", (_NAME,), "Turn a rule on", admin=True),
+    CommandSpec("rule", "disable", (_NAME,), "Turn a rule off", admin=True),
+    CommandSpec(
+        "rule", "test", (_NAME,), "Post a clearly marked test incident for a rule", admin=True
+    ),
+    CommandSpec(
+        "silence",
+        "add",
+        (Arg("MATCHERS", "matchers"), _DURATION, Arg("reason", "text", optional=True, rest=True)),
+        "Silence matching incidents for a while, e.g. rule=slow-api,env!=dev 2h deploy",
+        admin=True,
+    ),
+    CommandSpec("silence", "list", (), "List active and upcoming silences"),
+    CommandSpec("silence", "remove", (_SILENCE_ID,), "End a silence now", admin=True),
+    CommandSpec(
+        "help", "", (Arg("GROUP", "group", optional=True),), "Show the commands, or one group"
+    ),
+)
+
+_BY_KEY: dict[tuple[str, str], CommandSpec] = {(c.group, c.action): c for c in COMMANDS}
+
+
+# ---------------------------------------------------------------- public helpers
+
+
+def find_spec(group: str, action: str = "") -> CommandSpec:
+    """The spec for ``group action``; KeyError if there is none."""
+    try:
+        return _BY_KEY[(group, action)]
+    except KeyError:
+        raise KeyError(f"no command /{group} {action}".rstrip()) from None
+
+
+def usage(group: str, action: str = "") -> str:
+    """The usage line of one command, e.g. ``/alerts snooze ID DURATION``."""
+    return find_spec(group, action).usage
+
+
+def group_specs(group: str) -> tuple[CommandSpec, ...]:
+    return tuple(spec for spec in COMMANDS if spec.group == group)
+
+
+def resolve_group(text: str) -> str:
+    """Normalise a group name (``Rule``, ``/rule``) or raise CommandError listing groups."""
+    name = text.strip().lstrip("/").lower()
+    if name in GROUPS:
+        return name
+    listing = "Groups: " + ", ".join(GROUPS)
+    raise CommandError(f'no command group "{text}"{_did_you_mean(name, GROUPS)}\n{listing}')
+
+
+def parse(text: str) -> Command:
+    """Turn a line typed in chat into a Command, or raise CommandError."""
+    raw = text.strip()
+    tokens = _tokenize(raw.removeprefix("/").lstrip())
+    if not tokens:
+        raise CommandError("empty command; type /help to see what I can do")
+    group = _group(tokens[0].raw)
+    if group == "help":
+        return _bind(find_spec("help"), tokens[1:], raw)
+    if len(tokens) == 1:
+        raise CommandError(f"/{group} needs an action\n{_group_usage(group)}")
+    action = tokens[1].raw.lower()
+    if action == "help":  # "/rule help" is "/help rule"
+        return _bind(find_spec("help"), [_Token(group, 0, 0, True), *tokens[2:]], raw)
+    return _bind(_action(group, action), tokens[2:], raw)
+
+
+# ---------------------------------------------------------------- tokens
+
+
+@dataclass(frozen=True)
+class _Token:
+    raw: str
+    start: int
+    end: int
+    closed: bool
+
+    @property
+    def value(self) -> str:
+        return _unquote(self.raw)
+
+
+def _tokenize(text: str) -> list[_Token]:
+    tokens = []
+    pos = 0
+    while True:
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos >= len(text):
+            return tokens
+        end, closed = _scan_token(text, pos)
+        tokens.append(_Token(text[pos:end], pos, end, closed))
+        pos = end
+
+
+def _opens_quote(text: str, pos: int, start: int) -> bool:
+    return text[pos] == '"' or (text[pos] == "'" and pos == start)
+
+
+def _scan_token(text: str, start: int) -> tuple[int, bool]:
+    """End of the token at ``start`` and whether its quotes are balanced."""
+    pos = start
+    while pos < len(text) and not text[pos].isspace():
+        if _opens_quote(text, pos, start):
+            close = _closing_quote(text, pos)
+            if close < 0:
+                return len(text), False
+            pos = close
+        pos += 1
+    return pos, True
+
+
+def _closing_quote(text: str, pos: int) -> int:
+    quote = text[pos]
+    pos += 1
+    while pos < len(text):
+        if quote == '"' and text[pos] == "\\":
+            pos += 2
+            continue
+        if text[pos] == quote:
+            return pos
+        pos += 1
+    return -1
+
+
+def _unquote(raw: str) -> str:
+    parts = []
+    pos = 0
+    while pos < len(raw):
+        if _opens_quote(raw, pos, 0):
+            close = _closing_quote(raw, pos)
+            inner = raw[pos + 1 : close]
+            parts.append(re.sub(r'\\(["\\])', r"\1", inner) if raw[pos] == '"' else inner)
+            pos = close + 1
+        else:
+            parts.append(raw[pos])
+            pos += 1
+    return "".join(parts)
+
+
+# ---------------------------------------------------------------- group and action
+
+
+def _group(word: str) -> str:
+    group = word.lower()
+    if group in GROUPS:
+        return group
+    commands = "Commands: " + ", ".join(f"/{g}" for g in GROUPS)
+    hint = _did_you_mean(group, GROUPS, prefix="/")
+    raise CommandError(f'unknown command "/{word}"{hint}\n{commands}')
+
+
+def _action(group: str, action: str) -> CommandSpec:
+    spec = _BY_KEY.get((group, action))
+    if spec is not None:
+        return spec
+    actions = [s.action for s in group_specs(group)]
+    hint = _did_you_mean(action, actions)
+    raise CommandError(f'/{group} has no action "{action}"{hint}\n{_group_usage(group)}')
+
+
+def _group_usage(group: str) -> str:
+    return "Usage:\n" + "\n".join(f"  {spec.usage}" for spec in group_specs(group))
+
+
+def _did_you_mean(word: str, choices: Iterable[str], prefix: str = "") -> str:
+    options = list(choices)
+    close = difflib.get_close_matches(word, options, n=1, cutoff=0.5)
+    close = close or [c for c in options if word and (c.startswith(word) or word.startswith(c))]
+    return f"; did you mean {prefix}{close[0]}?" if close else ""
+
+
+# ---------------------------------------------------------------- arguments
+
+
+def _fail(spec: CommandSpec, problem: str) -> CommandError:
+    return CommandError(f"{problem}\nUsage: {spec.usage}")
+
+
+def _bind(spec: CommandSpec, tokens: list[_Token], raw: str) -> Command:
+    bind = _bind_any_order if spec.any_order else _bind_in_order
+    args = bind(spec, tokens)
+    return Command(spec.group, spec.action, args, raw)
+
+
+def _bind_in_order(spec: CommandSpec, tokens: list[_Token]) -> tuple[str, ...]:
+    fixed = [arg for arg in spec.args if not arg.rest]
+    words = tokens[: len(fixed)]
+    _check_quotes(spec, words if spec.rest_is_text else tokens)
+    if len(words) < spec.min_args:
+        missing = fixed[len(words)]
+        raise _fail(spec, f"missing {missing.name}{_example(missing)}")
+    if not spec.rest_is_text and len(tokens) > len(fixed):
+        extra = " ".join(t.raw for t in tokens[len(fixed) :])
+        raise _fail(spec, f'too many arguments: "{extra}" is not expected')
+    values = [_check(spec, arg, token) for arg, token in zip(fixed, words, strict=False)]
+    note = _free_text(tokens[len(fixed) :]) if spec.rest_is_text else ""
+    return (*values, note) if note else tuple(values)
+
+
+def _bind_any_order(spec: CommandSpec, tokens: list[_Token]) -> tuple[str, ...]:
+    _check_quotes(spec, tokens)
+    if len(tokens) > len(spec.args):
+        extra = " ".join(t.raw for t in tokens[len(spec.args) :])
+        raise _fail(spec, f'too many arguments: "{extra}" is not expected')
+    filled: dict[Arg, str] = {}
+    for token in tokens:
+        arg = _accepting_arg(spec, token.value)
+        if arg in filled:
+            given = f"{filled[arg]}, {token.value}"
+            raise _fail(spec, f"{arg.name} given twice ({given}); pick one")
+        filled[arg] = _check(spec, arg, token)
+    return tuple(filled[arg] for arg in spec.args if arg in filled)
+
+
+def _accepting_arg(spec: CommandSpec, word: str) -> Arg:
+    for arg in spec.args:
+        try:
+            _KINDS[arg.kind].check(word)
+        except ValueError:
+            continue
+        return arg
+    names = " or ".join(arg.name for arg in spec.args)
+    choices = [c for arg in spec.args for c in _KINDS[arg.kind].choices]
+    allowed = "; ".join(f"{arg.name} is {_or_list(_KINDS[arg.kind].choices)}" for arg in spec.args)
+    hint = _did_you_mean(word.lower(), choices)
+    raise _fail(spec, f'"{word}" is not a {names.lower()}{hint}\n{allowed}')
+
+
+def _check_quotes(spec: CommandSpec, tokens: list[_Token]) -> None:
+    for token in tokens:
+        if not token.closed:
+            raise _fail(spec, f"unclosed quote in {token.raw}")
+
+
+def _check(spec: CommandSpec, arg: Arg, token: _Token) -> str:
+    kind = _KINDS[arg.kind]
+    text = token.raw if kind.raw else token.value
+    try:
+        return kind.check(text)
+    except ValueError as exc:
+        raise _fail(spec, str(exc)) from None
+
+
+def _free_text(tokens: list[_Token]) -> str:
+    if all(token.closed for token in tokens):
+        return " ".join(" ".join(token.value.split()) for token in tokens).strip()
+    return " ".join(" ".join(token.raw for token in tokens).split())
+
+
+def _example(arg: Arg) -> str:
+    example = _KINDS[arg.kind].example
+    return f", e.g. {example}" if example else ""
+
+
+def _or_list(words: tuple[str, ...]) -> str:
+    return ", ".join(words[:-1]) + f" or {words[-1]}" if len(words) > 1 else "".join(words)
+
+
+# ---------------------------------------------------------------- argument kinds
+
+
+@dataclass(frozen=True)
+class _Kind:
+    check: Callable[[str], str]
+    example: str = ""
+    choices: tuple[str, ...] = ()
+    raw: bool = False
+    """Hand the token over with its quotes (the matcher syntax has its own)."""
+
+
+def _positive_id(text: str, what: str, where: str) -> str:
+    found = re.fullmatch(r"#?(\d+)", text)
+    if not found or int(found[1]) == 0:
+        raise ValueError(f'"{text}" is not {what} id; {where}')
+    if int(found[1]) > MAX_ID:
+        raise ValueError(f'"{text}" is too large for {what} id; {where}')
+    return str(int(found[1]))
+
+
+def _incident_id(text: str) -> str:
+    return _positive_id(text, "an incident", "use the number shown as #42")
+
+
+def _silence_id(text: str) -> str:
+    return _positive_id(text, "a silence", "use the number shown by /silence list")
+
+
+def _duration(text: str) -> str:
+    seconds = parse_duration(text)  # DurationError is a ValueError with the message we want
+    canonical = format_duration(seconds)
+    try:
+        exact = parse_duration(canonical) == seconds
+    except ValueError:  # rounds to zero, e.g. 0.2ms
+        exact = False
+    return canonical if exact else text.strip().lower()
+
+
+def _threshold(text: str) -> str:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f'"{text}" is not a number') from None
+    if not math.isfinite(value):
+        raise ValueError(f'"{text}" is not a finite number')
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(value)
+
+
+def _choice(text: str, choices: tuple[str, ...], what: str) -> str:
+    word = text.lower()
+    if word in choices:
+        return word
+    hint = _did_you_mean(word, choices)
+    raise ValueError(f'"{text}" is not {what}; use {_or_list(choices)}{hint}')
+
+
+def _level(text: str) -> str:
+    return _choice(text, LEVELS, "a level")
+
+
+def _status(text: str) -> str:
+    return _choice(text, STATUSES, "a status")
+
+
+def _severity(text: str) -> str:
+    return _choice(text, SEVERITIES, "a severity")
+
+
+def _rule_name(text: str) -> str:
+    if re.fullmatch(NAME_PATTERN, text):
+        return text
+    hint = f"; did you mean {text.lower()}?" if re.fullmatch(NAME_PATTERN, text.lower()) else ""
+    raise ValueError(
+        f'"{text}" is not a rule name; names are lowercase letters, digits, '
+        f'".", "_" and "-" (up to 63), like slow-api{hint}'
+    )
+
+
+def _matchers(text: str) -> str:
+    if text[:1] in ("'", '"'):  # the whole list quoted: "rule=slow api,env=prod"
+        text = _unquote(text)
+    matchers = parse_matchers(text)  # MatcherError is a ValueError
+    if all(m.matches({}) for m in matchers):
+        raise ValueError(
+            f"{format_matchers(matchers)} would silence every incident; add a matcher "
+            "that needs a label value, e.g. rule=slow-api"
+        )
+    return format_matchers(matchers)
+
+
+def _text(text: str) -> str:
+    return text
+
+
+_KINDS: dict[str, _Kind] = {
+    "incident_id": _Kind(_incident_id, "42"),
+    "silence_id": _Kind(_silence_id, "3"),
+    "duration": _Kind(_duration, "30m, 2h or 1d"),
+    "threshold": _Kind(_threshold, "500"),
+    "level": _Kind(_level, choices=LEVELS),
+    "status": _Kind(_status, choices=STATUSES),
+    "severity": _Kind(_severity, choices=SEVERITIES),
+    "rule_name": _Kind(_rule_name, "slow-api"),
+    "matchers": _Kind(_matchers, "rule=slow-api,env!=dev", raw=True),
+    "text": _Kind(_text),
+    "group": _Kind(resolve_group, "rule"),
+}
