@@ -23,6 +23,7 @@ from monitors.machine import (
     after_manual_resolve,
     transition,
 )
+from monitors.rule_admin import require_admin
 from monitors.rulebook import RuleBook
 from storage.db import Database
 from storage.models import IncidentEventRow, IncidentRow
@@ -120,6 +121,7 @@ class IncidentActions:
     async def test(self, rule_name: str, actor: Actor) -> IncidentRow:
         """A clearly marked test incident for ``rule_name``: shows the message and buttons
         without touching the rule's series or paging anyone by escalation."""
+        require_admin(actor, "post test incidents")
         rule = self.rulebook.get(rule_name)
         if rule is None:
             raise NotFound(f"There is no rule named '{rule_name}'.")

@@ -1,0 +1,59 @@
+"""``/alerts``: list, show, ack, snooze, resolve."""
+
+from __future__ import annotations
+
+from commands.model import Command, Reply
+from commands.parser import SEVERITIES
+from commands.render import incident_table, timeline_text
+from monitors.actors import Actor
+from monitors.announce import incident_card, short_time
+from monitors.core import Core
+from monitors.durations import format_duration, parse_duration
+
+LIST_LIMIT = 25
+
+
+async def list_alerts(core: Core, command: Command, actor: Actor) -> Reply:
+    status = next((a for a in command.args if a not in SEVERITIES), None)
+    severity = next((a for a in command.args if a in SEVERITIES), None)
+    incidents = await core.incidents.list(status, severity, limit=LIST_LIMIT)
+    what = " ".join(x for x in (severity, status or "unresolved") if x)
+    if not incidents:
+        return Reply(f"No {what} incidents.")
+    more = " (newest first; showing the first 25)" if len(incidents) == LIST_LIMIT else ""
+    return Reply(f"{len(incidents)} {what} incident(s){more}:", table=incident_table(incidents))
+
+
+async def show(core: Core, command: Command, actor: Actor) -> Reply:
+    incident, events = await core.incidents.show(int(command.args[0]))
+    card = incident_card(incident, core.clock())
+    return Reply(f"Timeline of #{incident.id}:\n{timeline_text(events)}", cards=(card,))
+
+
+async def ack(core: Core, command: Command, actor: Actor) -> Reply:
+    incident = await core.incidents.acknowledge(int(command.args[0]), actor)
+    return Reply(
+        f"Acknowledged #{incident.id}: you are on it. It still resolves itself "
+        f"once the readings are normal.",
+        cards=(incident_card(incident, core.clock()),),
+    )
+
+
+async def snooze(core: Core, command: Command, actor: Actor) -> Reply:
+    seconds = parse_duration(command.args[1])
+    incident = await core.incidents.snooze(int(command.args[0]), seconds, actor)
+    until = short_time(incident.snoozed_until or 0)
+    return Reply(
+        f"Snoozed #{incident.id} for {format_duration(seconds)} (until {until}); "
+        f"if it is still firing then, it is announced again.",
+        cards=(incident_card(incident, core.clock()),),
+    )
+
+
+async def resolve(core: Core, command: Command, actor: Actor) -> Reply:
+    note = command.args[1] if len(command.args) > 1 else ""
+    incident = await core.incidents.resolve(int(command.args[0]), actor, note)
+    return Reply(
+        f"Resolved #{incident.id}. If it breaches again within the cooldown, it reopens.",
+        cards=(incident_card(incident, core.clock()),),
+    )

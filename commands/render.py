@@ -1,0 +1,83 @@
+"""Plain-text pieces shared by the handlers: tables of incidents, rules and silences."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from monitors.announce import format_value, short_time
+from monitors.durations import format_duration
+from monitors.rules import Rule
+from storage.models import IncidentEventRow, IncidentRow, SilenceRow
+
+Row = tuple[str, ...]
+
+
+def incident_table(incidents: Sequence[IncidentRow]) -> tuple[Row, ...]:
+    header: Row = ("ID", "Severity", "Status", "Rule", "Series", "Value", "Opened")
+    rows = [
+        (
+            f"#{i.id}",
+            i.severity,
+            i.status + (" (test)" if i.test else ""),
+            i.rule,
+            ",".join(f"{k}={v}" for k, v in sorted(i.labels.items())) or "-",
+            format_value(i.value),
+            short_time(i.opened_at),
+        )
+        for i in incidents
+    ]
+    return (header, *rows)
+
+
+def timeline_text(events: Sequence[IncidentEventRow]) -> str:
+    return "\n".join(f"{short_time(e.at)}  {e.detail or e.kind}" for e in events)
+
+
+def thresholds_text(rule: Rule) -> str:
+    unit = {"dynamic": "x baseline", "percent_change": "% change"}.get(rule.threshold_type, "")
+    parts = [f"{level} {rule.op} {rule.thresholds[level]:g}" for level in rule.levels]
+    return ", ".join(parts) + (f" ({unit})" if unit else "")
+
+
+def rule_table(rules: Sequence[Rule]) -> tuple[Row, ...]:
+    header: Row = ("Name", "State", "Measures", "Thresholds", "Every")
+    rows = [
+        (
+            r.name,
+            "enabled" if r.enabled else "disabled",
+            f"{r.aggregate} of {r.metric} over {format_duration(r.window)}",
+            thresholds_text(r),
+            format_duration(r.interval),
+        )
+        for r in rules
+    ]
+    return (header, *rows)
+
+
+def rule_text(rule: Rule, origin: str) -> str:
+    data = rule.to_json()
+    lines = [f"{rule.name}: {rule.description}".rstrip(": "), f"origin: {origin}"]
+    lines += [
+        f"  {key}: {value}"
+        for key, value in data.items()
+        if key not in ("name", "description") and value not in (None, "", [], {})
+    ]
+    return "\n".join(lines)
+
+
+def silence_table(silences: Sequence[SilenceRow], now: float) -> tuple[Row, ...]:
+    header: Row = ("ID", "Matchers", "Until", "Left", "By", "Reason")
+    rows = [
+        (
+            str(s.id),
+            s.matchers,
+            short_time(s.ends_at),
+            format_duration(max(s.ends_at - now, 1))
+            if s.starts_at <= now
+            else f"starts {short_time(s.starts_at)}",
+            s.created_by,
+            s.reason or "-",
+        )
+        for s in silences
+    ]
+    return (header, *rows)

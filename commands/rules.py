@@ -1,0 +1,62 @@
+"""``/rule``: list, show, set, enable, disable, test."""
+
+from __future__ import annotations
+
+from commands.model import Command, Reply
+from commands.render import rule_table, rule_text
+from monitors.actors import Actor
+from monitors.announce import incident_card, short_time
+from monitors.core import Core
+
+
+async def list_rules(core: Core, command: Command, actor: Actor) -> Reply:
+    rules = core.rulebook.all()
+    if not rules:
+        return Reply("No rules yet. Add some to the config file, or POST /v1/rules.")
+    return Reply(f"{len(rules)} rule(s):", table=rule_table(rules))
+
+
+async def show(core: Core, command: Command, actor: Actor) -> Reply:
+    rule = core.rules.get(command.args[0])
+    origin = core.rulebook.origin(rule.name)
+    where = "config file"
+    if origin is not None and origin.source == "saved":
+        when = short_time(origin.updated_at) if origin.updated_at else "?"
+        where = f"saved by {origin.updated_by} at {when} (overrides the config file)"
+    return Reply(rule_text(rule, where))
+
+
+async def set_threshold(core: Core, command: Command, actor: Actor) -> Reply:
+    name, value = command.args[0], float(command.args[1])
+    level = command.args[2] if len(command.args) > 2 else None
+    rule, level, old = await core.rules.set_threshold(name, value, level, actor)
+    before = f"{old:g}" if old is not None else "unset"
+    return Reply(
+        f"{rule.name}: {level} threshold {before} -> {value:g} "
+        f"({rule.op} {value:g} {rule.aggregate} of {rule.metric}). Saved; it "
+        f"applies from the next tick and survives restarts."
+    )
+
+
+async def enable(core: Core, command: Command, actor: Actor) -> Reply:
+    rule, changed = await core.rules.set_enabled(command.args[0], True, actor)
+    return Reply(f"{rule.name} is enabled." if changed else f"{rule.name} was already enabled.")
+
+
+async def disable(core: Core, command: Command, actor: Actor) -> Reply:
+    rule, changed = await core.rules.set_enabled(command.args[0], False, actor)
+    if not changed:
+        return Reply(f"{rule.name} was already disabled.")
+    return Reply(
+        f"{rule.name} is disabled; its open incidents were resolved. "
+        f"/rule enable {rule.name} turns it back on."
+    )
+
+
+async def test(core: Core, command: Command, actor: Actor) -> Reply:
+    incident = await core.incidents.test(command.args[0], actor)
+    return Reply(
+        f"Posted test incident #{incident.id} for {incident.rule}. Resolve it with "
+        f"/alerts resolve {incident.id}.",
+        cards=(incident_card(incident, core.clock()),),
+    )
