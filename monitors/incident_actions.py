@@ -105,17 +105,17 @@ class IncidentActions:
         async with self.cache.lock:
             async with self.db.transaction() as session:
                 incident = await self._get(session, incident_id)
-            incident.status = self._transition(incident, "resolve")
-            incident.resolved_at, incident.resolved_by = now, actor.name
-            incident.resolve_note = note.strip()[:1000] or None
-            incident.snoozed_until = None
-            line = f"Resolved by {actor.name}" + (
-                f": {incident.resolve_note}" if incident.resolve_note else ""
-            )
-            await self._record(session, incident, "resolved", actor, line, now)
-            key = (incident.rule, incident.series_key)
-            if not incident.test:
-                await self._reset_series(session, key, incident, now)
+                incident.status = self._transition(incident, "resolve")
+                incident.resolved_at, incident.resolved_by = now, actor.name
+                incident.resolve_note = note.strip()[:1000] or None
+                incident.snoozed_until = None
+                line = f"Resolved by {actor.name}" + (
+                    f": {incident.resolve_note}" if incident.resolve_note else ""
+                )
+                await self._record(session, incident, "resolved", actor, line, now)
+                key = (incident.rule, incident.series_key)
+                if not incident.test:
+                    await self._reset_series(session, key, incident, now)
         return incident
 
     async def test(self, rule_name: str, actor: Actor) -> IncidentRow:
