@@ -114,8 +114,11 @@ class IncidentActions:
                 )
                 await self._record(session, incident, "resolved", actor, line, now)
                 key = (incident.rule, incident.series_key)
+                after = None
                 if not incident.test:
-                    await self._reset_series(session, key, incident, now)
+                    after = await self._reset_series(session, key, incident, now)
+            if after is not None:  # the engine counts from the cache: start afresh there too
+                self.cache.states[key] = after
         return incident
 
     async def test(self, rule_name: str, actor: Actor) -> IncidentRow:
