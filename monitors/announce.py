@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +20,7 @@ from monitors.cards import IncidentCard
 from monitors.durations import format_duration
 from monitors.matchers import Matcher, parse_matchers
 from storage.models import IncidentRow, SilenceRow
-from storage.repositories import OutboxRepository
+from storage.repositories import IncidentRepository, OutboxRepository, SilenceRepository
 
 SEVERITY_COLORS = {"warning": "#ECB22E", "error": "#F2711C", "critical": "#E01E5A"}
 ACKNOWLEDGED_COLOR = "#3B82F6"
@@ -127,7 +128,7 @@ def silenced_by(incident: IncidentRow, silences: Sequence[SilenceRow]) -> Silenc
 
 
 class Announcer:
-    """Writes the outbox rows for an incident event to every channel the incident uses."""
+    """Decides which outbox rows an incident event needs, on which channels."""
 
     def __init__(self, default_channels: Sequence[str] = (DEFAULT_CHANNEL,)) -> None:
         self.default_channels = tuple(default_channels) or (DEFAULT_CHANNEL,)
@@ -136,9 +137,8 @@ class Announcer:
         configured = (incident.rule_snapshot or {}).get("channels") or ()
         return tuple(configured) or self.default_channels
 
-    def announce(
+    def rows(
         self,
-        session: AsyncSession,
         incident: IncidentRow,
         event: str,
         line: str,
@@ -147,20 +147,90 @@ class Announcer:
         notify: bool,
         silences: Sequence[SilenceRow] = (),
         channels: Sequence[str] | None = None,
-    ) -> bool:
-        """Queue ``event`` for ``incident``. Returns False when nothing was queued because
-        the incident is silenced and was never shown."""
+    ) -> list[dict[str, Any]]:
+        """Outbox rows for ``event``; none when the incident is silenced and was never
+        shown (it is then marked ``suppressed``, to be announced when the silence ends)."""
         quiet = bool(incident.snoozed_until and incident.snoozed_until > now)
         if silenced_by(incident, silences) is not None:
             if incident.suppressed or incident.last_notified_at is None:
                 incident.suppressed = True
-                return False
+                return []
             quiet = True
         page = notify and not quiet
         if page:
             incident.last_notified_at = now
         payload = {"card": incident_card(incident, now).to_json(), "line": line}
-        outbox = OutboxRepository(session)
-        for channel in channels or self.channels(incident):
-            outbox.add(now, incident.id, event, channel, payload, notify=page)
-        return True
+        return [
+            {
+                "created_at": now,
+                "incident_id": incident.id,
+                "event": event,
+                "channel": channel,
+                "notify": page,
+                "payload": payload,
+                "attempts": 0,
+                "available_at": now,
+            }
+            for channel in channels or self.channels(incident)
+        ]
+
+
+class Journal:
+    """The timeline events and outbox rows of one transaction, written together in bulk
+    by ``flush`` before the transaction commits."""
+
+    def __init__(
+        self,
+        session: AsyncSession,
+        announcer: Announcer,
+        silences: Sequence[SilenceRow],
+        now: float,
+    ) -> None:
+        self.session = session
+        self.announcer = announcer
+        self.silences = silences
+        self.now = now
+        self.events: list[dict[str, Any]] = []
+        self.outbox: list[dict[str, Any]] = []
+
+    @classmethod
+    async def open(cls, session: AsyncSession, announcer: Announcer, now: float) -> Journal:
+        return cls(session, announcer, await SilenceRepository(session).active(now), now)
+
+    def record(
+        self,
+        incident: IncidentRow,
+        event: str,
+        actor: str,
+        line: str,
+        *,
+        notify: bool,
+        channels: Sequence[str] | None = None,
+    ) -> bool:
+        """Add ``line`` to the incident's timeline and queue its announcement; returns
+        whether anything will be sent."""
+        self.events.append(
+            {
+                "incident_id": incident.id,
+                "at": self.now,
+                "kind": event,
+                "actor": actor,
+                "detail": line,
+            }
+        )
+        rows = self.announcer.rows(
+            incident,
+            event,
+            line,
+            self.now,
+            notify=notify,
+            silences=self.silences,
+            channels=channels,
+        )
+        self.outbox.extend(rows)
+        return bool(rows)
+
+    async def flush(self) -> None:
+        await IncidentRepository(self.session).add_events(self.events)
+        await OutboxRepository(self.session).add_many(self.outbox)
+        self.events, self.outbox = [], []

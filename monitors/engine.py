@@ -10,11 +10,11 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from monitors.announce import Announcer, format_value
+from monitors.announce import Announcer, Journal, format_value
 from monitors.baselines import Baselines
 from monitors.machine import (
     SOURCE_SERIES,
@@ -32,8 +32,8 @@ from monitors.rules import Rule
 from monitors.sources.base import RuleReading, SeriesValue, Source, series_key
 from monitors.thresholds import classify
 from storage.db import Database
-from storage.models import IncidentRow, SeriesStateRow, SilenceRow
-from storage.repositories import IncidentRepository, SeriesRepository, SilenceRepository
+from storage.models import IncidentRow, SeriesStateRow
+from storage.repositories import IncidentRepository, SeriesRepository
 from storage.repositories.series import SERIES_FIELDS
 
 log = logging.getLogger(__name__)
@@ -50,6 +50,15 @@ def policy_for(rule: Rule) -> Policy:
         source_errors_to_alert=rule.source_errors_to_alert,
         lowest_level=rule.levels[0],
     )
+
+
+def series_row(
+    key: Key, labels: dict[str, str], state: SeriesState, now: float
+) -> dict[str, object]:
+    """The database row for a series state (see SeriesRepository.insert_many)."""
+    row: dict[str, object] = {name: getattr(state, name) for name in SERIES_FIELDS}
+    row.update(rule=key[0], series_key=key[1], labels=labels, updated_at=now)
+    return row
 
 
 def state_from_row(row: SeriesStateRow) -> SeriesState:
@@ -207,51 +216,63 @@ class Engine:
             self.baselines.record(rule.name, key, series.value, now)
         return await self.baselines.baseline(rule, key, now)
 
-    async def _write(self, changes: list[Change], now: float) -> None:
+    async def _write(self, changes: list[Change], now: float) -> list[SeriesState]:
+        """Apply every change in one transaction; return each series' final state (with
+        the ids of incidents opened here filled in)."""
         async with self.db.transaction() as session:
-            silences = await SilenceRepository(session).active(now)
-            writer = _ChangeWriter(session, self.announcer, silences, now)
-            for change in changes:
-                new_state = await writer.apply(change)
-                if new_state is not change.step.state:
-                    object.__setattr__(
-                        change,
-                        "step",
-                        Step(
-                            new_state,
-                            change.step.effects,
-                            change.step.level,
-                            change.step.previous_level,
-                        ),
-                    )
-            await SeriesRepository(session).upsert_many(
-                {
-                    "rule": c.key[0],
-                    "series_key": c.key[1],
-                    "labels": c.labels,
-                    "updated_at": now,
-                    **asdict(c.step.state),
-                }
-                for c in changes
-            )
+            journal = await Journal.open(session, self.announcer, now)
+            writer = _ChangeWriter(session, journal, now)
+            await writer.prepare(changes)
+            finals = [await writer.apply(change) for change in changes]
+            await journal.flush()
+            new_rows, changed_rows = [], []
+            for change, state in zip(changes, finals, strict=True):
+                row = series_row(change.key, change.labels, state, now)
+                (changed_rows if change.key in self.cache.states else new_rows).append(row)
+            series = SeriesRepository(session)
+            await series.insert_many(new_rows)
+            await series.update_many(changed_rows)
         self.stats.incidents_opened += sum(Effect.OPEN in c.step.effects for c in changes)
+        return finals
 
 
 class _ChangeWriter:
     """Applies the incident effects of one change inside the tick's transaction."""
 
-    def __init__(
-        self,
-        session: AsyncSession,
-        announcer: Announcer,
-        silences: Sequence[SilenceRow],
-        now: float,
-    ) -> None:
+    def __init__(self, session: AsyncSession, journal: Journal, now: float) -> None:
         self.session = session
         self.incidents = IncidentRepository(session)
-        self.announcer = announcer
-        self.silences = silences
+        self.journal = journal
         self.now = now
+        self._known: dict[int, IncidentRow] = {}
+        self._new: dict[Key, IncidentRow] = {}
+
+    async def prepare(self, changes: Sequence[Change]) -> None:
+        """Batch the tick's I/O: insert every incident it opens in one statement, then
+        load (and on PostgreSQL lock) every incident it touches in one query."""
+        opening = {}
+        for change in changes:
+            if Effect.OPEN in change.step.effects:
+                opening[change.key] = self._metric_incident(change)
+            elif Effect.SOURCE_DOWN in change.step.effects:
+                opening[change.key] = self._source_incident(change)
+        new_ids = await self.incidents.create_many(list(opening.values()))
+        wanted = set(new_ids.values()) | {
+            incident_id
+            for change in changes
+            if change.step.effects
+            for incident_id in (
+                change.step.state.incident_id,
+                change.step.state.last_incident_id,
+                change.before.incident_id,
+            )
+            if incident_id is not None
+        }
+        self._known = await self.incidents.get_many(sorted(wanted), for_update=True)
+        self._new = {key: self._known[new_ids[key]] for key in opening}
+
+    def _incident(self, incident_id: int | None) -> IncidentRow | None:
+        return self._known.get(incident_id) if incident_id is not None else None
 
     async def apply(self, change: Change) -> SeriesState:
         state = change.step.state
@@ -261,10 +282,7 @@ class _ChangeWriter:
         return state
 
     def _announce(self, incident: IncidentRow, event: str, line: str, notify: bool) -> None:
-        self.incidents.add_event(incident.id, self.now, event, "tocsin", line)
-        self.announcer.announce(
-            self.session, incident, event, line, self.now, notify=notify, silences=self.silences
-        )
+        self.journal.record(incident, event, "tocsin", line, notify=notify)
 
     @staticmethod
     def _describe(change: Change) -> str:
@@ -274,9 +292,9 @@ class _ChangeWriter:
             f" ({rule.aggregate} of {rule.metric})"
         )
 
-    async def _open(self, change: Change, state: SeriesState) -> SeriesState:
+    def _metric_incident(self, change: Change) -> dict[str, object]:
         rule, reading = change.rule, change.reading
-        incident = await self.incidents.create(
+        return dict(
             rule=rule.name,
             series_key=change.key[1],
             labels=change.labels,
@@ -292,19 +310,47 @@ class _ChangeWriter:
             test=False,
             reopen_count=0,
         )
+
+    def _source_incident(self, change: Change) -> dict[str, object]:
+        rule = change.rule
+        return dict(
+            rule=rule.name,
+            series_key=SOURCE_SERIES,
+            labels={},
+            kind="source_down",
+            status="open",
+            severity="error",
+            value=None,
+            threshold=None,
+            summary=f"source '{rule.source}' failed {rule.source_errors_to_alert} times in a "
+            f"row: {change.reading.error}",
+            opened_at=self.now,
+            rule_snapshot=rule.to_json(),
+            suppressed=False,
+            test=False,
+            reopen_count=0,
+        )
+
+    async def _open(self, change: Change, state: SeriesState) -> SeriesState:
+        rule = change.rule
+        incident = self._new.pop(change.key, None)
+        if incident is None:  # a reopen that fell back to a fresh incident
+            ids = await self.incidents.create_many([self._metric_incident(change)])
+            incident = await self.incidents.get(ids[change.key])
+            assert incident is not None
         self._announce(
             incident,
             "opened",
             f"Opened after {rule.breaches_to_open} consecutive breaches: {self._describe(change)}",
             notify=True,
         )
-        return SeriesState(**{**asdict(state), "incident_id": incident.id})
+        return replace(state, incident_id=incident.id)
 
     async def _reopen(self, change: Change, state: SeriesState) -> SeriesState:
-        incident = await self.incidents.get(state.incident_id or 0, for_update=True)
+        incident = self._incident(state.incident_id)
         if incident is None or incident.status != "resolved":
             # The incident it points at is gone or already live: open a fresh one.
-            return await self._open(change, SeriesState(**{**asdict(state), "incident_id": None}))
+            return await self._open(change, replace(state, incident_id=None))
         incident.status = transition(incident.status, "reopen")
         incident.reopen_count += 1
         incident.severity = change.step.level or incident.severity
@@ -321,7 +367,7 @@ class _ChangeWriter:
         return state
 
     async def _level_change(self, change: Change, state: SeriesState, up: bool) -> SeriesState:
-        incident = await self.incidents.get(state.incident_id or 0)
+        incident = self._incident(state.incident_id)
         if incident is None:
             return state
         incident.severity = change.step.level or incident.severity
@@ -342,7 +388,7 @@ class _ChangeWriter:
         return await self._level_change(change, state, up=False)
 
     async def _resolve(self, change: Change, state: SeriesState) -> SeriesState:
-        incident = await self.incidents.get(state.last_incident_id or 0, for_update=True)
+        incident = self._incident(state.last_incident_id)
         if incident is None or incident.status == "resolved":
             return state
         incident.status = transition(incident.status, "resolve")
@@ -358,31 +404,14 @@ class _ChangeWriter:
         return state
 
     async def _source_down(self, change: Change, state: SeriesState) -> SeriesState:
-        rule = change.rule
-        incident = await self.incidents.create(
-            rule=rule.name,
-            series_key=SOURCE_SERIES,
-            labels={},
-            kind="source_down",
-            status="open",
-            severity="error",
-            value=None,
-            threshold=None,
-            summary=f"source '{rule.source}' failed {rule.source_errors_to_alert} times in a "
-            f"row: {change.reading.error}",
-            opened_at=self.now,
-            rule_snapshot=rule.to_json(),
-            suppressed=False,
-            test=False,
-            reopen_count=0,
-        )
+        incident = self._new.pop(change.key)
         self._announce(incident, "opened", f"Source down: {incident.summary}", notify=True)
-        return SeriesState(**{**asdict(state), "incident_id": incident.id})
+        return replace(state, incident_id=incident.id)
 
     async def _source_recovered(self, change: Change, state: SeriesState) -> SeriesState:
-        incident = await self.incidents.get(change.before.incident_id or 0, for_update=True)
+        incident = self._incident(change.before.incident_id)
         if incident is not None and incident.status != "resolved":
             incident.status = transition(incident.status, "resolve")
             incident.resolved_at, incident.resolved_by = self.now, "auto"
             self._announce(incident, "resolved", "Source answers again", notify=False)
-        return SeriesState(**{**asdict(state), "incident_id": None})
+        return replace(state, incident_id=None)

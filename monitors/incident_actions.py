@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitors.actors import Actor
-from monitors.announce import Announcer, short_time
+from monitors.announce import Announcer, Journal, short_time
 from monitors.durations import format_duration
-from monitors.engine import SeriesCache
+from monitors.engine import SeriesCache, series_row
 from monitors.errors import Invalid, NotFound
 from monitors.machine import (
     SOURCE_SERIES,
@@ -31,7 +31,6 @@ from storage.repositories import (
     AuditRepository,
     IncidentRepository,
     SeriesRepository,
-    SilenceRepository,
 )
 
 MAX_SNOOZE = 7 * 86400.0
@@ -183,24 +182,12 @@ class IncidentActions:
         now: float,
         notify: bool = False,
     ) -> None:
-        IncidentRepository(session).add_event(incident.id, now, event, actor.label, line)
         AuditRepository(session).record(
-            now,
-            actor.label,
-            f"incident.{event}",
-            f"#{incident.id}",
-            {"line": line},
+            now, actor.label, f"incident.{event}", f"#{incident.id}", {"line": line}
         )
-        silences = await SilenceRepository(session).active(now)
-        self.announcer.announce(
-            session,
-            incident,
-            event,
-            line,
-            now,
-            notify=notify,
-            silences=silences,
-        )
+        journal = await Journal.open(session, self.announcer, now)
+        journal.record(incident, event, actor.label, line, notify=notify)
+        await journal.flush()
 
     async def _reset_series(
         self, session: AsyncSession, key: tuple[str, str], incident: IncidentRow, now: float
@@ -216,14 +203,8 @@ class IncidentActions:
             after = after_manual_resolve(before, incident.id, now)
         if after == before:
             return None
-        row = {
-            "rule": key[0],
-            "series_key": key[1],
-            "labels": self.cache.labels.get(key, {}),
-            "updated_at": now,
-            **asdict(after),
-        }
-        await SeriesRepository(session).upsert_many([row])
+        row = series_row(key, self.cache.labels.get(key, {}), after, now)
+        await SeriesRepository(session).update_many([row])
         return after
 
 

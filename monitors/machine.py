@@ -202,9 +202,10 @@ def _on_breach(state: SeriesState, reading: Reading, policy: Policy, now: float)
 
 
 def _on_normal(state: SeriesState, policy: Policy, now: float) -> Step:
+    if state.incident_id is None:  # nothing to resolve: the count would mean nothing
+        calm = replace(state, breaches=0, normals=0)
+        return Step(calm if calm != state else state, (), None, None)
     normals = min(state.normals + 1, policy.normals_to_resolve)
-    if state.incident_id is None:
-        return Step(replace(state, breaches=0, normals=normals), (), None, None)
     if normals < policy.normals_to_resolve:
         return Step(replace(state, breaches=0, normals=normals), (), state.level, state.level)
     resolved = SeriesState(normals=normals, last_incident_id=state.incident_id, resolved_at=now)

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitors.actors import Actor
-from monitors.announce import Announcer
+from monitors.announce import Announcer, Journal
 from monitors.engine import SeriesCache
 from monitors.errors import Invalid, NotFound, PermissionDenied
 from monitors.machine import transition
@@ -24,7 +25,6 @@ from storage.repositories import (
     IncidentRepository,
     RuleRepository,
     SeriesRepository,
-    SilenceRepository,
 )
 
 
@@ -151,18 +151,17 @@ class RuleAdmin:
         self.rulebook.put(rule, actor.label, now)
         return rule
 
-    async def _retire(self, session: Any, rule: Rule, actor: Actor, verb: str, now: float) -> None:
+    async def _retire(
+        self, session: AsyncSession, rule: Rule, actor: Actor, verb: str, now: float
+    ) -> None:
         """A rule that stops being evaluated can no longer auto-resolve its incidents:
         resolve them now, saying why, and forget its series."""
-        incidents = IncidentRepository(session)
-        silences = await SilenceRepository(session).active(now)
-        for incident in await incidents.unresolved_for_rule(rule.name):
+        journal = await Journal.open(session, self.announcer, now)
+        for incident in await IncidentRepository(session).unresolved_for_rule(rule.name):
             incident.status = transition(incident.status, "resolve")
             incident.resolved_at, incident.resolved_by = now, actor.name
             incident.resolve_note = f"rule {verb}"
             line = f"Resolved: rule {rule.name} was {verb} by {actor.name}"
-            incidents.add_event(incident.id, now, "resolved", actor.label, line)
-            self.announcer.announce(
-                session, incident, "resolved", line, now, notify=False, silences=silences
-            )
+            journal.record(incident, "resolved", actor.label, line, notify=False)
+        await journal.flush()
         await SeriesRepository(session).delete_rule(rule.name)

@@ -5,15 +5,15 @@ periodic pass (``run``) picks up where a crashed process left off."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from monitors.announce import Announcer, silenced_by
+from monitors.announce import Announcer, Journal, silenced_by
 from monitors.durations import format_duration, parse_duration
 from storage.db import Database
 from storage.models import IncidentRow, SilenceRow
 from storage.repositories import IncidentRepository, SilenceRepository
+
+ACTOR = "tocsin"
 
 
 class Timers:
@@ -28,106 +28,92 @@ class Timers:
         """One pass; returns how many announcements it queued."""
         now = self.clock() if now is None else now
         async with self.db.transaction() as session:
-            silences = list(await SilenceRepository(session).active(now))
-            queued = await self._snoozes_ended(session, silences, now)
-            queued += await self._silences_ended(session, silences, now)
-            queued += await self._reminders_and_escalations(session, silences, now)
+            journal = await Journal.open(session, self.announcer, now)
+            incidents = IncidentRepository(session)
+            queued = self._snoozes_ended(journal, await incidents.snooze_ended(now))
+            ended = await SilenceRepository(session).ended_unhandled(now)
+            if ended:
+                queued += self._silences_ended(journal, ended, await incidents.unresolved())
+            due = await incidents.due_for_reminder(now)
+            queued += self._reminders_and_escalations(journal, due)
+            await journal.flush()
         return queued
 
-    def _say(
-        self,
-        session: AsyncSession,
-        incident: IncidentRow,
-        event: str,
-        line: str,
-        now: float,
-        silences: list[SilenceRow],
-        channels: tuple[str, ...] | None = None,
-    ) -> bool:
-        IncidentRepository(session).add_event(incident.id, now, event, "tocsin", line)
-        return self.announcer.announce(
-            session, incident, event, line, now, notify=True, silences=silences, channels=channels
-        )
-
-    async def _snoozes_ended(
-        self, session: AsyncSession, silences: list[SilenceRow], now: float
-    ) -> int:
+    @staticmethod
+    def _snoozes_ended(journal: Journal, incidents: Sequence[IncidentRow]) -> int:
         queued = 0
-        for incident in await IncidentRepository(session).snooze_ended(now):
+        for incident in incidents:
             incident.snoozed_until = None
             if incident.status != "resolved":
-                queued += self._say(
-                    session,
+                queued += journal.record(
                     incident,
                     "snooze_ended",
+                    ACTOR,
                     "Snooze ended and it is still firing",
-                    now,
-                    silences,
+                    notify=True,
                 )
         return queued
 
-    async def _silences_ended(
-        self, session: AsyncSession, silences: list[SilenceRow], now: float
+    @staticmethod
+    def _silences_ended(
+        journal: Journal, ended: Sequence[SilenceRow], unresolved: Sequence[IncidentRow]
     ) -> int:
-        ended = await SilenceRepository(session).ended_unhandled(now)
-        if not ended:
-            return 0
+        """Announce what a silence hid, once no other silence still covers it."""
         queued = 0
-        for incident in await IncidentRepository(session).unresolved():
-            if incident.test or silenced_by(incident, silences) is not None:
+        for incident in unresolved:
+            if incident.test or silenced_by(incident, journal.silences) is not None:
                 continue
             if silenced_by(incident, ended) is None:
                 continue
             incident.suppressed = False  # a never-shown incident gets its first message
-            line = "Silence ended and it is still firing"
-            queued += self._say(session, incident, "silence_ended", line, now, silences)
+            queued += journal.record(
+                incident,
+                "silence_ended",
+                ACTOR,
+                "Silence ended and it is still firing",
+                notify=True,
+            )
         for silence in ended:
             silence.ended_handled = True
         return queued
 
-    async def _reminders_and_escalations(
-        self, session: AsyncSession, silences: list[SilenceRow], now: float
-    ) -> int:
+    def _reminders_and_escalations(self, journal: Journal, due: Sequence[IncidentRow]) -> int:
         queued = 0
-        for incident in await IncidentRepository(session).due_for_reminder(now):
-            if silenced_by(incident, silences) is not None:
+        now = journal.now
+        for incident in due:
+            if silenced_by(incident, journal.silences) is not None:
                 continue
             snapshot = incident.rule_snapshot or {}
-            queued += self._escalate_if_due(session, incident, snapshot, silences, now)
+            queued += self._escalate_if_due(journal, incident, snapshot)
             repeat = _seconds(snapshot.get("repeat_interval"))
             last = incident.last_notified_at or incident.opened_at
             if repeat and now - last >= repeat:
                 took = format_duration(now - incident.opened_at)
-                queued += self._say(
-                    session,
+                queued += journal.record(
                     incident,
                     "reminder",
+                    ACTOR,
                     f"Still firing and unacknowledged after {took}",
-                    now,
-                    silences,
+                    notify=True,
                 )
         return queued
 
+    @staticmethod
     def _escalate_if_due(
-        self,
-        session: AsyncSession,
-        incident: IncidentRow,
-        snapshot: dict[str, object],
-        silences: list[SilenceRow],
-        now: float,
+        journal: Journal, incident: IncidentRow, snapshot: Mapping[str, object]
     ) -> int:
         after = _seconds(snapshot.get("escalate_after"))
-        targets = tuple(snapshot.get("escalate_to") or ())
+        targets = tuple(snapshot.get("escalate_to") or ())  # type: ignore[call-overload]
         if not after or not targets or incident.escalated_at is not None:
             return 0
-        if now - incident.opened_at < after:
+        if journal.now - incident.opened_at < after:
             return 0
-        incident.escalated_at = now
+        incident.escalated_at = journal.now
         line = (
-            f"Unacknowledged for {format_duration(now - incident.opened_at)}: "
+            f"Unacknowledged for {format_duration(journal.now - incident.opened_at)}: "
             f"escalated to {', '.join(targets)}"
         )
-        return self._say(session, incident, "escalated", line, now, silences, channels=targets)
+        return journal.record(incident, "escalated", ACTOR, line, notify=True, channels=targets)
 
 
 def _seconds(value: object) -> float | None:

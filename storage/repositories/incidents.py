@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import IncidentEventRow, IncidentRow
@@ -27,10 +27,15 @@ class IncidentRepository:
             return (await self.session.scalars(query)).first()
         return await self.session.get(IncidentRow, incident_id)
 
-    async def get_many(self, ids: Sequence[int]) -> dict[int, IncidentRow]:
+    async def get_many(
+        self, ids: Sequence[int], *, for_update: bool = False
+    ) -> dict[int, IncidentRow]:
+        """Incidents by id, in chunks; ``for_update`` locks them (PostgreSQL)."""
         found: dict[int, IncidentRow] = {}
         for start in range(0, len(ids), 500):
             query = select(IncidentRow).where(IncidentRow.id.in_(ids[start : start + 500]))
+            if for_update:
+                query = query.with_for_update()
             found.update({row.id: row for row in await self.session.scalars(query)})
         return found
 
@@ -73,12 +78,22 @@ class IncidentRepository:
         )
         return (await self.session.scalars(query)).all()
 
-    def add_event(
-        self, incident_id: int, at: float, kind: str, actor: str, detail: str = ""
-    ) -> None:
-        self.session.add(
-            IncidentEventRow(incident_id=incident_id, at=at, kind=kind, actor=actor, detail=detail)
+    async def add_events(self, rows: list[dict[str, Any]]) -> None:
+        """Append timeline lines (incident_id, at, kind, actor, detail) in one executemany."""
+        if rows:
+            await self.session.execute(insert(IncidentEventRow), rows)
+
+    async def create_many(self, rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+        """Insert incidents in one batched statement; returns their ids by (rule, series).
+        Each (rule, series_key) must appear once: the ids are matched on it because
+        SQLite cannot promise RETURNING in parameter order."""
+        if not rows:
+            return {}
+        query = insert(IncidentRow).returning(
+            IncidentRow.id, IncidentRow.rule, IncidentRow.series_key
         )
+        result = await self.session.execute(query, rows)
+        return {(rule, key): incident_id for incident_id, rule, key in result}
 
     async def timeline(self, incident_id: int) -> Sequence[IncidentEventRow]:
         query = (

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import MessageRow, OutboxRow
@@ -13,27 +13,10 @@ class OutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    def add(
-        self,
-        at: float,
-        incident_id: int | None,
-        event: str,
-        channel: str,
-        payload: dict[str, Any],
-        notify: bool = True,
-    ) -> None:
-        self.session.add(
-            OutboxRow(
-                created_at=at,
-                incident_id=incident_id,
-                event=event,
-                channel=channel,
-                payload=payload,
-                notify=notify,
-                attempts=0,
-                available_at=at,
-            )
-        )
+    async def add_many(self, rows: list[dict[str, Any]]) -> None:
+        """Queue notifications (see monitors.announce.Announcer.rows) in one executemany."""
+        if rows:
+            await self.session.execute(insert(OutboxRow), rows)
 
     async def claim(self, now: float, limit: int = 100, lease: float = 30.0) -> list[OutboxRow]:
         """Take pending rows in order and hide them for ``lease`` seconds; a crashed
