@@ -1,0 +1,1 @@
+"""The REST API, ingest endpoint, ``/healthz`` and ``/metrics`` (aiohttp lives only here)."""

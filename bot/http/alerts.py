@@ -1,0 +1,97 @@
+"""``/v1/alerts``: list, show, acknowledge, snooze, resolve."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.http.common import (
+    CORE,
+    api_actor,
+    json_response,
+    path_id,
+    positive_number,
+    read_object,
+)
+from bot.http.serialize import incident_detail_json, incident_json
+from monitors.errors import Invalid
+from monitors.rules import LEVELS
+
+STATUSES = ("open", "acknowledged", "resolved", "all")
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 500
+
+
+def _filters(request: web.Request) -> tuple[str | None, str | None, int]:
+    query = request.query
+    status = query.get("status") or None
+    if status == "unresolved":
+        status = None
+    elif status is not None and status not in STATUSES:
+        raise Invalid(f"status {status!r} is not one of: unresolved, {', '.join(STATUSES)}.")
+    severity = query.get("severity") or None
+    if severity is not None and severity not in LEVELS:
+        raise Invalid(f"severity {severity!r} is not one of: {', '.join(LEVELS)}.")
+    raw_limit = query.get("limit") or str(DEFAULT_LIMIT)
+    try:
+        limit = int(raw_limit)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= MAX_LIMIT:
+        raise Invalid(f"limit {raw_limit!r} must be a whole number from 1 to {MAX_LIMIT}.")
+    return status, severity, limit
+
+
+async def list_alerts(request: web.Request) -> web.Response:
+    """Newest first; unresolved unless ``status`` says otherwise."""
+    core = request.app[CORE]
+    status, severity, limit = _filters(request)
+    incidents = await core.incidents.list(status, severity, limit=limit)
+    now = core.clock()
+    return json_response({"alerts": [incident_json(i, now) for i in incidents]})
+
+
+async def show_alert(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    incident, events = await core.incidents.show(path_id(request, "incident"))
+    return json_response(incident_detail_json(incident, events, core.clock()))
+
+
+async def acknowledge(request: web.Request) -> web.Response:
+    core = request.app[CORE]
+    incident_id = path_id(request, "incident")
+    incident = await core.incidents.acknowledge(incident_id, api_actor(request))
+    return json_response(incident_json(incident, core.clock()))
+
+
+async def snooze(request: web.Request) -> web.Response:
+    """Body ``{"minutes": 60}``."""
+    core = request.app[CORE]
+    incident_id = path_id(request, "incident")
+    body = await read_object(request)
+    if "minutes" not in body:
+        raise Invalid('minutes: required, e.g. {"minutes": 60}.')
+    minutes = positive_number(body["minutes"], "minutes")
+    incident = await core.incidents.snooze(incident_id, minutes * 60, api_actor(request))
+    return json_response(incident_json(incident, core.clock()))
+
+
+async def resolve(request: web.Request) -> web.Response:
+    """Optional body ``{"note": "..."}``."""
+    core = request.app[CORE]
+    incident_id = path_id(request, "incident")
+    body = await read_object(request, optional=True)
+    note = body.get("note", "")
+    if note is None:
+        note = ""
+    if not isinstance(note, str):
+        raise Invalid("note: must be a string.")
+    incident = await core.incidents.resolve(incident_id, api_actor(request), note)
+    return json_response(incident_json(incident, core.clock()))
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/alerts", list_alerts)
+    app.router.add_get("/v1/alerts/{id}", show_alert)
+    app.router.add_post("/v1/alerts/{id}/acknowledge", acknowledge)
+    app.router.add_post("/v1/alerts/{id}/snooze", snooze)
+    app.router.add_post("/v1/alerts/{id}/resolve", resolve)

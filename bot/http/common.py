@@ -1,0 +1,103 @@
+"""What every handler shares: app keys, JSON in and out, the acting API actor."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+from aiohttp import web
+
+from bot.metrics import Metrics
+from monitors.actors import ADMIN, Actor
+from monitors.core import Core
+from monitors.errors import Invalid, NotFound
+
+MAX_BODY = 1024 * 1024
+"""Largest request body accepted (1 MiB); bigger ones get 413."""
+MAX_ID = 2**31 - 1
+ACTOR_HEADER = "X-Tocsin-Actor"
+MAX_ACTOR_NAME = 64
+
+CORE: web.AppKey[Core] = web.AppKey("core", Core)
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics", Metrics)
+API_TOKEN: web.AppKey[str | None] = web.AppKey("api_token")
+
+
+def json_response(
+    data: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    return web.Response(
+        body=orjson.dumps(data), status=status, headers=headers, content_type="application/json"
+    )
+
+
+def error_response(
+    status: int, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> web.Response:
+    """Every error the API gives: ``{"error": message, ...extra}``."""
+    return json_response({"error": message, **extra}, status=status, headers=headers)
+
+
+def too_large() -> web.HTTPRequestEntityTooLarge:
+    return web.HTTPRequestEntityTooLarge(
+        max_size=MAX_BODY, actual_size=MAX_BODY + 1, text="Request body is larger than 1 MiB."
+    )
+
+
+async def read_body(request: web.Request) -> bytes:
+    """The raw body, refusing (413) anything over :data:`MAX_BODY`, chunked or not."""
+    if request.content_length is not None and request.content_length > MAX_BODY:
+        raise too_large()
+    try:
+        return await request.read()  # stops at the app's client_max_size
+    except web.HTTPRequestEntityTooLarge:
+        raise too_large() from None
+
+
+async def read_json(request: web.Request, *, optional: bool = False) -> Any:
+    """The JSON body; an empty body is ``{}`` when ``optional``, else 400."""
+    body = await read_body(request)
+    if not body.strip():
+        if optional:
+            return {}
+        raise Invalid("A JSON body is required.")
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise Invalid(f"The body is not valid JSON: {exc}") from None
+
+
+async def read_object(request: web.Request, *, optional: bool = False) -> dict[str, Any]:
+    doc = await read_json(request, optional=optional)
+    if not isinstance(doc, dict):
+        raise Invalid("The body must be a JSON object.")
+    return doc
+
+
+def path_id(request: web.Request, what: str) -> int:
+    """The ``{id}`` of the path: 400 if not an integer, 404 if out of range."""
+    raw = request.match_info["id"]
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Invalid(f"{raw!r} is not a {what} id; ids are whole numbers.") from None
+    if not 0 < value <= MAX_ID:
+        raise NotFound(f"There is no {what} {value}.")
+    return value
+
+
+def positive_number(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise Invalid(f'{field}: must be a number, e.g. {{"{field}": 60}}.')
+    if value <= 0:
+        raise Invalid(f"{field}: must be greater than zero.")
+    return float(value)
+
+
+def api_actor(request: web.Request) -> Actor:
+    """The API acts as the admin "api" actor; ``X-Tocsin-Actor`` may name the person
+    (shown in timelines), never grant roles."""
+    raw = request.headers.get(ACTOR_HEADER, "")
+    name = "".join(ch for ch in raw if ch.isprintable()).strip()[:MAX_ACTOR_NAME]
+    return Actor(id="api", name=name or "api", surface="api", roles=frozenset({ADMIN}))
