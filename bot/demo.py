@@ -12,13 +12,13 @@ import random
 import tempfile
 from pathlib import Path
 
-from monitors.sources.ingest import Sample
 from rich.text import Text
 
 from bot.service import Service, serve
 from bot.settings import Settings
 from monitors.actors import SYSTEM
 from monitors.rules import Rule
+from monitors.sources.ingest import Sample
 
 DEMO_RULE = Rule.model_validate(
     {
@@ -77,8 +77,8 @@ class Traffic:
             await asyncio.sleep(0.1)
 
 
-async def _first_incident(service: Service, timeout: float = 30.0) -> int:
-    for _ in range(int(timeout / 0.2)):
+async def _first_incident(service: Service) -> int:
+    for _ in range(150):  # 30 s at most
         found = await service.core.incidents.list(status="all", limit=1)
         if found:
             return found[0].id

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from monitors.actors import Actor
 from monitors.announce import Announcer, Journal
 from monitors.engine import SeriesCache
-from monitors.errors import Invalid, NotFound, PermissionDenied
+from monitors.errors import ActionError, Invalid, NotFound, PermissionDenied
 from monitors.machine import transition
 from monitors.rulebook import RuleBook
 from monitors.rulefile import validation_errors
@@ -100,9 +100,9 @@ class RuleAdmin:
     async def create(self, spec: dict[str, Any], actor: Actor) -> Rule:
         require_admin(actor, "create rules")
         rule = validate_rule(spec)
-        if self.rulebook.get(rule.name) is not None:
-            raise Invalid(f"A rule named '{rule.name}' exists already; change it instead.")
-        return await self._save(rule, actor, "rule.create", {"spec": rule.to_json()})
+        return await self._save(
+            rule, actor, "rule.create", {"spec": rule.to_json()}, must_be_new=True
+        )
 
     async def update(self, name: str, patch: dict[str, Any], actor: Actor) -> Rule:
         require_admin(actor, "change rules")
@@ -138,9 +138,12 @@ class RuleAdmin:
         detail: dict[str, Any],
         retire: bool = False,
         verb: str = "",
+        must_be_new: bool = False,
     ) -> Rule:
         now = self.clock()
-        async with self.cache.lock:
+        async with self.cache.lock:  # also serialises concurrent creates of one name
+            if must_be_new and self.rulebook.get(rule.name) is not None:
+                raise ActionError(f"A rule named '{rule.name}' exists already; change it instead.")
             async with self.db.transaction() as session:
                 await RuleRepository(session).save(rule.name, rule.to_json(), now, actor.label)
                 if retire:
