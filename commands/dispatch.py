@@ -62,4 +62,6 @@ async def run(core: Core, command: Command, actor: Actor) -> Reply:
     try:
         return await HANDLERS[(command.group, command.action)](core, command, actor)
     except (ActionError, CommandError) as exc:
-        return Reply(f"{exc} Nothing was changed.", ok=False, private=True)
+        message = str(exc).rstrip()
+        stop = "" if message.endswith((".", "!", "?")) else "."
+        return Reply(f"{message}{stop} Nothing was changed.", ok=False, private=True)
