@@ -55,8 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Cannot start: {exc}", file=sys.stderr)
         return 1
     logging.basicConfig(
-        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for chatty in ("alembic", "apscheduler"):  # their INFO lines drown the console chat
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
     try:
         if args.command == "demo":
             from bot.demo import run_demo

@@ -77,7 +77,11 @@ def incident_card(incident: IncidentRow, now: float) -> IncidentCard:
     else:
         op = snapshot.get("op", ">")
         fields.append(
-            ("Value", f"{format_value(incident.value)} {op} {format_value(incident.threshold)}")
+            (
+                "Value",
+                f"{format_value(incident.value)} (threshold {op} "
+                f"{format_value(incident.threshold)})",
+            )
         )
         if snapshot.get("metric"):
             fields.append(
@@ -96,7 +100,8 @@ def incident_card(incident: IncidentRow, now: float) -> IncidentCard:
         fields.append(("Reopened", f"{incident.reopen_count} time(s)"))
     if incident.status == "resolved" and incident.resolved_at:
         took = format_duration(max(incident.resolved_at - incident.opened_at, 1))
-        fields.append(("Resolved", f"by {incident.resolved_by} after {took}"))
+        by = "automatically" if incident.resolved_by == "auto" else f"by {incident.resolved_by}"
+        fields.append(("Resolved", f"{by} after {took}"))
         if incident.resolve_note:
             fields.append(("Note", incident.resolve_note))
     actions: tuple[str, ...] = ()

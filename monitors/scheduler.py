@@ -72,6 +72,7 @@ class Scheduler:
             "interval",
             seconds=seconds,
             id=job_id,
+            name=job_id,
             replace_existing=True,
             max_instances=1,
             coalesce=True,

@@ -77,9 +77,8 @@ class ConsoleAdapter:
     async def deliver(self, delivery: Delivery) -> str:
         card = delivery.card
         if delivery.message_ref is None or delivery.notify:
-            prefix = "" if delivery.message_ref is None else "(again) "
             self.console.print(
-                Text(f"{prefix}#{delivery.channel}: {delivery.line}", style=f"bold {card.color}")
+                Text(f"#{delivery.channel}: {delivery.line}", style=f"bold {card.color}")
             )
             self.console.print(card_panel(card))
         else:
