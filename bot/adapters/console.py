@@ -32,9 +32,9 @@ def card_panel(card: IncidentCard) -> Panel:
     body.add_column(style="bold")
     body.add_column()
     for name, value in card.fields:
-        body.add_row(name, value)
+        body.add_row(Text(name), Text(value))
     if card.runbook:
-        body.add_row("Runbook", card.runbook)
+        body.add_row("Runbook", Text(card.runbook))
     parts: list[Text | Table] = [body]
     if card.actions:
         hints = {
@@ -47,7 +47,7 @@ def card_panel(card: IncidentCard) -> Panel:
         )
     if card.footer:
         parts.append(Text(card.footer, style="italic"))
-    return Panel(Group(*parts), title=card.title, border_style=card.color, title_align="left")
+    return Panel(Group(*parts), title=Text(card.title), border_style=card.color, title_align="left")
 
 
 def reply_renderable(reply: Reply) -> Group:
@@ -57,7 +57,7 @@ def reply_renderable(reply: Reply) -> Group:
     if reply.table:
         table = Table(*reply.table[0], show_edge=False, header_style="bold")
         for row in reply.table[1:]:
-            table.add_row(*row)
+            table.add_row(*map(Text, row))
         parts.append(table)
     parts.extend(card_panel(card) for card in reply.cards)
     return Group(*parts)
