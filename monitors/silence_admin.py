@@ -37,6 +37,11 @@ class SilenceAdmin:
             parsed = parse_matchers(matchers)
         except ValueError as exc:
             raise Invalid(str(exc)) from None
+        if all(m.matches({}) for m in parsed):  # Alertmanager refuses these too
+            raise Invalid(
+                f"{format_matchers(parsed)} would silence every incident; add a matcher "
+                "that needs a label value, e.g. rule=slow-api"
+            )
         if not 0 < seconds <= MAX_SILENCE:
             raise Invalid(f"A silence lasts at most {format_duration(MAX_SILENCE)}.")
         now = self.clock()
