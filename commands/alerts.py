@@ -17,11 +17,13 @@ async def list_alerts(core: Core, command: Command, actor: Actor) -> Reply:
     status = next((a for a in command.args if a not in SEVERITIES), None)
     severity = next((a for a in command.args if a in SEVERITIES), None)
     incidents = await core.incidents.list(status, severity, limit=LIST_LIMIT)
-    what = " ".join(x for x in (severity, status or "unresolved") if x)
+    shown = None if status == "all" else status or "unresolved"
+    what = " ".join(x for x in (severity, shown) if x)
     if not incidents:
-        return Reply(f"No {what} incidents.")
+        return Reply(f"No {what} incidents.".replace("  ", " "))
     more = " (newest first; showing the first 25)" if len(incidents) == LIST_LIMIT else ""
-    return Reply(f"{len(incidents)} {what} incident(s){more}:", table=incident_table(incidents))
+    count = f"{len(incidents)} {what}".rstrip()
+    return Reply(f"{count} incident(s){more}:", table=incident_table(incidents))
 
 
 async def show(core: Core, command: Command, actor: Actor) -> Reply:

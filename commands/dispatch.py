@@ -15,6 +15,7 @@ from monitors.core import Core
 from monitors.errors import ActionError
 
 Handler = Callable[[Core, Command, Actor], Awaitable[Reply]]
+READ_ONLY = frozenset({"list", "show", ""})  # refusals of these need no "nothing changed"
 
 
 async def _help(core: Core, command: Command, actor: Actor) -> Reply:
@@ -54,7 +55,7 @@ async def run(core: Core, command: Command, actor: Actor) -> Reply:
     spec = find_spec(command.group, command.action)
     if spec.admin and not actor.is_admin:
         return Reply(
-            f"{spec.usage.split(' ')[0]} {spec.action} needs the admin role, which "
+            f"/{spec.group} {spec.action} needs the admin role, which "
             f"{actor.name} does not have; nothing was changed.",
             ok=False,
             private=True,
@@ -64,4 +65,5 @@ async def run(core: Core, command: Command, actor: Actor) -> Reply:
     except (ActionError, CommandError) as exc:
         message = str(exc).rstrip()
         stop = "" if message.endswith((".", "!", "?")) else "."
-        return Reply(f"{message}{stop} Nothing was changed.", ok=False, private=True)
+        unchanged = " Nothing was changed." if command.action not in READ_ONLY else ""
+        return Reply(f"{message}{stop}{unchanged}", ok=False, private=True)

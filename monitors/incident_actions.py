@@ -132,7 +132,7 @@ class IncidentActions:
             incident = await IncidentRepository(session).create(
                 rule=rule.name,
                 series_key="test",
-                labels={"test": "true"},
+                labels={},  # the title says [TEST]; a label would only repeat it
                 kind="metric",
                 status="open",
                 severity=rule.levels[-1],
