@@ -9,7 +9,9 @@ from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from command_helpers import open_core, sqlite_url
 
+from monitors.core import Core
 from storage.db import Database
 
 PG_DSN = os.environ.get("TOCSIN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -86,3 +88,19 @@ async def db(database_url: str) -> AsyncIterator[Database]:
         yield database
     finally:
         await database.close()
+
+
+@pytest.fixture
+async def core(tmp_path, clock: Clock) -> AsyncIterator[Core]:
+    """A Core with the command tests' rules, on SQLite (see command_helpers)."""
+    core = await open_core(await sqlite_url(tmp_path), clock)
+    yield core
+    await core.close()
+
+
+@pytest.fixture
+async def core_each_db(database_url: str, clock: Clock) -> AsyncIterator[Core]:
+    """The same on SQLite and on PostgreSQL, for tests that change what is stored."""
+    core = await open_core(database_url, clock)
+    yield core
+    await core.close()

@@ -10,30 +10,13 @@ from command_helpers import (
     BOB,
     audit_log,
     ok,
-    open_core,
     open_one,
     refused,
-    sqlite_url,
 )
 
 from commands.dispatch import run
 from commands.model import Command
 from commands.parser import COMMANDS
-
-
-@pytest.fixture
-async def core(tmp_path, clock):
-    core = await open_core(await sqlite_url(tmp_path), clock)
-    yield core
-    await core.close()
-
-
-@pytest.fixture
-async def core_each_db(database_url, clock):
-    core = await open_core(database_url, clock)
-    yield core
-    await core.close()
-
 
 # ---------------------------------------------------------------- help
 

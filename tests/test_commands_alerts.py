@@ -12,28 +12,11 @@ from command_helpers import (
     open_one,
     push_and_tick,
     refused,
-    sqlite_url,
     table_ids,
     three_incidents,
 )
 
 from monitors.announce import short_time
-
-
-@pytest.fixture
-async def core(tmp_path, clock):
-    """On SQLite: most tests check what the commands say, not how a database stores it."""
-    core = await open_core(await sqlite_url(tmp_path), clock)
-    yield core
-    await core.close()
-
-
-@pytest.fixture
-async def core_each_db(database_url, clock):
-    """On SQLite and on PostgreSQL: for the tests that change incidents."""
-    core = await open_core(database_url, clock)
-    yield core
-    await core.close()
 
 
 @pytest.fixture

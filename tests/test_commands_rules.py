@@ -13,27 +13,10 @@ from command_helpers import (
     open_one,
     push_and_tick,
     refused,
-    sqlite_url,
     table_ids,
 )
 
 THRESHOLDS = {"warning": 500.0, "critical": 2000.0}
-
-
-@pytest.fixture
-async def core(tmp_path, clock):
-    """On SQLite, for the commands that only read."""
-    core = await open_core(await sqlite_url(tmp_path), clock)
-    yield core
-    await core.close()
-
-
-@pytest.fixture
-async def core_each_db(database_url, clock):
-    """On SQLite and on PostgreSQL, for the commands that change rules."""
-    core = await open_core(database_url, clock)
-    yield core
-    await core.close()
 
 
 # ---------------------------------------------------------------- list and show

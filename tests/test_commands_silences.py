@@ -7,31 +7,13 @@ from command_helpers import (
     BOB,
     incident_for,
     ok,
-    open_core,
     push_and_tick,
     refused,
-    sqlite_url,
     table_ids,
 )
 
 from monitors.announce import short_time
 from storage.repositories import OutboxRepository
-
-
-@pytest.fixture
-async def core(tmp_path, clock):
-    """On SQLite, for the commands that only read or are refused by the parser."""
-    core = await open_core(await sqlite_url(tmp_path), clock)
-    yield core
-    await core.close()
-
-
-@pytest.fixture
-async def core_each_db(database_url, clock):
-    """On SQLite and on PostgreSQL, for the commands that change silences."""
-    core = await open_core(database_url, clock)
-    yield core
-    await core.close()
 
 
 async def outbox_for(core, incident_id: int) -> list[str]:
