@@ -1,0 +1,652 @@
+"""In-memory windowed store of pushed samples, per metric and label set, in time buckets.
+
+Layout and why (figures from benchmarks/ingest.py on the 2-core box):
+
+* A bucket is one ``array('d')`` of ``value, key`` pairs, where ``key`` is the sample's
+  bin on DDSketch's logarithmic mapping (1 % relative accuracy), computed once at ingest.
+  Past ``RAW_CAP`` samples a bucket becomes a histogram, so its size is bounded whatever
+  the rate. A DDSketch per one-second bucket would cost about 4 kB and 20 µs a merge;
+  the raw pairs cost 16 bytes a sample and are gathered with C-level joins and slices.
+* Queries are answered from *running windows*: per series and per (window, offset) the
+  store keeps count, sum, extremes and, when percentiles are asked, a histogram, and
+  slides them forward by adding the buckets that entered and subtracting those that
+  left, so a rule costs O(new buckets) per evaluation, not O(window). DDSketch's API
+  cannot subtract, hence :class:`_Hist`: the same mapping, bins and quantile rule as
+  ``DDSketch.get_quantile_value``, with removal.
+* Window boundaries are resolved to ``bucket_seconds``: bucket ``k`` holds samples with
+  ``(k - 1) * bucket_seconds < ts <= k * bucket_seconds``, so a window
+  ``(now - window, now]`` is exact when ``now`` and ``window`` are multiples of it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from array import array
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from itertools import accumulate
+from operator import add as _add
+from operator import sub as _sub
+
+from ddsketch.mapping import LogarithmicMapping
+
+from monitors.sources.base import LabelSet, label_set
+
+RELATIVE_ACCURACY = 0.01
+RAW_CAP = 128
+"""Samples kept raw per bucket (2 kB) before it switches to a histogram."""
+
+AGGREGATES = frozenset(
+    {"count", "rate", "sum", "avg", "min", "max", "p50", "p90", "p95", "p99", "percent_where"}
+)
+QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
+EXTREMES = frozenset({"min", "max"})
+
+_MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)
+_MULT = 1.0 / math.log2(_MAPPING.gamma)  # the mapping's multiplier: key = ceil(log2(v) * m)
+_TINY = _MAPPING.min_possible
+_value_of = _MAPPING.value
+_ceil = math.ceil
+_log2 = math.log2
+_isfinite = math.isfinite
+# Codes stored next to values: positive values' keys lie within +-40,000; a negative
+# value's key is shifted by _NEG; zero (|v| <= _TINY) has its own code.
+_NEG = 100_000
+_ZERO = 300_000
+_POS_BELOW = 50_000
+_NEG_BELOW = 200_000
+
+
+def _code(v: float) -> int:
+    if v > _TINY:
+        return _ceil(_log2(v) * _MULT)
+    if v < -_TINY:
+        return _NEG + _ceil(_log2(-v) * _MULT)
+    return _ZERO
+
+
+@dataclass(slots=True)
+class Sample:
+    """One pushed measurement. ``ts`` is epoch seconds; None means "now"."""
+
+    metric: str
+    value: float
+    labels: dict[str, str] = field(default_factory=dict)
+    ts: float | None = None
+
+
+@lru_cache(maxsize=4096)
+def _regex(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+class _Bins:
+    """Dense bin counts from key ``off`` upwards (a DDSketch DenseStore that can subtract)."""
+
+    __slots__ = ("_cum", "arr", "n", "off")
+
+    def __init__(self) -> None:
+        self.off = 0
+        self.arr = array("q")
+        self.n = 0
+        self._cum: array[int] | None = None
+
+    def add(self, key: int, c: int) -> None:
+        self.cover(key, key)
+        self.arr[key - self.off] += c
+        self.n += c
+        self._cum = None
+
+    def cover(self, lo: int, hi: int) -> None:
+        """Grow the bins to hold keys ``lo..hi``, with some slack."""
+        arr = self.arr
+        if arr and self.off <= lo and hi < self.off + len(arr):
+            return
+        if not arr:
+            self.off = lo - 8
+            self.arr = array("q", bytes(8 * (hi - lo + 17)))
+            return
+        top = self.off + len(arr) - 1
+        new_lo = min(lo - 16, self.off) if lo < self.off else self.off
+        new_hi = max(hi + 16, top) if hi > top else top
+        grown = array("q", bytes(8 * (self.off - new_lo)))
+        grown.extend(arr)
+        grown.extend(bytes(8 * (new_hi - top)))
+        self.arr, self.off = grown, new_lo
+
+    def merge(self, other: _Bins, sign: int) -> None:
+        if not other.n:
+            return
+        size = len(other.arr)
+        self.cover(other.off, other.off + size - 1)
+        i = other.off - self.off
+        op = _add if sign > 0 else _sub
+        self.arr[i : i + size] = array("q", map(op, self.arr[i : i + size], other.arr))
+        self.n += sign * other.n
+        self._cum = None
+
+    def cumulative(self) -> array[int]:
+        """Running totals of ``arr``, cached until the bins change."""
+        if self._cum is None:
+            self._cum = array("q", accumulate(self.arr))
+        return self._cum
+
+
+def _key_at_rank(bins: Sequence[_Bins], rank: float, lower: bool) -> int:
+    """The key of the value at ``rank`` in the union of ``bins``, as DenseStore.key_at_rank.
+
+    Several stores are searched together (binary search over keys on their cumulative
+    counts) rather than merged: a merge copies every bin, this reads ~10 per store.
+    """
+    live = [b for b in bins if b.n > 0]
+    if len(live) == 1:
+        cum = live[0].cumulative()
+        i = bisect_right(cum, rank) if lower else bisect_left(cum, rank + 1)
+        return live[0].off + min(i, len(cum) - 1)
+    cums = [(b.off, b.cumulative()) for b in live]
+    lo = min(off for off, _ in cums)
+    hi = max(off + len(cum) - 1 for off, cum in cums)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        seen = 0
+        for off, cum in cums:
+            i = mid - off
+            if i >= 0:
+                seen += cum[i] if i < len(cum) else cum[-1]
+        if (seen > rank) if lower else (seen >= rank + 1):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+class _Hist:
+    """A DDSketch-equivalent histogram (positive, negative and zero bins) with removal."""
+
+    __slots__ = ("neg", "pos", "zeros")
+
+    def __init__(self) -> None:
+        self.pos = _Bins()
+        self.neg = _Bins()
+        self.zeros = 0
+
+    def add_codes(self, codes: Sequence[float], sign: int) -> None:
+        """Count (``sign`` 1) or uncount (-1) samples given by their stored codes."""
+        if not codes:
+            return
+        top = max(codes)
+        if top < _POS_BELOW:  # all positive, the usual case: one tight loop
+            pos = self.pos
+            pos.cover(int(min(codes)), int(top))
+            arr, off = pos.arr, pos.off
+            for c in map(int, codes):
+                arr[c - off] += sign
+            pos.n += sign * len(codes)
+            pos._cum = None
+            return
+        for c in map(int, codes):
+            if c < _POS_BELOW:
+                self.pos.add(c, sign)
+            elif c < _NEG_BELOW:
+                self.neg.add(c - _NEG, sign)
+            else:
+                self.zeros += sign
+
+    def merge(self, other: _Hist, sign: int) -> None:
+        self.pos.merge(other.pos, sign)
+        self.neg.merge(other.neg, sign)
+        self.zeros += sign * other.zeros
+
+
+def _quantile(hists: Sequence[_Hist], q: float) -> float | None:
+    """The ``q`` quantile of the union of ``hists``, as ``DDSketch.get_quantile_value``."""
+    neg = sum(h.neg.n for h in hists)
+    zeros = sum(h.zeros for h in hists)
+    total = neg + zeros + sum(h.pos.n for h in hists)
+    if total <= 0:
+        return None
+    rank = q * (total - 1)
+    if rank < neg:
+        return -_value_of(_key_at_rank([h.neg for h in hists], neg - rank - 1, lower=False))
+    if rank < neg + zeros:
+        return 0.0
+    return _value_of(_key_at_rank([h.pos for h in hists], rank - zeros - neg, lower=True))
+
+
+class _Big:
+    """A bucket past ``RAW_CAP`` samples: exact count/sum/extremes plus a histogram."""
+
+    __slots__ = ("count", "hi", "hist", "lo", "total")
+
+    def __init__(self, pairs: array[float]) -> None:
+        values = pairs[0::2]
+        self.count = len(values)
+        self.total = sum(values)
+        self.lo = min(values)
+        self.hi = max(values)
+        self.hist = _Hist()
+        self.hist.add_codes(pairs[1::2], 1)
+
+    def add(self, v: float, code: int) -> None:
+        self.count += 1
+        self.total += v
+        self.lo = min(self.lo, v)
+        self.hi = max(self.hi, v)
+        self.hist.add_codes((code,), 1)
+
+
+Bucket = array | _Big
+
+
+class _Run:
+    """Aggregates of one series over the buckets ``(e - n, e]``, slid forward as time passes."""
+
+    __slots__ = ("comp", "count", "e", "extremes_ok", "hi", "hist", "lo", "n", "sum_", "used")
+
+    def __init__(self, n: int, e: int, hist: bool) -> None:
+        self.n = n
+        self.e = e
+        self.count = 0
+        self.sum_ = 0.0
+        self.comp = 0.0  # Neumaier compensation: sums stay exact-ish under add and subtract
+        self.lo = math.inf
+        self.hi = -math.inf
+        self.extremes_ok = False
+        self.hist = _Hist() if hist else None
+        self.used = e
+
+    @property
+    def total(self) -> float:
+        return self.sum_ + self.comp
+
+    def _add_sum(self, x: float) -> None:
+        t = self.sum_ + x
+        if abs(self.sum_) >= abs(x):
+            self.comp += (self.sum_ - t) + x
+        else:
+            self.comp += (x - t) + self.sum_
+        self.sum_ = t
+
+    def take(self, b: Bucket, sign: int) -> None:
+        if type(b) is array:
+            values = b[0::2]
+            self.count += sign * len(values)
+            self._add_sum(sign * sum(values))
+            if self.hist is not None:
+                self.hist.add_codes(b[1::2], sign)
+            lo, hi = (min(values), max(values)) if self.extremes_ok else (0.0, 0.0)
+        else:
+            self.count += sign * b.count
+            self._add_sum(sign * b.total)
+            if self.hist is not None:
+                self.hist.merge(b.hist, sign)
+            lo, hi = b.lo, b.hi
+        if self.extremes_ok:
+            if sign > 0:
+                self.lo, self.hi = min(self.lo, lo), max(self.hi, hi)
+            elif lo <= self.lo or hi >= self.hi:
+                self.extremes_ok = False
+
+    def take_all(self, buckets: Iterable[Bucket], sign: int, raw_only: bool) -> None:
+        """``take`` each bucket, raw pairs pooled into one array first (C-level joins)."""
+        pairs = array("d")
+        if raw_only:
+            pairs.frombytes(b"".join(buckets))  # type: ignore[arg-type]  # arrays are buffers
+        else:
+            for b in buckets:
+                if type(b) is array:
+                    pairs.extend(b)
+                else:
+                    self.take(b, sign)
+        if pairs:
+            self.take(pairs, sign)
+
+    def absorb(self, v: float, code: int) -> None:
+        """A late sample landed inside the run's range."""
+        self.count += 1
+        self._add_sum(v)
+        if self.extremes_ok:
+            self.lo, self.hi = min(self.lo, v), max(self.hi, v)
+        if self.hist is not None:
+            self.hist.add_codes((code,), 1)
+
+
+class _Series:
+    __slots__ = ("buckets", "first", "groups", "has_big", "key", "labels", "runs", "wheres")
+
+    def __init__(self, key: LabelSet) -> None:
+        self.key = key
+        self.labels = dict(key)
+        self.buckets: dict[int, Bucket] = {}
+        self.first = 0  # lowest bucket index that may still be present
+        self.has_big = False  # a bucket went past RAW_CAP: not every bucket is an array
+        self.runs: dict[tuple[int, int], _Run] = {}
+        self.groups: dict[tuple[str, ...], LabelSet] = {}
+        self.wheres: dict[tuple[tuple[str, str], ...], bool] = {}
+
+    def add(self, idx: int, v: float, code: int) -> bool:
+        """Store a sample in bucket ``idx``; True if that created the bucket."""
+        b = self.buckets.get(idx)
+        created = b is None
+        if created:
+            self.buckets[idx] = array("d", (v, code))
+            if idx < self.first or len(self.buckets) == 1:
+                self.first = idx
+        elif type(b) is array:
+            b.append(v)
+            b.append(code)
+            if len(b) > 2 * RAW_CAP:
+                self.buckets[idx] = _Big(b)
+                self.has_big = True
+        else:
+            b.add(v, code)
+        if self.runs:
+            for r in self.runs.values():
+                if r.e - r.n < idx <= r.e:
+                    r.absorb(v, code)
+        return created
+
+    def span(self, start: int, end: int) -> Iterator[Bucket]:
+        """Buckets with ``start < index <= end``."""
+        bk = self.buckets
+        if end - start <= len(bk):
+            return filter(None, map(bk.get, range(start + 1, end + 1)))  # buckets are truthy
+        return (b for i, b in bk.items() if start < i <= end)
+
+    def window(self, n: int, off: int, e: int, hist: bool, extremes: bool) -> _Run:
+        raw_only = not self.has_big
+        r = self.runs.get((n, off))
+        if r is None or e < r.e or e - r.e >= n or (hist and r.hist is None):
+            r = self.runs[(n, off)] = _Run(n, e, hist)
+            r.extremes_ok = extremes  # tracked from the start: no rescan below
+            r.take_all(self.span(e - n, e), 1, raw_only)
+        elif e > r.e:
+            r.take_all(self.span(r.e - n, e - n), -1, raw_only)
+            r.take_all(self.span(r.e, e), 1, raw_only)
+            r.e = e
+        if extremes and not r.extremes_ok:  # never tracked, or the extreme value left
+            scan = _Run(n, e, False)
+            scan.extremes_ok = True
+            scan.take_all(self.span(e - n, e), 1, raw_only)
+            r.lo, r.hi, r.extremes_ok = scan.lo, scan.hi, True
+        r.used = e
+        return r
+
+    def prune(self, cutoff: int) -> int:
+        """Drop buckets with index <= cutoff; return how many went."""
+        bk = self.buckets
+        if not bk or self.first > cutoff:
+            return 0
+        before = len(bk)
+        if cutoff - self.first < before:
+            for i in range(self.first, cutoff + 1):
+                bk.pop(i, None)
+        else:
+            for i in [i for i in bk if i <= cutoff]:
+                del bk[i]
+        self.first = cutoff + 1
+        if self.has_big:
+            self.has_big = any(type(b) is _Big for b in bk.values())
+        return before - len(bk)
+
+
+class _Metric:
+    __slots__ = ("postings", "selections", "series")
+
+    def __init__(self) -> None:
+        self.series: dict[LabelSet, _Series] = {}
+        self.postings: dict[tuple[str, str], dict[LabelSet, _Series]] = {}
+        self.selections: dict[tuple[tuple[str, str], ...], list[_Series]] = {}
+        """Series matching each ``match`` seen, until a series comes or goes."""
+
+    def select(self, match: Mapping[str, str]) -> Iterable[_Series]:
+        if not match:
+            return self.series.values()
+        items = tuple(sorted(match.items()))
+        found = self.selections.get(items)
+        if found is None:
+            found = self.selections[items] = self._scan(items)
+        return found
+
+    def _scan(self, items: tuple[tuple[str, str], ...]) -> list[_Series]:
+        smallest: Iterable[_Series] = self.series.values()
+        size = len(self.series)
+        for item in items:
+            if item[1]:  # an empty value also matches a missing label: not in postings
+                posting = self.postings.get(item)
+                if posting is None:
+                    return []
+                if len(posting) < size:
+                    smallest, size = posting.values(), len(posting)
+        return [s for s in smallest if all(s.labels.get(k, "") == v for k, v in items)]
+
+
+class GroupStats:
+    """Everything needed to answer any aggregate for one group over one window."""
+
+    __slots__ = ("count", "hi", "hists", "lo", "matched", "total")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.total = 0.0
+        self.lo = math.inf
+        self.hi = -math.inf
+        self.matched = 0
+        self.hists: list[_Hist] = []
+
+    def quantile(self, q: float) -> float | None:
+        return _quantile(self.hists, q)
+
+    def value(self, aggregate: str, window: float) -> float | None:
+        """The aggregate's value, None when the group had no samples."""
+        if not self.count:
+            return None
+        if aggregate == "count":
+            return float(self.count)
+        if aggregate == "rate":
+            return self.count / window
+        if aggregate == "sum":
+            return self.total
+        if aggregate == "avg":
+            return self.total / self.count
+        if aggregate == "min":
+            return self.lo
+        if aggregate == "max":
+            return self.hi
+        if aggregate == "percent_where":
+            return 100.0 * self.matched / self.count
+        return self.quantile(QUANTILES[aggregate])
+
+
+class WindowStore:
+    """Pushed samples, bounded by ``max_window`` seconds and ``max_series`` series."""
+
+    def __init__(
+        self, max_window: float = 7200.0, bucket_seconds: float = 1.0, max_series: int = 200_000
+    ) -> None:
+        if max_window <= 0 or bucket_seconds <= 0 or max_series < 1:
+            raise ValueError("max_window, bucket_seconds and max_series must be positive")
+        self.max_window = float(max_window)
+        self.bucket_seconds = float(bucket_seconds)
+        self.max_series = max_series
+        self._metrics: dict[str, _Metric] = {}
+        self._series = 0
+        self._buckets = 0
+        self._stored = 0
+        self._dropped = {"too_old": 0, "series_limit": 0, "not_finite": 0}
+        # Prune about 120 times a window: memory overshoots the bound by under 1 %.
+        self._prune_every = max(self.bucket_seconds, self.max_window / 120)
+        self._next_prune = -math.inf
+
+    def add(
+        self, metric: str, value: float, labels: Mapping[str, str], ts: float, now: float
+    ) -> bool:
+        """Store one sample; False if it was dropped (too old, not finite, series limit)."""
+        if ts is None or ts > now:
+            ts = now
+        if ts <= now - self.max_window:
+            self._dropped["too_old"] += 1
+            return False
+        if not _isfinite(value):
+            self._dropped["not_finite"] += 1
+            return False
+        if now >= self._next_prune:
+            self.prune(now)
+        m = self._metrics.get(metric)
+        key = tuple(sorted(labels.items())) if labels else ()
+        s = m.series.get(key) if m is not None else None
+        if s is None:
+            if self._series >= self.max_series:
+                self._dropped["series_limit"] += 1
+                return False
+            if m is None:
+                m = self._metrics[metric] = _Metric()
+            s = m.series[key] = _Series(key)
+            m.selections.clear()
+            for item in key:
+                m.postings.setdefault(item, {})[key] = s
+            self._series += 1
+        value = float(value)
+        code = _ceil(_log2(value) * _MULT) if value > _TINY else _code(value)
+        if s.add(_ceil(ts / self.bucket_seconds), value, code):
+            self._buckets += 1
+        self._stored += 1
+        return True
+
+    def add_many(self, samples: Iterable[Sample], now: float) -> int:
+        """Store samples (``ts`` None means ``now``); return how many were kept."""
+        add = self.add
+        kept = 0
+        for s in samples:
+            kept += add(s.metric, s.value, s.labels, now if s.ts is None else s.ts, now)
+        return kept
+
+    def collect(
+        self,
+        metric: str,
+        *,
+        window: float,
+        now: float,
+        group_by: Sequence[str] = (),
+        match: Mapping[str, str] | None = None,
+        where: Mapping[str, str] | None = None,
+        offset: float = 0.0,
+        quantiles: bool = False,
+        extremes: bool = False,
+    ) -> dict[LabelSet, GroupStats]:
+        """Per-group statistics over ``(now - offset - window, now - offset]``.
+
+        Lists a group for every matching series still in the store, even one with no
+        sample in the window. ``quantiles``/``extremes`` ask for the costlier parts.
+        """
+        if window <= 0 or offset < 0:
+            raise ValueError("window must be positive and offset not negative")
+        if window + offset > self.max_window * (1 + 1e-9):
+            raise ValueError(
+                f"window {window:g}s + offset {offset:g}s is longer than the ingest store "
+                f"keeps (max_window {self.max_window:g}s)"
+            )
+        m = self._metrics.get(metric)
+        if m is None:
+            return {}
+        bs = self.bucket_seconds
+        n = max(1, round(window / bs))
+        off = round(offset / bs)
+        e = _ceil((now - offset) / bs)
+        gkey = tuple(group_by)
+        wkey = tuple(sorted(where.items())) if where else ()
+        groups: dict[LabelSet, GroupStats] = {}
+        for s in m.select(match or {}):
+            r = s.window(n, off, e, quantiles, extremes)
+            lset = s.groups.get(gkey)
+            if lset is None:
+                lset = s.groups[gkey] = label_set(s.labels, gkey)
+            g = groups.get(lset)
+            if g is None:
+                g = groups[lset] = GroupStats()
+            if not r.count:
+                continue
+            g.count += r.count
+            g.total += r.total
+            if extremes:
+                g.lo, g.hi = min(g.lo, r.lo), max(g.hi, r.hi)
+            if quantiles and r.hist is not None:
+                g.hists.append(r.hist)
+            if wkey:
+                ok = s.wheres.get(wkey)
+                if ok is None:
+                    ok = s.wheres[wkey] = all(
+                        _regex(p).fullmatch(s.labels.get(k, "")) for k, p in wkey
+                    )
+                if ok:
+                    g.matched += r.count
+        return groups
+
+    def query(
+        self,
+        metric: str,
+        *,
+        aggregate: str,
+        window: float,
+        now: float,
+        group_by: Sequence[str] = (),
+        match: Mapping[str, str] | None = None,
+        where: Mapping[str, str] | None = None,
+        offset: float = 0.0,
+    ) -> dict[LabelSet, tuple[float | None, int]]:
+        """``{group labels: (aggregate or None if no samples, sample count)}``."""
+        if aggregate not in AGGREGATES:
+            raise ValueError(f"unknown aggregate {aggregate!r}")
+        groups = self.collect(
+            metric,
+            window=window,
+            now=now,
+            group_by=group_by,
+            match=match,
+            where=where if aggregate == "percent_where" else None,
+            offset=offset,
+            quantiles=aggregate in QUANTILES,
+            extremes=aggregate in EXTREMES,
+        )
+        return {k: (g.value(aggregate, window), g.count) for k, g in groups.items()}
+
+    def prune(self, now: float) -> None:
+        """Drop buckets older than ``max_window``, idle windows and empty series."""
+        self._next_prune = now + self._prune_every
+        bs = self.bucket_seconds
+        cutoff = math.floor((now - self.max_window) / bs)
+        end = _ceil(now / bs)
+        for name in list(self._metrics):
+            m = self._metrics[name]
+            for key in list(m.series):
+                s = m.series[key]
+                self._buckets -= s.prune(cutoff)
+                if s.runs:  # a run this far behind would be rebuilt anyway
+                    for rk in [rk for rk, r in s.runs.items() if end - rk[1] - r.used >= r.n]:
+                        del s.runs[rk]
+                if not s.buckets:
+                    del m.series[key]
+                    m.selections.clear()
+                    for item in key:
+                        posting = m.postings[item]
+                        del posting[key]
+                        if not posting:
+                            del m.postings[item]
+                    self._series -= 1
+            if not m.series:
+                del self._metrics[name]
+
+    def stats(self) -> dict[str, int]:
+        """Counters for /metrics."""
+        return {
+            "metrics": len(self._metrics),
+            "series": self._series,
+            "buckets": self._buckets,
+            "samples_stored": self._stored,
+            "dropped_too_old": self._dropped["too_old"],
+            "dropped_series_limit": self._dropped["series_limit"],
+            "dropped_not_finite": self._dropped["not_finite"],
+        }
