@@ -46,7 +46,7 @@ def _parse_ts(raw: Any, now: float) -> float | str:
     """Epoch seconds, or the reason ``raw`` is not an acceptable timestamp."""
     if isinstance(raw, str):
         try:
-            parsed = datetime.fromisoformat(raw)
+            parsed = datetime.fromisoformat(raw.upper())  # RFC 3339 allows "t" and "z"
         except ValueError:
             return f"{raw!r} is not an RFC 3339 timestamp"
         if parsed.tzinfo is None:
