@@ -246,3 +246,23 @@ async def test_fetch_follows_new_samples(store: WindowStore) -> None:
     second = await source.fetch(rules, NOW + 1)
     assert first["count"].series == [SeriesValue((), 14.0, 14)]  # /a every 5 s, /b twice
     assert second["count"].series == [SeriesValue((), 15.0, 15)]
+
+
+async def test_traffic_stopping_reads_zero_so_a_throughput_floor_can_fire():
+    store = WindowStore()
+    rule = Rule.model_validate(
+        {
+            "name": "checkout-traffic",
+            "metric": "req",
+            "aggregate": "rate",
+            "window": "10s",
+            "op": "<",
+            "thresholds": {"warning": 1},
+            "min_samples": 50,
+        }
+    )
+    store.add_many([Sample("req", 1.0, {}, 1000.0 - k * 0.1) for k in range(50)], now=1000.0)
+    busy = (await IngestSource(store).fetch([rule], 1000.0))[rule.name].series
+    assert busy[0].value == pytest.approx(5.0)  # 50 samples over 10 s, min_samples ignored
+    quiet = (await IngestSource(store).fetch([rule], 1100.0))[rule.name].series
+    assert [(s.labels, s.value) for s in quiet] == [((), 0.0)]  # not "no data"

@@ -123,10 +123,17 @@ def parse_samples(body: bytes, now: float, max_items: int = 10_000) -> list[Samp
     return samples  # type: ignore[return-value]  # no None once errors is empty
 
 
+ZERO_WHEN_EMPTY = frozenset({"count", "rate", "sum"})
+"""Aggregates that are themselves a measure of traffic: their value over no samples is
+0 and ``min_samples`` does not apply, so a rule can alert on traffic falling or stopping."""
+
+
 def _series(
     rule: Rule, current: dict[LabelSet, GroupStats], previous: dict[LabelSet, GroupStats] | None
 ) -> list[SeriesValue]:
     def value(g: GroupStats | None) -> float | None:
+        if rule.aggregate in ZERO_WHEN_EMPTY:  # no traffic is a reading, not no data
+            return 0.0 if g is None or g.count == 0 else g.value(rule.aggregate, rule.window)
         if g is None or g.count < rule.min_samples:
             return None
         return g.value(rule.aggregate, rule.window)
@@ -138,7 +145,7 @@ def _series(
         prev = value(previous.get(key)) if previous is not None else None
         out.append(SeriesValue(key, value(g), g.count if g else 0, prev))
     if not out and not rule.group_by:
-        out.append(SeriesValue((), None, 0))
+        out.append(SeriesValue((), value(None), 0))
     return out
 
 
