@@ -20,10 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitors.sources.ingest import Sample
-
 from monitors.core import Core
 from monitors.rules import Rule
+from monitors.sources.ingest import Sample
 from storage.repositories import IncidentRepository, OutboxRepository
 
 AGGREGATES = ("p95", "avg", "rate")

@@ -14,8 +14,6 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from commands.dispatch import handle
-
 from bot.adapters.base import ChatAdapter
 from bot.adapters.console import ConsoleAdapter, console_actor, read_commands
 from bot.delivery.dispatcher import Dispatcher
@@ -23,6 +21,7 @@ from bot.http.app import build_app
 from bot.http.server import start_server, stop_server
 from bot.metrics import Metrics
 from bot.settings import Settings
+from commands.dispatch import handle
 from commands.model import Reply
 from monitors.actors import Actor
 from monitors.core import Core
