@@ -82,7 +82,7 @@ class Metrics:
 
     async def refresh(self) -> None:
         """Read the database-backed values (call before ``render``)."""
-        async with self.core.db.transaction() as session:
+        async with self.core.db.read() as session:
             counts = await IncidentRepository(session).count_by_status()
             pending = await OutboxRepository(session).pending_count()
         self.incidents = {**dict.fromkeys(INCIDENT_STATUSES, 0), **counts}

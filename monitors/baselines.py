@@ -40,7 +40,7 @@ class Baselines:
         if cached is None or now - cached[0] >= self.refresh:
             current_hour = int(now // HOUR)
             since = current_hour - max(1, int(rule.baseline_window // HOUR))
-            async with self.db.transaction() as session:
+            async with self.db.read() as session:
                 means = await HistoryRepository(session).means(rule.name, since, current_hour)
             cached = (now, means)
             self._cache[rule.name] = cached

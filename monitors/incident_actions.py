@@ -55,11 +55,11 @@ class IncidentActions:
     async def list(
         self, status: str | None = None, severity: str | None = None, limit: int = 50
     ) -> Sequence[IncidentRow]:
-        async with self.db.transaction() as session:
+        async with self.db.read() as session:
             return await IncidentRepository(session).search(status, severity, limit=limit)
 
     async def show(self, incident_id: int) -> tuple[IncidentRow, Sequence[IncidentEventRow]]:
-        async with self.db.transaction() as session:
+        async with self.db.read() as session:
             repo = IncidentRepository(session)
             incident = await repo.get(incident_id)
             if incident is None:

@@ -68,7 +68,7 @@ class SilenceAdmin:
             return row
 
     async def list(self) -> Sequence[SilenceRow]:
-        async with self.db.transaction() as session:
+        async with self.db.read() as session:
             return await SilenceRepository(session).current_and_future(self.clock())
 
     async def remove(self, silence_id: int, actor: Actor) -> SilenceRow:

@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -48,8 +48,14 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
-def _begin_immediate(connection: object) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")  # type: ignore[attr-defined]
+READ_ONLY = "tocsin_read_only"
+
+
+def _begin_immediate(connection: Connection) -> None:
+    """Writers take the lock at BEGIN; readers (``Database.read``) need no lock: in WAL
+    mode a deferred transaction reads a consistent snapshot while a writer works."""
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
+    connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
 
 def create_engine(url: str = DEFAULT_URL) -> AsyncEngine:
@@ -80,6 +86,18 @@ class Database:
         """A session inside one transaction: committed on success, rolled back on error."""
         async with self.sessions() as session, session.begin():
             yield session
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reading only: on SQLite it neither takes nor waits for the write
+        lock, so listings, health checks and scrapes never queue behind a tick."""
+        async with self.engine.connect() as connection:
+            connection = await connection.execution_options(**{READ_ONLY: True})
+            async with (
+                AsyncSession(bind=connection, expire_on_commit=False) as session,
+                session.begin(),
+            ):
+                yield session
 
     async def migrate(self) -> None:
         from storage.migrate import upgrade_to_head

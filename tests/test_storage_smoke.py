@@ -1,3 +1,6 @@
+import asyncio
+
+from storage.db import Database
 from storage.repositories import IncidentRepository
 
 
@@ -20,3 +23,39 @@ async def test_migrated_database_stores_and_reads_an_incident(db):
     async with db.transaction() as session:
         again = await IncidentRepository(session).get(row.id)
     assert again is not None and again.rule == "slow-api"
+
+
+async def test_reads_do_not_wait_for_a_writer_on_sqlite(tmp_path):
+    """A listing or health check answers while a tick holds SQLite's write lock."""
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'r.db'}")
+    await db.migrate()
+    try:
+        async with db.transaction() as writer:
+            await IncidentRepository(writer).create_many(
+                [
+                    {
+                        "rule": "slow-api",
+                        "series_key": "-",
+                        "labels": {},
+                        "kind": "metric",
+                        "status": "open",
+                        "severity": "warning",
+                        "opened_at": 1.0,
+                        "rule_snapshot": {},
+                        "summary": "",
+                        "reopen_count": 0,
+                        "suppressed": False,
+                        "test": False,
+                    }
+                ]
+            )
+
+            async def count() -> dict[str, int]:
+                async with db.read() as reader:
+                    return await IncidentRepository(reader).count_by_status()
+
+            # the writer has not committed: the reader sees the snapshot before it
+            assert await asyncio.wait_for(count(), timeout=3) == {}
+        assert await count() == {"open": 1}
+    finally:
+        await db.close()

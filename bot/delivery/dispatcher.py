@@ -94,7 +94,7 @@ class Dispatcher:
 
     async def _deliver(self, row: OutboxRow) -> bool:
         adapter = self.adapter_for(row.channel)
-        async with self.db.transaction() as session:
+        async with self.db.read() as session:
             ref = (
                 await OutboxRepository(session).message_ref(row.incident_id, row.channel)
                 if row.incident_id is not None

@@ -21,8 +21,8 @@ async def healthz(request: web.Request) -> web.Response:
     """200 when the database answers ``SELECT 1``, 503 otherwise."""
     core = request.app[CORE]
     try:
-        async with asyncio.timeout(HEALTH_TIMEOUT), core.db.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        async with asyncio.timeout(HEALTH_TIMEOUT), core.db.read() as session:
+            await session.execute(text("SELECT 1"))
     except Exception as exc:  # any failure means "not healthy", with the reason
         log.warning("health check: database failed: %s", exc)
         return json_response(
