@@ -62,15 +62,15 @@ def parse_rules(document: Any, source: str = "rules") -> list[Rule]:
         if not isinstance(item, dict):
             errors.append(RuleFileError(label, "(rule)", "expected a mapping of fields"))
             continue
+        if isinstance(name, str) and name:  # even an invalid rule claims its name
+            if name in seen:
+                errors.append(RuleFileError(label, "name", "another rule already has this name"))
+            seen.add(name)
         try:
             rule = Rule.model_validate(item)
         except ValidationError as exc:
             errors.extend(validation_errors(label, exc))
             continue
-        if rule.name in seen:
-            errors.append(RuleFileError(label, "name", "another rule already has this name"))
-            continue
-        seen.add(rule.name)
         rules.append(rule)
     if errors:
         raise RuleFileInvalid(source, errors)
