@@ -1,0 +1,160 @@
+"""`python run.py` as an operator runs it: a real process, real HTTP, real signals."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from storage.db import Database
+from storage.models import IncidentRow
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIG = """
+timer_interval: 1
+rules:
+  - name: fast-api
+    metric: latency
+    aggregate: max
+    window: 2s
+    interval: 1s
+    thresholds: {warning: 500}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def start(tmp_path: Path, port: int, **env: str) -> asyncio.subprocess.Process:
+    config = tmp_path / "tocsin.yaml"
+    config.write_text(CONFIG)
+    environment = {
+        **os.environ,
+        "TOCSIN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'tocsin.db'}",
+        "TOCSIN_CONFIG": str(config),
+        "TOCSIN_HTTP_PORT": str(port),
+        "COLUMNS": "200",
+        **env,
+    }
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "run.py",
+        cwd=REPO,
+        env=environment,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+
+
+async def read_until(
+    process: asyncio.subprocess.Process, text: str, seen: list[str], deadline: float = 30.0
+) -> None:
+    async def scan() -> None:
+        while True:
+            line = await process.stdout.readline()
+            if not line:
+                raise AssertionError(f"process ended before printing {text!r}:\n{''.join(seen)}")
+            seen.append(line.decode())
+            if text in seen[-1]:
+                return
+
+    await asyncio.wait_for(scan(), deadline)
+
+
+async def wait_healthy(port: int) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(100):
+            try:
+                if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            await asyncio.sleep(0.1)
+    raise AssertionError("the service never became healthy")
+
+
+async def keep_pushing(port: int, value: float) -> None:
+    """A service pushing its latency a few times a second, until cancelled."""
+    body = {"samples": [{"metric": "latency", "value": value}]}
+    async with httpx.AsyncClient() as client:
+        for _ in range(300):
+            response = await client.post(f"http://127.0.0.1:{port}/v1/samples", json=body)
+            assert response.status_code == 202
+            await asyncio.sleep(0.2)
+
+
+async def test_prints_incidents_without_a_terminal_and_stops_cleanly_on_sigterm(tmp_path):
+    port = free_port()
+    process = await start(tmp_path, port)
+    seen: list[str] = []
+    try:
+        await wait_healthy(port)
+        pusher = asyncio.ensure_future(keep_pushing(port, 900))
+        try:
+            await read_until(process, "Opened after 2 consecutive breaches", seen)
+            await read_until(process, "#1 WARNING fast-api", seen)
+        finally:
+            pusher.cancel()
+        process.send_signal(signal.SIGTERM)
+        await read_until(process, "stopped cleanly", seen)
+        assert await asyncio.wait_for(process.wait(), 15) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    db = Database(f"sqlite+aiosqlite:///{tmp_path / 'tocsin.db'}")
+    try:
+        async with db.read() as session:
+            incidents = (await session.scalars(select(IncidentRow))).all()
+        assert [(i.rule, i.status) for i in incidents] == [("fast-api", "open")]
+    finally:
+        await db.close()
+
+
+async def test_refuses_to_listen_publicly_without_an_api_token(tmp_path):
+    port = free_port()
+    process = await start(tmp_path, port, TOCSIN_HTTP_HOST="0.0.0.0", TOCSIN_API_TOKEN="")
+    output, _ = await asyncio.wait_for(process.communicate(), 30)
+    assert process.returncode == 1
+    assert b"TOCSIN_API_TOKEN" in output
+    async with httpx.AsyncClient() as client:
+        with pytest.raises(httpx.TransportError):  # nothing listens
+            await client.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+
+
+async def test_the_demo_plays_through_on_its_own(tmp_path):
+    """`run.py demo --no-input`: opens on the second breach, escalates, is acknowledged
+    and resolves itself, well inside the two minutes promised."""
+    (tmp_path / "none.yaml").write_text("rules: []\n")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "run.py",
+        "demo",
+        "--no-input",
+        cwd=REPO,
+        env={**os.environ, "COLUMNS": "200", "TOCSIN_CONFIG": str(tmp_path / "none.yaml")},
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 110)
+    text = output.decode()
+    assert process.returncode == 0, text
+    for step in (
+        "Opened after 2 consecutive breaches",
+        "Escalated warning -> critical",
+        "Acknowledged #1",
+        "Resolved automatically after 3 normal readings",
+    ):
+        assert step in text, f"{step!r} missing from:\n{text}"
