@@ -144,10 +144,16 @@ class Scheduler:
         return run
 
     async def stop(self) -> None:
-        """Stop scheduling, then wait for the ticks already running to finish."""
+        """Stop scheduling, let the ticks already running finish, then shut down.
+
+        The order matters: APScheduler's asyncio executor cancels running jobs on
+        shutdown, so the scheduler is paused first and shut down only once nothing is
+        in flight."""
         self._stopping = True
         if self._scheduler.running:
-            self._scheduler.shutdown(wait=False)
+            self._scheduler.pause()
         if self._in_flight:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
+        if self._scheduler.running:
+            self._scheduler.shutdown(wait=False)
         await self.baselines.flush()
