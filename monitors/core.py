@@ -26,6 +26,12 @@ from storage.db import Database
 MIN_STORE_WINDOW = 7200.0
 
 
+def store_window(rulebook: RuleBook) -> float:
+    """Seconds of samples the rules need: twice the longest window, for percent change
+    against the previous window."""
+    return max((2 * rule.window for rule in rulebook.all()), default=0.0)
+
+
 @dataclass
 class Core:
     db: Database
@@ -54,8 +60,10 @@ class Core:
         await db.migrate()
         rulebook = RuleBook(file_rules)
         await rulebook.load(db)
-        longest = max((2 * rule.window for rule in rulebook.all()), default=0.0)
-        store = WindowStore(max_window=max(MIN_STORE_WINDOW, longest))
+        store = WindowStore(max_window=MIN_STORE_WINDOW)
+        fit_store = lambda: store.keep_at_least(store_window(rulebook))  # noqa: E731
+        fit_store()
+        rulebook.on_change(fit_store)  # rules created while running get their window
         cache = SeriesCache()
         await cache.load(db)
         announcer = Announcer(default_channels)

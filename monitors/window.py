@@ -330,6 +330,13 @@ class WindowStore:
         self._prune_every = max(self.bucket_seconds, self.max_window / 120)
         self._next_prune = -math.inf
 
+    def keep_at_least(self, seconds: float) -> None:
+        """Grow retention (never shrink it) so that windows of ``seconds`` can be
+        answered once that much data has arrived; for rules added while running."""
+        if seconds > self.max_window:
+            self.max_window = float(seconds)
+            self._prune_every = max(self.bucket_seconds, self.max_window / 120)
+
     def add(
         self, metric: str, value: float, labels: Mapping[str, str], ts: float, now: float
     ) -> bool:

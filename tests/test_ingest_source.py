@@ -266,3 +266,29 @@ async def test_traffic_stopping_reads_zero_so_a_throughput_floor_can_fire():
     assert busy[0].value == pytest.approx(5.0)  # 50 samples over 10 s, min_samples ignored
     quiet = (await IngestSource(store).fetch([rule], 1100.0))[rule.name].series
     assert [(s.labels, s.value) for s in quiet] == [((), 0.0)]  # not "no data"
+
+
+async def test_a_rule_added_while_running_gets_the_window_it_needs(tmp_path):
+    from monitors.actors import ADMIN, Actor
+    from monitors.core import Core
+
+    core = await Core.open(f"sqlite+aiosqlite:///{tmp_path / 't.db'}")
+    try:
+        admin = Actor("a", "a", "api", frozenset({ADMIN}))
+        await core.rules.create(
+            {
+                "name": "daily",
+                "metric": "m",
+                "window": "6h",
+                "threshold_type": "percent_change",
+                "percent": 50,
+            },
+            admin,
+        )
+        assert core.store.max_window >= 12 * 3600  # 6 h now and 6 h before it
+        now = 1_800_000_000.0
+        core.store.add_many([Sample("m", 1.0, {}, now - 7 * 3600)], now=now)
+        reading = (await core.engine.sources["ingest"].fetch(core.rulebook.all(), now))["daily"]
+        assert reading.error is None
+    finally:
+        await core.close()
