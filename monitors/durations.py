@@ -13,8 +13,9 @@ class DurationError(ValueError):
     """Raised for text that is not a duration; the message says what is accepted."""
 
 
-def parse_duration(text: str | int | float) -> float:
-    """Return seconds for ``text``; a bare number is taken as seconds."""
+def parse_duration(text: str | int | float, zero_allowed: bool = False) -> float:
+    """Return seconds for ``text``; a bare number is taken as seconds. Zero is refused
+    unless ``zero_allowed`` (for settings where 0 means "off")."""
     if isinstance(text, bool):
         raise DurationError(f"{text!r} is not a duration")
     if isinstance(text, int | float):
@@ -29,6 +30,8 @@ def parse_duration(text: str | int | float) -> float:
             raise DurationError(
                 f"{text!r} is not a duration; use a number with a unit, like 30s, 15m, 2h or 7d"
             )
+    if seconds == 0 and zero_allowed:
+        return 0.0
     if seconds <= 0:
         raise DurationError(f"{text!r} must be longer than zero")
     return seconds
@@ -36,6 +39,8 @@ def parse_duration(text: str | int | float) -> float:
 
 def format_duration(seconds: float) -> str:
     """Compact text for ``seconds``: 90 -> ``1m30s``, 7200 -> ``2h``."""
+    if seconds == 0:
+        return "0s"
     if seconds < 1:
         return f"{round(seconds * 1000)}ms"
     remaining = round(seconds)

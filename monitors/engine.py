@@ -355,6 +355,7 @@ class _ChangeWriter:
         incident.reopen_count += 1
         incident.severity = change.step.level or incident.severity
         incident.value, incident.threshold = change.reading.value, change.reading.threshold
+        incident.summary = self._describe(change)
         incident.resolved_at = incident.resolved_by = incident.resolve_note = None
         incident.acknowledged_at = incident.acknowledged_by = None
         self._announce(
@@ -372,6 +373,7 @@ class _ChangeWriter:
             return state
         incident.severity = change.step.level or incident.severity
         incident.value, incident.threshold = change.reading.value, change.reading.threshold
+        incident.summary = self._describe(change)  # value and threshold moved: so does it
         verb = "Escalated" if up else "De-escalated"
         self._announce(
             incident,

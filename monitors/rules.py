@@ -9,6 +9,7 @@ Durations are written as text (``15m``) and held as seconds. Thresholds map a le
 from __future__ import annotations
 
 import itertools
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -37,18 +38,58 @@ DataPolicy = Literal["keep", "ok", "alerting"]
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 
 
-def _to_seconds(value: Any) -> float:
+MIN_DURATION = 1.0
+MAX_DURATION = 365 * 86400.0
+"""Rule durations are whole seconds' worth at least (``interval: 1s`` is the fastest tick)
+and at most a year: longer ones are mistakes, and the scheduler cannot plan them."""
+
+
+def _to_seconds(value: Any, zero_allowed: bool = False) -> float:
     try:
-        return parse_duration(value)
+        seconds = parse_duration(value, zero_allowed)
     except ValueError as exc:  # surfaces as a pydantic error naming the field
         raise ValueError(str(exc)) from None
+    if not math.isfinite(seconds):
+        raise ValueError(f"{value!r} is not a finite duration")
+    if seconds == 0:  # only where zero_allowed: parse_duration refused it otherwise
+        return 0.0
+    if seconds < MIN_DURATION:
+        raise ValueError(f"{value!r} is shorter than {format_duration(MIN_DURATION)}")
+    if seconds > MAX_DURATION:
+        raise ValueError(f"{value!r} is longer than {format_duration(MAX_DURATION)}")
+    return seconds
+
+
+def _duration_text(seconds: float) -> str:
+    """Exact text for a rule duration, so that a saved rule reads back the same:
+    ``format_duration`` rounds to whole seconds (1.5 would come back as 2s)."""
+    return format_duration(seconds) if seconds == int(seconds) else f"{seconds!r}s"
+
+
+def _no_bool(value: Any) -> Any:
+    """JSON/YAML ``true`` is not the number 1, nor is YAML's ``.nan`` a usable limit:
+    refuse them where a number is meant."""
+    if isinstance(value, bool):
+        raise ValueError(f"{str(value).lower()} is not a number")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{value!r} is not a finite number")
+    return value
 
 
 Duration = Annotated[
     float,
     BeforeValidator(_to_seconds),
-    PlainSerializer(format_duration, return_type=str, when_used="json"),
+    PlainSerializer(_duration_text, return_type=str, when_used="json"),
 ]
+OffDuration = Annotated[
+    float,
+    BeforeValidator(lambda value: _to_seconds(value, zero_allowed=True)),
+    PlainSerializer(_duration_text, return_type=str, when_used="json"),
+]
+"""A duration where ``0`` turns the feature off (``cooldown: 0`` never reopens,
+``repeat_interval: 0`` sends no reminders)."""
+Number = Annotated[float, BeforeValidator(_no_bool)]
+Count = Annotated[int, BeforeValidator(_no_bool)]
 
 
 def level_rank(level: str | None) -> int:
@@ -82,21 +123,21 @@ class Rule(BaseModel):
     counted, e.g. ``{status: "5.."}`` for the percentage of server errors."""
     window: Duration = 300.0
     group_by: tuple[str, ...] = ()
-    min_samples: int = Field(default=1, ge=1)
+    min_samples: Count = Field(default=1, ge=1)
     interval: Duration = 60.0
     op: Op = ">"
-    thresholds: dict[Level, float] = Field(default_factory=dict)
+    thresholds: dict[Level, Number] = Field(default_factory=dict)
     threshold_type: ThresholdType = "static"
-    baseline_multiplier: float | None = Field(default=None, gt=0)
+    baseline_multiplier: Number | None = Field(default=None, gt=0)
     baseline_window: Duration = 7 * 86400.0
-    percent: float | None = None
-    breaches_to_open: int = Field(default=2, ge=1, le=1000)
-    normals_to_resolve: int = Field(default=3, ge=1, le=1000)
-    cooldown: Duration = 3600.0
+    percent: Number | None = None
+    breaches_to_open: Count = Field(default=2, ge=1, le=1000)
+    normals_to_resolve: Count = Field(default=3, ge=1, le=1000)
+    cooldown: OffDuration = 3600.0
     no_data: DataPolicy = "keep"
     on_error: DataPolicy = "keep"
-    source_errors_to_alert: int = Field(default=3, ge=1)
-    repeat_interval: Duration = 4 * 3600.0
+    source_errors_to_alert: Count = Field(default=3, ge=1)
+    repeat_interval: OffDuration = 4 * 3600.0
     escalate_after: Duration | None = None
     escalate_to: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()

@@ -17,6 +17,8 @@ from storage.models import SilenceRow
 from storage.repositories import AuditRepository, SilenceRepository
 
 MAX_SILENCE = 30 * 86400.0
+MIN_SILENCE = 60.0
+"""Shorter would end before anyone saw it in force (``0.001`` seconds used to be kept)."""
 
 
 class SilenceAdmin:
@@ -42,8 +44,10 @@ class SilenceAdmin:
                 f"{format_matchers(parsed)} would silence every incident; add a matcher "
                 "that needs a label value, e.g. rule=slow-api"
             )
-        if not 0 < seconds <= MAX_SILENCE:
+        if not seconds <= MAX_SILENCE:
             raise Invalid(f"A silence lasts at most {format_duration(MAX_SILENCE)}.")
+        if not seconds >= MIN_SILENCE:
+            raise Invalid(f"A silence lasts at least {format_duration(MIN_SILENCE)}.")
         now = self.clock()
         start = now if starts_at is None else starts_at
         async with self.db.transaction() as session:

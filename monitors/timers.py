@@ -120,4 +120,4 @@ def _seconds(value: object) -> float | None:
     """Rule snapshots hold durations as text (``15m``) or seconds."""
     if value is None or value == "":
         return None
-    return parse_duration(value)  # type: ignore[arg-type]
+    return parse_duration(value, zero_allowed=True)  # type: ignore[arg-type]

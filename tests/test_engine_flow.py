@@ -115,6 +115,26 @@ async def test_cooldown_reopens_the_same_incident_without_a_new_page(core, clock
     assert await outbox(core) == [("opened", True), ("resolved", False), ("reopened", False)]
 
 
+async def test_cooldown_zero_opens_a_new_incident_that_pages(database_url, clock):
+    core = await open_core(database_url, clock, cooldown=0)
+    try:
+        for value in (900, 900):
+            await tick(core, clock, value)
+        clock.advance(30)
+        for _ in range(3):
+            await tick(core, clock, 100)
+        clock.advance(30)
+        for value in (900, 900):
+            await tick(core, clock, value)
+        assert [(i.status, i.reopen_count) for i in await incidents(core)] == [
+            ("resolved", 0),
+            ("open", 0),
+        ]
+        assert [event for event, _ in await outbox(core)] == ["opened", "resolved", "opened"]
+    finally:
+        await core.close()
+
+
 async def test_escalation_pages_and_de_escalation_edits(core, clock):
     for value in (900, 900, 5000):
         await tick(core, clock, value)
@@ -157,6 +177,19 @@ async def test_reminder_after_repeat_interval_while_unacknowledged(core, clock):
     clock.advance(3600)
     await core.timers.run()
     assert (await outbox(core))[-1] == ("reminder", True)
+
+
+async def test_repeat_interval_zero_sends_no_reminders(database_url, clock):
+    core = await open_core(database_url, clock, repeat_interval="0s")
+    try:
+        for value in (900, 900):
+            await tick(core, clock, value)
+        for _ in range(3):
+            clock.advance(86400)
+            await core.timers.run()
+        assert await outbox(core) == [("opened", True)]
+    finally:
+        await core.close()
 
 
 async def test_a_silence_hides_a_new_incident_until_it_is_removed(core, clock):

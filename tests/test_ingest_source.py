@@ -58,7 +58,8 @@ def test_parses_numbers_strings_and_missing_timestamps() -> None:
         (b"[1, 2]", "body: must be a JSON object"),
         (b'{"items": []}', "samples: required, a list"),
         (b'{"samples": {"metric": "m"}}', "samples: required, a list"),
-        (b'{"samples": [1e400]}', "body: not valid JSON"),
+        (b'{"samples": [1e400}', "body: not valid JSON"),
+        (b'{"samples": [1e400]}', "samples[0]: must be an object"),  # named, not "not JSON"
     ],
 )
 def test_body_shape_errors(raw: bytes, message: str) -> None:

@@ -13,7 +13,9 @@ from bot.http.common import (
     read_object,
 )
 from bot.http.serialize import incident_detail_json, incident_json
+from monitors.durations import format_duration
 from monitors.errors import Invalid
+from monitors.incident_actions import MAX_SNOOZE, MIN_SNOOZE
 from monitors.rules import LEVELS
 
 STATUSES = ("open", "acknowledged", "resolved", "all")
@@ -71,6 +73,11 @@ async def snooze(request: web.Request) -> web.Response:
     if "minutes" not in body:
         raise Invalid('minutes: required, e.g. {"minutes": 60}.')
     minutes = positive_number(body["minutes"], "minutes")
+    if not MIN_SNOOZE <= minutes * 60 <= MAX_SNOOZE:  # the core would echo 1e300 in full
+        raise Invalid(
+            f"Snooze for between {format_duration(MIN_SNOOZE)} and {format_duration(MAX_SNOOZE)}"
+            f" ({MIN_SNOOZE / 60:g} to {MAX_SNOOZE / 60:g} minutes); {minutes:g} minutes is not."
+        )
     incident = await core.incidents.snooze(incident_id, minutes * 60, api_actor(request))
     return json_response(incident_json(incident, core.clock()))
 

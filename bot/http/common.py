@@ -78,12 +78,14 @@ async def read_object(request: web.Request, *, optional: bool = False) -> dict[s
 def path_id(request: web.Request, what: str) -> int:
     """The ``{id}`` of the path: 400 if not an integer, 404 if out of range."""
     raw = request.match_info["id"]
-    try:
-        value = int(raw)
-    except ValueError:
-        raise Invalid(f"{raw!r} is not a {what} id; ids are whole numbers.") from None
+    # Only plain ASCII digits: int() would also take "+1", " 1", "1_0" (10) and other
+    # scripts' digits, and act on an incident the caller never named.
+    if not (raw.isascii() and raw.isdigit()):
+        article = "an" if what[:1] in "aeiou" else "a"
+        raise Invalid(f"{raw!r} is not {article} {what} id; ids are whole numbers.")
+    value = int(raw)
     if not 0 < value <= MAX_ID:
-        raise NotFound(f"There is no {what} {value}.")
+        raise NotFound(f"There is no {what} #{value}.")
     return value
 
 

@@ -39,7 +39,9 @@ async def start_server(
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, port)
+        # "[::1]" (URL form) passes is_loopback; the socket wants the bare address.
+        bind = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        site = web.TCPSite(runner, bind, port)
         await site.start()
     except BaseException:
         await runner.cleanup()

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import math
 import time
 from collections.abc import Sequence
@@ -106,7 +107,28 @@ def parse_samples(body: bytes, now: float, max_items: int = 10_000) -> list[Samp
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise IngestError([f"body: not valid JSON ({exc})"]) from None
+        refused = IngestError([f"body: not valid JSON ({exc})"])
+        named = _name_non_finite(body, now, max_items)
+        raise (named or refused) from None
+    return _parse_doc(doc, now, max_items)
+
+
+def _name_non_finite(body: bytes, now: float, max_items: int) -> IngestError | None:
+    """``NaN``, ``Infinity`` and ``1e400`` are not JSON, but Python's ``json.dumps`` and
+    JavaScript clients send them: name the items that hold them, as for any bad value,
+    rather than "not valid JSON" at some column. Never accepts what orjson refused."""
+    try:
+        doc = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    try:
+        _parse_doc(doc, now, max_items)
+    except IngestError as exc:
+        return exc
+    return None
+
+
+def _parse_doc(doc: Any, now: float, max_items: int) -> list[Sample]:
     if not isinstance(doc, dict):
         raise IngestError(['body: must be a JSON object like {"samples": [...]}'])
     items = doc.get("samples")
