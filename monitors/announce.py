@@ -161,6 +161,11 @@ class Announcer:
                 incident.suppressed = True
                 return []
             quiet = True
+        elif incident.suppressed:  # never shown, and no silence covers it any more
+            if incident.status == "resolved":
+                return []  # over before anyone saw it: nothing to tell
+            incident.suppressed = False  # its first message, whatever the event: a page
+            notify = True
         page = notify and not quiet
         if page:
             incident.last_notified_at = now

@@ -69,7 +69,7 @@ class Core:
         announcer = Announcer(default_channels)
         baselines = Baselines(db)
         engine = Engine(db, {"ingest": IngestSource(store)}, announcer, cache, baselines, clock)
-        return cls(
+        core = cls(
             db=db,
             rulebook=rulebook,
             store=store,
@@ -83,6 +83,8 @@ class Core:
             timers=Timers(db, announcer, clock),
             clock=clock,
         )
+        await core.rules.retire_inactive()  # disabled or removed in the file meanwhile
+        return core
 
     def scheduler(self, timer_interval: float = 5.0) -> Scheduler:
         return Scheduler(

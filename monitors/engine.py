@@ -176,6 +176,10 @@ class Engine:
         self, rules: Sequence[Rule], readings: dict[str, RuleReading], now: float
     ) -> list[Change]:
         changes: list[Change] = []
+        known: dict[str, list[Key]] = {}  # each rule's series, indexed once per tick
+        for key in self.cache.states:
+            if key[1] != SOURCE_SERIES:
+                known.setdefault(key[0], []).append(key)
         for rule in rules:
             reading = readings.get(rule.name, RuleReading(error="source returned nothing"))
             policy = policy_for(rule)
@@ -185,7 +189,10 @@ class Engine:
             if health.state != before or health.effects:
                 error_reading = Reading(Kind.ERROR, error=reading.error)
                 changes.append(Change(rule, source_key, {}, before, health, error_reading))
-            for key, labels, series_reading in await self._series_readings(rule, reading, now):
+            series_readings = await self._series_readings(
+                rule, reading, now, known.get(rule.name, [])
+            )
+            for key, labels, series_reading in series_readings:
                 before = self.cache.states.get(key, SeriesState())
                 result = step(before, series_reading, policy, now)
                 if result.state != before or result.effects:
@@ -193,18 +200,25 @@ class Engine:
         return changes
 
     async def _series_readings(
-        self, rule: Rule, reading: RuleReading, now: float
+        self, rule: Rule, reading: RuleReading, now: float, known: Sequence[Key]
     ) -> list[tuple[Key, dict[str, str], Reading]]:
         if reading.error is not None:  # every known series of the rule sees the error
             return [
                 (key, self.cache.labels.get(key, {}), Reading(Kind.ERROR, error=reading.error))
-                for key in self.cache.series_of(rule.name)
+                for key in known
             ]
         out = []
         for series in reading.series:
             key = (rule.name, series_key(series.labels))
             baseline = await self._baseline(rule, key[1], series, now)
             out.append((key, dict(series.labels), classify(rule, series, baseline)))
+        if known:  # a known series the source no longer lists (after a restart, or
+            seen = {key for key, _, _ in out}  # pruned from the store) reads no data
+            out.extend(
+                (key, self.cache.labels.get(key, {}), Reading(Kind.NO_DATA))
+                for key in known
+                if key not in seen
+            )
         return out
 
     async def _baseline(
@@ -287,6 +301,10 @@ class _ChangeWriter:
     @staticmethod
     def _describe(change: Change) -> str:
         reading, rule = change.reading, change.rule
+        if reading.kind is Kind.NO_DATA:  # counted as a breach by the rule's no_data policy
+            return f"no data ({rule.aggregate} of {rule.metric}; no_data: {rule.no_data})"
+        if reading.kind is Kind.ERROR:
+            return f"source error: {reading.error} (on_error: {rule.on_error})"
         return (
             f"{format_value(reading.value)} {rule.op} {format_value(reading.threshold)}"
             f" ({rule.aggregate} of {rule.metric})"
@@ -395,6 +413,7 @@ class _ChangeWriter:
             return state
         incident.status = transition(incident.status, "resolve")
         incident.resolved_at, incident.resolved_by = self.now, "auto"
+        incident.snoozed_until = None
         incident.value = change.reading.value
         self._announce(
             incident,
@@ -415,5 +434,6 @@ class _ChangeWriter:
         if incident is not None and incident.status != "resolved":
             incident.status = transition(incident.status, "resolve")
             incident.resolved_at, incident.resolved_by = self.now, "auto"
+            incident.snoozed_until = None
             self._announce(incident, "resolved", "Source answers again", notify=False)
         return replace(state, incident_id=None)

@@ -147,8 +147,8 @@ def _effective(reading: Reading, policy: Policy) -> Reading:
         return reading
     if policy_choice == "ok":
         return Reading(Kind.NORMAL, reading.value)
-    if policy_choice == "alerting":
-        return Reading(Kind.BREACH, reading.value, level=policy.lowest_level)
+    if policy_choice == "alerting":  # no level: the current one, or the lowest
+        return Reading(Kind.BREACH, reading.value)
     return reading
 
 
@@ -177,7 +177,7 @@ def step(state: SeriesState, reading: Reading, policy: Policy, now: float) -> St
 
 def _on_breach(state: SeriesState, reading: Reading, policy: Policy, now: float) -> Step:
     breaches = min(state.breaches + 1, policy.breaches_to_open)
-    level = reading.level or policy.lowest_level
+    level = reading.level or state.level or policy.lowest_level
     if state.incident_id is not None:  # firing: follow the level up or down
         new = replace(state, breaches=breaches, normals=0, level=level)
         if level_rank(level) > level_rank(state.level):

@@ -154,6 +154,36 @@ class RuleAdmin:
         self.rulebook.put(rule, actor.label, now)
         return rule
 
+    async def retire_inactive(self) -> int:
+        """At start-up: rules disabled in, or removed from, the rule file since the last
+        run can no more auto-resolve than rules disabled here. Resolve their incidents
+        (test incidents aside) and forget their series; returns how many were resolved."""
+        now = self.clock()
+        active = {rule.name for rule in self.rulebook.enabled()}
+        async with self.cache.lock:
+            async with self.db.transaction() as session:
+                stale = [
+                    incident
+                    for incident in await IncidentRepository(session).unresolved()
+                    if not incident.test and incident.rule not in active
+                ]
+                journal = await Journal.open(session, self.announcer, now)
+                for incident in stale:
+                    verb = "disabled" if self.rulebook.get(incident.rule) else "removed"
+                    incident.status = transition(incident.status, "resolve")
+                    incident.resolved_at, incident.resolved_by = now, "tocsin"
+                    incident.resolve_note = f"rule {verb}"
+                    incident.snoozed_until = None
+                    line = f"Resolved: rule {incident.rule} was {verb} in the rule file"
+                    journal.record(incident, "resolved", "tocsin", line, notify=False)
+                await journal.flush()
+                gone = {key[0] for key in self.cache.states if key[0] not in active}
+                for name in sorted(gone):
+                    await SeriesRepository(session).delete_rule(name)
+            for name in gone:
+                self.cache.forget_rule(name)
+        return len(stale)
+
     async def _retire(
         self, session: AsyncSession, rule: Rule, actor: Actor, verb: str, now: float
     ) -> None:

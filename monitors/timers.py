@@ -60,10 +60,11 @@ class Timers:
     ) -> int:
         """Announce what a silence hid, once no other silence still covers it."""
         queued = 0
+        took_effect = [s for s in ended if s.starts_at < (s.removed_at or s.ends_at)]
         for incident in unresolved:
             if incident.test or silenced_by(incident, journal.silences) is not None:
                 continue
-            if silenced_by(incident, ended) is None:
+            if silenced_by(incident, took_effect) is None:
                 continue
             incident.suppressed = False  # a never-shown incident gets its first message
             queued += journal.record(

@@ -210,3 +210,11 @@ def test_a_steady_series_yields_an_identical_state():
     assert step(calm, NORMAL, POLICY, 0.0).state is calm
     firing, _ = run([BREACH, BREACH, BREACH])
     assert step(firing, BREACH, POLICY, 0.0).state == firing
+
+
+def test_alerting_policy_keeps_the_level_of_a_firing_incident():
+    policy = Policy(no_data="alerting", on_error="alerting")
+    firing, _ = run([CRITICAL, CRITICAL], policy=policy)
+    for gap in (NO_DATA, ERROR):
+        result = step(firing, gap, policy, 0.0)
+        assert result.effects == () and result.state.level == "critical"
