@@ -376,6 +376,7 @@ class _ChangeWriter:
         incident.summary = self._describe(change)
         incident.resolved_at = incident.resolved_by = incident.resolve_note = None
         incident.acknowledged_at = incident.acknowledged_by = None
+        incident.firing_since, incident.escalated_at = self.now, None  # a new episode
         self._announce(
             incident,
             "reopened",

@@ -87,9 +87,10 @@ class Timers:
             snapshot = incident.rule_snapshot or {}
             queued += self._escalate_if_due(journal, incident, snapshot)
             repeat = _seconds(snapshot.get("repeat_interval"))
-            last = incident.last_notified_at or incident.opened_at
+            since = firing_since(incident)
+            last = max(incident.last_notified_at or since, since)  # a quiet reopen resets it
             if repeat and now - last >= repeat:
-                took = format_duration(now - incident.opened_at)
+                took = format_duration(now - since)
                 queued += journal.record(
                     incident,
                     "reminder",
@@ -107,14 +108,19 @@ class Timers:
         targets = tuple(snapshot.get("escalate_to") or ())  # type: ignore[call-overload]
         if not after or not targets or incident.escalated_at is not None:
             return 0
-        if journal.now - incident.opened_at < after:
+        if journal.now - firing_since(incident) < after:
             return 0
         incident.escalated_at = journal.now
         line = (
-            f"Unacknowledged for {format_duration(journal.now - incident.opened_at)}: "
+            f"Unacknowledged for {format_duration(journal.now - firing_since(incident))}: "
             f"escalated to {', '.join(targets)}"
         )
         return journal.record(incident, "escalated", ACTOR, line, notify=True, channels=targets)
+
+
+def firing_since(incident: IncidentRow) -> float:
+    """Start of the current firing episode: the reopen, or else the opening."""
+    return incident.firing_since or incident.opened_at
 
 
 def _seconds(value: object) -> float | None:

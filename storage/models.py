@@ -63,6 +63,9 @@ class IncidentRow(Base):
     threshold: Mapped[float | None]
     summary: Mapped[str] = mapped_column(Text, default="")
     opened_at: Mapped[float]
+    firing_since: Mapped[float | None]
+    """Set when a resolved incident reopens: reminders and escalation count from here
+    (None: from ``opened_at``)."""
     acknowledged_at: Mapped[float | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
     resolved_at: Mapped[float | None]

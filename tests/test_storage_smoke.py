@@ -59,3 +59,17 @@ async def test_reads_do_not_wait_for_a_writer_on_sqlite(tmp_path):
         assert await count() == {"open": 1}
     finally:
         await db.close()
+
+
+async def test_the_migrations_build_exactly_the_models_schema(db):
+    """A model change without its Alembic migration fails here, not on a user's upgrade."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from storage.models import Base
+
+    def differences(connection):
+        return compare_metadata(MigrationContext.configure(connection), Base.metadata)
+
+    async with db.engine.connect() as connection:
+        assert await connection.run_sync(differences) == []
