@@ -34,9 +34,13 @@ async def show(core: Core, command: Command, actor: Actor) -> Reply:
 
 async def ack(core: Core, command: Command, actor: Actor) -> Reply:
     incident = await core.incidents.acknowledge(int(command.args[0]), actor)
+    after = (
+        f"It is a test incident: /alerts resolve {incident.id} when you are done."
+        if incident.test
+        else "It still resolves itself once the readings are normal."
+    )
     return Reply(
-        f"Acknowledged #{incident.id}: you are on it. It still resolves itself "
-        f"once the readings are normal.",
+        f"Acknowledged #{incident.id}: you are on it. {after}",
         cards=(incident_card(incident, core.clock()),),
     )
 
@@ -55,7 +59,8 @@ async def snooze(core: Core, command: Command, actor: Actor) -> Reply:
 async def resolve(core: Core, command: Command, actor: Actor) -> Reply:
     note = command.args[1] if len(command.args) > 1 else ""
     incident = await core.incidents.resolve(int(command.args[0]), actor, note)
+    after = "" if incident.test else " If it breaches again within the cooldown, it reopens."
     return Reply(
-        f"Resolved #{incident.id}. If it breaches again within the cooldown, it reopens.",
+        f"Resolved #{incident.id}.{after}",
         cards=(incident_card(incident, core.clock()),),
     )

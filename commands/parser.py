@@ -141,7 +141,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "rule",
         "set",
         (_NAME, Arg("THRESHOLD", "threshold"), Arg("LEVEL", "level", optional=True)),
-        "Change a rule's threshold; LEVEL is warning (default), error or critical",
+        "Change a rule's threshold; LEVEL is warning, error or critical "
+        "(default: the rule's lowest level)",
         admin=True,
     ),
     CommandSpec("rule", "enable", (_NAME,), "Turn a rule on", admin=True),
@@ -434,6 +435,9 @@ def _silence_id(text: str) -> str:
 
 
 def _duration(text: str) -> str:
+    number = text.strip()
+    if re.fullmatch(r"\d+(?:\.\d+)?", number):  # parse_duration would read seconds
+        raise ValueError(f'"{number}" needs a unit, e.g. {number}m, {number}h or {number}d')
     seconds = parse_duration(text)  # DurationError is a ValueError with the message we want
     canonical = format_duration(seconds)
     try:

@@ -30,11 +30,16 @@ async def set_threshold(core: Core, command: Command, actor: Actor) -> Reply:
     name, value = command.args[0], float(command.args[1])
     level = command.args[2] if len(command.args) > 2 else None
     rule, level, old = await core.rules.set_threshold(name, value, level, actor)
+    if old == value:
+        return Reply(
+            f"{rule.name}: the {level} threshold is already {value:g}; nothing was changed."
+        )
     before = f"{old:g}" if old is not None else "unset"
+    unit = {"dynamic": " x baseline", "percent_change": "% change"}.get(rule.threshold_type, "")
     return Reply(
         f"{rule.name}: {level} threshold {before} -> {value:g} "
-        f"({rule.op} {value:g} {rule.aggregate} of {rule.metric}). Saved; it "
-        f"applies from the next tick and survives restarts."
+        f"(alerts when {rule.aggregate} of {rule.metric} {rule.op} {value:g}{unit}). "
+        f"Saved; it applies from the next tick and survives restarts."
     )
 
 

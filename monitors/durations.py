@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -34,6 +35,8 @@ def parse_duration(text: str | int | float, zero_allowed: bool = False) -> float
         return 0.0
     if seconds <= 0:
         raise DurationError(f"{text!r} must be longer than zero")
+    if not math.isfinite(seconds):
+        raise DurationError(f"{text!r} is too long")
     return seconds
 
 

@@ -152,7 +152,7 @@ class IncidentActions:
                 actor,
                 f"Test incident raised by {actor.name}",
                 now,
-                notify=True,
+                notify=False,  # posted, but no one is pinged (the card says so)
             )
             AuditRepository(session).record(
                 now, actor.label, "rule.test", rule.name, {"incident": incident.id}
@@ -170,7 +170,10 @@ class IncidentActions:
         try:
             return transition(incident.status, action)
         except IllegalTransition as exc:
-            raise IllegalTransition(f"#{incident.id} {exc}{_whom(incident)}.") from None
+            state, sep, rest = str(exc).partition(";")
+            raise IllegalTransition(
+                f"#{incident.id} {state}{_whom(incident)}{sep}{rest}."
+            ) from None
 
     async def _record(
         self,

@@ -30,7 +30,7 @@ _MATCHER = re.compile(
     r'\s*(?P<label>[^,=!~"]*?)\s*(?P<op>=~|!~|!=|=)\s*'
     rf"(?P<value>{_QUOTED}|[^,]*?)\s*(?:,|\Z)"
 )
-_NEEDS_QUOTES = re.compile(r'[\s,"]|^\'')
+_NEEDS_QUOTES = re.compile(r'[\s,"]|^[\'~]')  # a=~x would read back as a regex
 
 
 class MatcherError(ValueError):

@@ -79,10 +79,17 @@ class RuleAdmin:
             raise Invalid(f"'{level}' is not a level; use one of {', '.join(LEVELS)}.")
         level = level or rule.levels[0]
         old = rule.thresholds.get(level)
+        if old == value:  # saving would pin the rule over the config file's for nothing
+            return rule, level, old
         spec = rule.to_json()
         spec["thresholds"] = {**spec["thresholds"], level: value}
+        try:
+            checked = validate_rule(spec)
+        except Invalid as exc:
+            now = ", ".join(f"{lv} {rule.op} {rule.thresholds[lv]:g}" for lv in rule.levels)
+            raise Invalid(f"{exc}; {rule.name} has {now}") from None
         new = await self._save(
-            validate_rule(spec), actor, "rule.set", {"level": level, "old": old, "new": value}
+            checked, actor, "rule.set", {"level": level, "old": old, "new": value}
         )
         return new, level, old
 
@@ -122,9 +129,13 @@ class RuleAdmin:
         async with self.cache.lock:
             async with self.db.transaction() as session:
                 await RuleRepository(session).delete(name, rule.to_json(), now, actor.label)
-                await self._retire(session, rule, actor, "deleted", now)
+                resolved = await self._retire(session, rule, actor, "deleted", now)
                 AuditRepository(session).record(
-                    now, actor.label, "rule.delete", name, {"spec": rule.to_json()}
+                    now,
+                    actor.label,
+                    "rule.delete",
+                    name,
+                    {"spec": rule.to_json(), "resolved": resolved},
                 )
             self.cache.forget_rule(name)
         self.rulebook.remove(name)
@@ -147,7 +158,8 @@ class RuleAdmin:
             async with self.db.transaction() as session:
                 await RuleRepository(session).save(rule.name, rule.to_json(), now, actor.label)
                 if retire:
-                    await self._retire(session, rule, actor, verb, now)
+                    resolved = await self._retire(session, rule, actor, verb, now)
+                    detail = {**detail, "resolved": resolved}
                 AuditRepository(session).record(now, actor.label, action, rule.name, detail)
             if retire:
                 self.cache.forget_rule(rule.name)
@@ -186,15 +198,19 @@ class RuleAdmin:
 
     async def _retire(
         self, session: AsyncSession, rule: Rule, actor: Actor, verb: str, now: float
-    ) -> None:
+    ) -> list[int]:
         """A rule that stops being evaluated can no longer auto-resolve its incidents:
-        resolve them now, saying why, and forget its series."""
+        resolve them now, saying why, and forget its series. Returns their ids."""
         journal = await Journal.open(session, self.announcer, now)
+        resolved = []
         for incident in await IncidentRepository(session).unresolved_for_rule(rule.name):
             incident.status = transition(incident.status, "resolve")
             incident.resolved_at, incident.resolved_by = now, actor.name
             incident.resolve_note = f"rule {verb}"
+            incident.snoozed_until = None
+            resolved.append(incident.id)
             line = f"Resolved: rule {rule.name} was {verb} by {actor.name}"
             journal.record(incident, "resolved", actor.label, line, notify=False)
         await journal.flush()
         await SeriesRepository(session).delete_rule(rule.name)
+        return resolved

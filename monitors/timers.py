@@ -44,7 +44,7 @@ class Timers:
         queued = 0
         for incident in incidents:
             incident.snoozed_until = None
-            if incident.status != "resolved":
+            if incident.status != "resolved" and not incident.test:
                 queued += journal.record(
                     incident,
                     "snooze_ended",

@@ -163,7 +163,8 @@ async def test_ack_twice_says_who_already_has_it(core_each_db, clock):
 
 async def test_ack_a_resolved_incident_is_refused(core, ids):
     reply = await refused(core, f"/alerts ack {ids['/login']}")
-    assert "is resolved; there is nothing to acknowledge" in reply.text
+    assert "is resolved (by alice at " in reply.text
+    assert "); there is nothing to acknowledge." in reply.text
 
 
 async def test_ack_unknown_or_malformed_id(core):
@@ -221,7 +222,8 @@ async def test_snooze_without_a_duration_shows_usage(core, clock):
 
 async def test_snooze_a_resolved_incident_is_refused(core, ids):
     reply = await refused(core, f"/alerts snooze {ids['/login']} 1h")
-    assert "is resolved; there is nothing to snooze" in reply.text
+    assert "is resolved (by alice at " in reply.text
+    assert "); there is nothing to snooze." in reply.text
 
 
 # ---------------------------------------------------------------- resolve

@@ -76,7 +76,9 @@ async def test_malformed_read_commands_are_refused_with_usage(core, text, says, 
 async def test_set_changes_the_threshold_the_next_tick_uses(core_each_db, clock):
     core = core_each_db
     reply = await ok(core, "/rule set slow-api 1000")
-    assert reply.text.startswith("slow-api: warning threshold 500 -> 1000 (> 1000 avg of ")
+    assert reply.text.startswith(
+        "slow-api: warning threshold 500 -> 1000 (alerts when avg of api.latency > 1000). "
+    )
     assert core.rulebook.get("slow-api").thresholds == {"warning": 1000, "critical": 2000}
     await push_and_tick(core, clock, {"/checkout": 900})
     assert await incidents(core) == [], "900 is under the new threshold of 1000"
@@ -161,7 +163,7 @@ async def refused_for_order(core, text):
     checked by ``refused``)."""
     reply = await refused(core, text)
     assert "thresholds: with op '>' they must increase from warning to critical" in reply.text
-    assert reply.text.endswith("critical. Nothing was changed.")
+    assert reply.text.endswith("slow-api has warning > 500, critical > 2000. Nothing was changed.")
     assert core.rulebook.get("slow-api").thresholds == THRESHOLDS
     assert core.rulebook.origin("slow-api").source == "file"
 

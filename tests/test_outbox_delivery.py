@@ -47,7 +47,8 @@ async def test_first_event_posts_and_later_events_edit_that_message(core_each_db
     await core.incidents.acknowledge(incident.id, ALICE)
     assert await dispatcher.run_once() == 2
     post, edit = platform.seen
-    assert (post.event, post.message_ref, post.notify) == ("opened", None, True)
+    # a test incident is posted, without a ping (its card says no one is paged)
+    assert (post.event, post.message_ref, post.notify) == ("opened", None, False)
     assert (edit.event, edit.message_ref, edit.notify) == ("acknowledged", "msg-1", False)
     assert edit.card.status == "acknowledged"
     assert all(row.delivered_at is not None for row in await rows(core))
