@@ -10,7 +10,7 @@ Snoozes and silences turn pages into quiet edits; an incident that was never sho
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -55,10 +55,28 @@ def card_color(incident: IncidentRow) -> str:
     return SEVERITY_COLORS.get(incident.severity, SEVERITY_COLORS["error"])
 
 
-def format_value(value: float | None) -> str:
+def format_value(value: float | None, percent: bool = False) -> str:
+    """A value for people: ``1,240``, ``0.25``; a percent change as ``+150%``."""
     if value is None:
         return "no data"
+    if percent:
+        return f"{value:+,.0f}%" if abs(value) >= 100 else f"{value:+.3g}%"
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def is_percent_change(rule_spec: Mapping[str, object]) -> bool:
+    """Whether a rule's (or a rule snapshot's) values and thresholds are percent changes."""
+    return rule_spec.get("threshold_type") == "percent_change"
+
+
+def describe_metric(rule_spec: Mapping[str, object]) -> str:
+    """``p95 of http.request.duration_ms over 5m``, or for a percent-change rule
+    ``change in rate of checkout.requests over 10m against the previous 10m``."""
+    window = rule_spec.get("window", "")
+    text = f"{rule_spec.get('aggregate', '')} of {rule_spec.get('metric', '')} over {window}"
+    if is_percent_change(rule_spec):
+        return f"change in {text} against the previous {window}"
+    return text
 
 
 def incident_title(incident: IncidentRow) -> str:
@@ -75,22 +93,16 @@ def incident_card(incident: IncidentRow, now: float) -> IncidentCard:
     if incident.kind == "source_down":
         fields.append(("Problem", incident.summary))
     else:
-        op = snapshot.get("op", ">")
+        op, percent = snapshot.get("op", ">"), is_percent_change(snapshot)
         fields.append(
             (
                 "Value",
-                f"{format_value(incident.value)} (threshold {op} "
-                f"{format_value(incident.threshold)})",
+                f"{format_value(incident.value, percent)} (threshold {op} "
+                f"{format_value(incident.threshold, percent)})",
             )
         )
         if snapshot.get("metric"):
-            fields.append(
-                (
-                    "Metric",
-                    f"{snapshot.get('aggregate', '')} of "
-                    f"{snapshot['metric']} over {snapshot.get('window', '')}",
-                )
-            )
+            fields.append(("Metric", describe_metric(snapshot)))
     fields.append(("Opened", short_time(incident.opened_at)))
     if incident.acknowledged_by:
         fields.append(("Acknowledged by", incident.acknowledged_by))

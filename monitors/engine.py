@@ -305,10 +305,13 @@ class _ChangeWriter:
             return f"no data ({rule.aggregate} of {rule.metric}; no_data: {rule.no_data})"
         if reading.kind is Kind.ERROR:
             return f"source error: {reading.error} (on_error: {rule.on_error})"
-        return (
-            f"{format_value(reading.value)} {rule.op} {format_value(reading.threshold)}"
-            f" ({rule.aggregate} of {rule.metric})"
-        )
+        percent = rule.threshold_type == "percent_change"
+        compared = f"{format_value(reading.value, percent)} {rule.op} "
+        compared += format_value(reading.threshold, percent)
+        if percent:
+            change_in = f"change in {rule.aggregate} of {rule.metric}"
+            return f"{compared} ({change_in} against the previous window)"
+        return f"{compared} ({rule.aggregate} of {rule.metric})"
 
     def _metric_incident(self, change: Change) -> dict[str, object]:
         rule, reading = change.rule, change.reading
@@ -416,11 +419,12 @@ class _ChangeWriter:
         incident.resolved_at, incident.resolved_by = self.now, "auto"
         incident.snoozed_until = None
         incident.value = change.reading.value
+        percent = change.rule.threshold_type == "percent_change"
         self._announce(
             incident,
             "resolved",
             f"Resolved automatically after {change.rule.normals_to_resolve} "
-            f"normal readings (now {format_value(change.reading.value)})",
+            f"normal readings (now {format_value(change.reading.value, percent)})",
             notify=False,
         )
         return state

@@ -24,14 +24,18 @@ def percent_change(value: float, previous: float | None) -> float | None:
 
 
 def classify(rule: Rule, series: SeriesValue, baseline: float | None = None) -> Reading:
-    """The reading for one series: the highest level breached, normal, or no data."""
+    """The reading for one series: the highest level breached, normal, or no data.
+
+    For percent-change rules the reading's value is the change in percent, the quantity
+    its thresholds are compared with, so an incident says "+150% > +50%", not "250 > 50".
+    """
     if series.value is None:
         return Reading(Kind.NO_DATA)
     compared = series.value
     if rule.threshold_type == "percent_change":
         change = percent_change(series.value, series.previous)
         if change is None:
-            return Reading(Kind.NO_DATA, series.value)
+            return Reading(Kind.NO_DATA)
         compared = change
     thresholds = effective_thresholds(rule, baseline)
     if thresholds is None:
@@ -39,6 +43,6 @@ def classify(rule: Rule, series: SeriesValue, baseline: float | None = None) -> 
     for level in reversed(LEVELS):  # highest first
         limit = thresholds.get(level)
         if limit is not None and compare(compared, rule.op, limit):
-            return Reading(Kind.BREACH, series.value, level=level, threshold=limit)
+            return Reading(Kind.BREACH, compared, level=level, threshold=limit)
     lowest = thresholds[rule.levels[0]]
-    return Reading(Kind.NORMAL, series.value, threshold=lowest)
+    return Reading(Kind.NORMAL, compared, threshold=lowest)

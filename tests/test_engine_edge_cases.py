@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from monitors.actors import ADMIN, Actor
+from monitors.announce import incident_card
 from monitors.core import Core
 from monitors.rules import Rule
 from monitors.sources.base import RuleReading
@@ -296,7 +297,6 @@ async def test_a_source_down_incident_resolved_by_hand_is_not_raised_again_until
 # ------------------------------------------------------------ percent change
 
 
-@pytest.mark.xfail(strict=True, reason="the card compares the raw value with a percentage")
 async def test_a_percent_change_incident_says_what_changed(database_url, clock):
     core = await open_core(
         database_url,
@@ -312,6 +312,12 @@ async def test_a_percent_change_incident_says_what_changed(database_url, clock):
         core.store.add_many([Sample("latency", 250, {}, now - k) for k in range(3)], now=now)
         await core.engine.tick(core.rulebook.enabled(), now=now)
         (incident,) = await incidents(core)
-        assert "%" in incident.summary  # today: "250 > 50 (avg of latency)"
+        assert incident.summary == (
+            "+150% > +50% (change in avg of latency against the previous window)"
+        )
+        assert (incident.value, incident.threshold) == (150.0, 50.0)
+        card = dict(incident_card(incident, now).fields)
+        assert card["Value"] == "+150% (threshold > +50%)"  # was "250 (threshold > 50)"
+        assert card["Metric"] == "change in avg of latency over 30s against the previous 30s"
     finally:
         await core.close()
