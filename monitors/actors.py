@@ -26,4 +26,12 @@ class Actor:
         return f"{self.name} ({self.surface})"
 
 
-SYSTEM = Actor(id="tocsin", name="tocsin", surface="system", roles=frozenset({ADMIN}))
+SYSTEM_NAME = "tocsin"
+"""How Tocsin itself appears in timelines (opened, escalated, reminded, retired)."""
+AUTO_RESOLVER = "auto"
+"""``resolved_by`` when the readings recovered (the card says "automatically")."""
+RESERVED_NAMES = frozenset({AUTO_RESOLVER, SYSTEM_NAME})
+"""Names Tocsin records for itself ("resolved by auto" reads "resolved automatically"):
+no person may act under them."""
+
+SYSTEM = Actor(id=SYSTEM_NAME, name=SYSTEM_NAME, surface="system", roles=frozenset({ADMIN}))

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from monitors.actors import AUTO_RESOLVER
 from monitors.cards import IncidentCard
 from monitors.durations import format_duration
 from monitors.matchers import Matcher, parse_matchers
@@ -112,7 +113,8 @@ def incident_card(incident: IncidentRow, now: float) -> IncidentCard:
         fields.append(("Reopened", f"{incident.reopen_count} time(s)"))
     if incident.status == "resolved" and incident.resolved_at:
         took = format_duration(max(incident.resolved_at - incident.opened_at, 1))
-        by = "automatically" if incident.resolved_by == "auto" else f"by {incident.resolved_by}"
+        automatic = incident.resolved_by == AUTO_RESOLVER
+        by = "automatically" if automatic else f"by {incident.resolved_by}"
         fields.append(("Resolved", f"{by} after {took}"))
         if incident.resolve_note:
             fields.append(("Note", incident.resolve_note))

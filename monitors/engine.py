@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from monitors.actors import AUTO_RESOLVER, SYSTEM_NAME
 from monitors.announce import Announcer, Journal, format_value
 from monitors.baselines import Baselines
 from monitors.machine import (
@@ -296,7 +297,7 @@ class _ChangeWriter:
         return state
 
     def _announce(self, incident: IncidentRow, event: str, line: str, notify: bool) -> None:
-        self.journal.record(incident, event, "tocsin", line, notify=notify)
+        self.journal.record(incident, event, SYSTEM_NAME, line, notify=notify)
 
     @staticmethod
     def _describe(change: Change) -> str:
@@ -416,7 +417,7 @@ class _ChangeWriter:
         if incident is None or incident.status == "resolved":
             return state
         incident.status = transition(incident.status, "resolve")
-        incident.resolved_at, incident.resolved_by = self.now, "auto"
+        incident.resolved_at, incident.resolved_by = self.now, AUTO_RESOLVER
         incident.snoozed_until = None
         incident.value = change.reading.value
         percent = change.rule.threshold_type == "percent_change"
@@ -438,7 +439,7 @@ class _ChangeWriter:
         incident = self._incident(change.before.incident_id)
         if incident is not None and incident.status != "resolved":
             incident.status = transition(incident.status, "resolve")
-            incident.resolved_at, incident.resolved_by = self.now, "auto"
+            incident.resolved_at, incident.resolved_by = self.now, AUTO_RESOLVER
             incident.snoozed_until = None
             self._announce(incident, "resolved", "Source answers again", notify=False)
         return replace(state, incident_id=None)

@@ -11,7 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from monitors.actors import Actor
+from monitors.actors import SYSTEM_NAME, Actor
 from monitors.announce import Announcer, Journal
 from monitors.engine import SeriesCache
 from monitors.errors import ActionError, Invalid, NotFound, PermissionDenied
@@ -20,6 +20,7 @@ from monitors.rulebook import RuleBook
 from monitors.rulefile import validation_errors
 from monitors.rules import LEVELS, Rule
 from storage.db import Database
+from storage.models import IncidentRow
 from storage.repositories import (
     AuditRepository,
     IncidentRepository,
@@ -112,11 +113,15 @@ class RuleAdmin:
         )
 
     async def update(self, name: str, patch: dict[str, Any], actor: Actor) -> Rule:
+        """Change the fields in ``patch`` (a JSON Merge Patch, RFC 7396): maps such as
+        ``thresholds`` merge, and ``null`` removes a level or restores a default."""
         require_admin(actor, "change rules")
         rule = self.get(name)
         if "name" in patch and patch["name"] != name:
             raise Invalid("A rule cannot be renamed; create a new one and delete this one.")
-        new = validate_rule({**rule.to_json(), **patch})
+        new = validate_rule(merge_patch(rule.to_json(), patch))
+        if new == rule:  # saving would pin the rule over the config file's for nothing
+            return rule
         retire = rule.enabled and not new.enabled
         return await self._save(
             new, actor, "rule.update", {"patch": patch}, retire=retire, verb="disabled"
@@ -182,12 +187,7 @@ class RuleAdmin:
                 journal = await Journal.open(session, self.announcer, now)
                 for incident in stale:
                     verb = "disabled" if self.rulebook.get(incident.rule) else "removed"
-                    incident.status = transition(incident.status, "resolve")
-                    incident.resolved_at, incident.resolved_by = now, "tocsin"
-                    incident.resolve_note = f"rule {verb}"
-                    incident.snoozed_until = None
-                    line = f"Resolved: rule {incident.rule} was {verb} in the rule file"
-                    journal.record(incident, "resolved", "tocsin", line, notify=False)
+                    _resolve_retired(journal, incident, verb, "in the rule file", SYSTEM_NAME)
                 await journal.flush()
                 gone = {key[0] for key in self.cache.states if key[0] not in active}
                 for name in sorted(gone):
@@ -204,13 +204,41 @@ class RuleAdmin:
         journal = await Journal.open(session, self.announcer, now)
         resolved = []
         for incident in await IncidentRepository(session).unresolved_for_rule(rule.name):
-            incident.status = transition(incident.status, "resolve")
-            incident.resolved_at, incident.resolved_by = now, actor.name
-            incident.resolve_note = f"rule {verb}"
-            incident.snoozed_until = None
+            _resolve_retired(journal, incident, verb, f"by {actor.name}", actor.name, actor.label)
             resolved.append(incident.id)
-            line = f"Resolved: rule {rule.name} was {verb} by {actor.name}"
-            journal.record(incident, "resolved", actor.label, line, notify=False)
         await journal.flush()
         await SeriesRepository(session).delete_rule(rule.name)
         return resolved
+
+
+def _resolve_retired(
+    journal: Journal,
+    incident: IncidentRow,
+    verb: str,
+    how: str,
+    by: str,
+    recorded_as: str | None = None,
+) -> None:
+    """Resolve an incident whose rule is no longer evaluated, saying why:
+    "Resolved: rule slow-api was disabled by alice" / "... removed in the rule file"."""
+    incident.status = transition(incident.status, "resolve")
+    incident.resolved_at, incident.resolved_by = journal.now, by
+    incident.resolve_note = f"rule {verb}"
+    incident.snoozed_until = None
+    line = f"Resolved: rule {incident.rule} was {verb} {how}"
+    journal.record(incident, "resolved", recorded_as or by, line, notify=False)
+
+
+def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
+    """RFC 7396: ``{"thresholds": {"warning": 600}}`` changes one level and keeps the
+    others; ``{"thresholds": {"error": null}}`` removes one; ``{"runbook": null}``
+    restores the default."""
+    merged = dict(target)
+    for key, value in patch.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = merge_patch(merged[key], value)
+        else:
+            merged[key] = value
+    return merged

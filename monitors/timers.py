@@ -7,13 +7,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from monitors.actors import SYSTEM_NAME
 from monitors.announce import Announcer, Journal, silenced_by
 from monitors.durations import format_duration, parse_duration
 from storage.db import Database
 from storage.models import IncidentRow, SilenceRow
 from storage.repositories import IncidentRepository, SilenceRepository
 
-ACTOR = "tocsin"
+ACTOR = SYSTEM_NAME
 
 
 class Timers:

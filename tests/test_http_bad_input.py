@@ -239,3 +239,19 @@ async def test_the_bracketed_ipv6_loopback_is_accepted_and_served(sqlite_url, cl
             await stop_server(runner)
     finally:
         await core.close()
+
+
+# --- who acted --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["auto", "Auto", "tocsin"])
+async def test_a_person_cannot_act_under_tocsins_own_name(api, name):
+    """'resolved by auto' reads 'resolved automatically' on the card: a caller naming
+    itself so made a hand resolve look like the readings had recovered."""
+    incident_id = await open_incident(api)
+    response = await api.client.post(
+        f"/v1/alerts/{incident_id}/resolve", headers={"X-Tocsin-Actor": name}
+    )
+    assert response.status_code == 400
+    assert "Tocsin's own name" in response.json()["error"]
+    assert (await api.client.get(f"/v1/alerts/{incident_id}")).json()["status"] == "open"

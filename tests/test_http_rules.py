@@ -203,3 +203,37 @@ async def test_bad_silences(api, body, mentions):
     response = await api.client.post("/v1/silences", json=body)
     assert response.status_code == 400, response.text
     assert mentions in response.json()["error"]
+
+
+# --- PATCH is a JSON Merge Patch (RFC 7396) -------------------------------------------------
+
+
+async def test_patching_one_level_keeps_the_others(api):
+    patched = await api.client.patch("/v1/rules/slow-api", json={"thresholds": {"warning": 600}})
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["thresholds"] == {"warning": 600.0, "critical": 2000.0}
+
+
+async def test_null_removes_a_level_or_restores_a_default(api):
+    patched = await api.client.patch(
+        "/v1/rules/slow-api",
+        json={"thresholds": {"warning": 800, "critical": None}, "runbook": "https://rb/x"},
+    )
+    assert patched.json()["thresholds"] == {"warning": 800.0}
+    assert patched.json()["runbook"] == "https://rb/x"
+    restored = await api.client.patch("/v1/rules/slow-api", json={"runbook": None})
+    assert restored.json()["runbook"] == ""
+    emptied = await api.client.patch("/v1/rules/slow-api", json={"thresholds": {"warning": None}})
+    assert emptied.status_code == 400
+    assert "thresholds" in emptied.json()["error"]
+    assert api.core.rulebook.get("slow-api").thresholds == {"warning": 800.0}
+
+
+async def test_a_patch_that_changes_nothing_saves_nothing(api):
+    """Saving would pin the rule over the config file's: later edits to the file would
+    no longer apply to it."""
+    for patch in ({}, {"thresholds": {"warning": 500}}, {"window": "5m"}):
+        response = await api.client.patch("/v1/rules/slow-api", json=patch)
+        assert response.status_code == 200, response.text
+        assert response.json()["origin"] == {"source": "file"}
+    assert (await api.client.get("/v1/rules/slow-api")).json()["origin"] == {"source": "file"}

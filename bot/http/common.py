@@ -9,7 +9,7 @@ import orjson
 from aiohttp import web
 
 from bot.metrics import Metrics
-from monitors.actors import ADMIN, Actor
+from monitors.actors import ADMIN, RESERVED_NAMES, Actor
 from monitors.core import Core
 from monitors.errors import Invalid, NotFound
 
@@ -102,4 +102,6 @@ def api_actor(request: web.Request) -> Actor:
     (shown in timelines), never grant roles."""
     raw = request.headers.get(ACTOR_HEADER, "")
     name = "".join(ch for ch in raw if ch.isprintable()).strip()[:MAX_ACTOR_NAME]
+    if name.lower() in RESERVED_NAMES:
+        raise Invalid(f"{ACTOR_HEADER}: '{name}' is Tocsin's own name; name a person.")
     return Actor(id="api", name=name or "api", surface="api", roles=frozenset({ADMIN}))
