@@ -94,7 +94,9 @@ def read_config(path: Path) -> tuple[FileSettings, list[Rule]]:
         file_settings = FileSettings.model_validate(document)
     except ValidationError as exc:
         errors.extend(
-            e for e in validation_errors("(settings)", exc) if not e.field.startswith("rules")
+            e
+            for e in validation_errors("(settings)", exc, FileSettings.model_fields)
+            if not e.field.startswith("rules")
         )
     rules: list[Rule] = []
     try:

@@ -3,12 +3,15 @@ the rule, the field and the reason, so ``check-config`` can list them all at onc
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from monitors.rules import Rule
 
@@ -31,18 +34,48 @@ class RuleFileInvalid(ValueError):
         super().__init__(f"{path}: {len(errors)} error(s)\n{lines}")
 
 
-def validation_errors(rule_label: str, exc: ValidationError) -> list[RuleFileError]:
-    """One RuleFileError per pydantic error, with the field path in dotted form."""
+def validation_errors(
+    rule_label: str, exc: ValidationError, known_fields: Iterable[str] = Rule.model_fields
+) -> list[RuleFileError]:
+    """One RuleFileError per pydantic error, with the field path in dotted form and the
+    reason in words an admin can act on; ``known_fields`` feed "did you mean"."""
     errors = []
     for item in exc.errors():
-        field = ".".join(str(part) for part in item["loc"]) or "(rule)"
-        reason = item["msg"].removeprefix("Value error, ")
-        if item["type"] == "extra_forbidden":
-            reason = "unknown field (check the spelling; see docs/rules.md)"
+        loc = [str(part) for part in item["loc"]]
+        if loc and loc[-1] == "[key]":  # a bad map key, e.g. thresholds: {warn: 1}
+            field, reason = ".".join(loc[:-2]), _bad_key(loc[0], loc[-2])
+        else:
+            field, reason = ".".join(loc) or "(rule)", _reason(item, list(known_fields))
         if ": " in reason and field == "(rule)":  # model-level errors name their field
             field, reason = reason.split(": ", 1)
         errors.append(RuleFileError(rule_label, field, reason))
     return errors
+
+
+def _reason(item: ErrorDetails, known_fields: list[str]) -> str:
+    kind, field = item["type"], str(item["loc"][0]) if item["loc"] else ""
+    if kind == "extra_forbidden":
+        close = difflib.get_close_matches(field, known_fields, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else "check the spelling; "
+        return f"unknown field ({hint}see docs/rules.md)"
+    if kind == "string_pattern_mismatch" and field == "name":
+        return (
+            f"{item['input']!r}: use lower-case letters, digits, '.', '_' or '-' "
+            "(up to 63, starting with a letter or digit)"
+        )
+    if kind in ("float_parsing", "int_parsing", "float_type", "int_type"):
+        return f"{item['input']!r} is not a number"
+    if kind in ("tuple_type", "list_type"):
+        return f"expected a list, e.g. [{item['input']}]"
+    if kind == "missing":
+        return "required"
+    return item["msg"].removeprefix("Value error, ")
+
+
+def _bad_key(field: str, key: str) -> str:
+    if field == "thresholds":
+        return f"'{key}' is not a level; use warning, error or critical"
+    return f"'{key}' is not allowed as a key"
 
 
 def parse_rules(document: Any, source: str = "rules") -> list[Rule]:

@@ -50,8 +50,15 @@ def test_the_shipped_config_passes():
 @pytest.mark.parametrize(
     ("rule", "field", "reason"),
     [
-        ("thresholds: {warning: fast}", "thresholds.warning", "valid number"),
+        ("thresholds: {warning: fast}", "thresholds.warning", "'fast' is not a number"),
         ("treshold: 5\n    thresholds: {warning: 1}", "treshold", "unknown field"),
+        (
+            "treshold_type: static\n    thresholds: {warning: 1}",
+            "treshold_type",
+            "did you mean 'threshold_type'?",
+        ),
+        ("thresholds: {warn: 1}", "thresholds", "'warn' is not a level; use warning, error"),
+        ("channels: alerts\n    thresholds: {warning: 1}", "channels", "expected a list"),
         (
             "op: '<'\n    thresholds: {warning: 100, critical: 500}",
             "thresholds",
@@ -97,9 +104,9 @@ rules:
     assert status == 1
     assert "4 error(s)" in err.splitlines()[0]
     assert "rule 'a': thresholds.warning:" in err
-    assert "rules[1]: name: Field required" in err  # a rule with no name, by position
+    assert "rules[1]: name: required" in err  # a rule with no name, by position
     assert "rule 'a': name: another rule already has this name" in err
-    assert "rule 'ok': metric: Field required" in err
+    assert "rule 'ok': metric: required" in err
 
 
 def test_yaml_syntax_errors_give_the_line(tmp_path, capsys):
@@ -110,10 +117,16 @@ def test_yaml_syntax_errors_give_the_line(tmp_path, capsys):
 
 def test_unknown_settings_and_missing_files_are_errors(tmp_path, capsys):
     status, _, err = check(tmp_path, "databse_url: sqlite://\n" + GOOD, capsys)
-    assert status == 1 and "databse_url: unknown field" in err
+    assert status == 1 and "databse_url: unknown field (did you mean 'database_url'?" in err
     status = run.main(["check-config", str(tmp_path / "nope.yaml")])
     assert status == 1
     assert "No such file" in capsys.readouterr().err
+
+
+def test_a_rule_name_error_says_what_a_name_may_hold(tmp_path, capsys):
+    status, _, err = check(tmp_path, "rules:\n  - name: Slow API\n    metric: m\n", capsys)
+    assert status == 1
+    assert "rule 'Slow API': name: 'Slow API': use lower-case letters, digits" in err
 
 
 def test_a_file_that_is_not_a_mapping_is_refused(tmp_path, capsys):
