@@ -37,7 +37,10 @@ def check_config(path: Path) -> int:
         for error in exc.errors:
             print(f"  {error}", file=sys.stderr)
         return 1
-    print(f"{path}: OK, {len(rules)} rule(s): {', '.join(r.name for r in rules) or 'none'}")
+    from monitors.wording import counted
+
+    names = ", ".join(r.name for r in rules) or "none"
+    print(f"{path}: OK, {counted(len(rules), 'rule')}: {names}")
     return 0
 
 

@@ -26,6 +26,7 @@ from commands.model import Reply
 from monitors.actors import Actor
 from monitors.core import Core
 from monitors.scheduler import Scheduler
+from monitors.wording import counted
 
 log = logging.getLogger(__name__)
 FINAL_DELIVERY_SECONDS = 5.0
@@ -71,11 +72,11 @@ class Service:
         self.scheduler.start()
         self._spawn(self.dispatcher.run())
         if interactive:
-            actor = console_actor(s.console_admin)
+            actor = console_actor(s.console_admin, s.config_path)
             self._spawn(read_commands(self.console, self.handle, actor, self.stop_event))
         log.info(
-            "Tocsin is up: %d rules, HTTP on http://%s:%s, database %s",
-            len(self.core.rulebook.all()),
+            "Tocsin is up: %s, HTTP on http://%s:%s, database %s",
+            counted(len(self.core.rulebook.all()), "rule"),
             s.http_host,
             self.port,
             self.core.db.url.split("@")[-1],

@@ -9,6 +9,7 @@ from monitors.actors import Actor
 from monitors.announce import incident_card, short_time
 from monitors.core import Core
 from monitors.durations import format_duration, parse_duration
+from monitors.wording import plural
 
 LIST_LIMIT = 25
 
@@ -23,7 +24,8 @@ async def list_alerts(core: Core, command: Command, actor: Actor) -> Reply:
         return Reply(f"No {what} incidents.".replace("  ", " "))
     more = " (newest first; showing the first 25)" if len(incidents) == LIST_LIMIT else ""
     count = f"{len(incidents)} {what}".rstrip()
-    return Reply(f"{count} incident(s){more}:", table=incident_table(incidents))
+    noun = plural(len(incidents), "incident")
+    return Reply(f"{count} {noun}{more}:", table=incident_table(incidents, core.clock()))
 
 
 async def show(core: Core, command: Command, actor: Actor) -> Reply:

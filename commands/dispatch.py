@@ -54,9 +54,10 @@ async def run(core: Core, command: Command, actor: Actor) -> Reply:
     """Run a parsed command (from text, or from a button)."""
     spec = find_spec(command.group, command.action)
     if spec.admin and not actor.is_admin:
+        hint = f" {actor.admin_hint}" if actor.admin_hint else ""
         return Reply(
             f"/{spec.group} {spec.action} needs the admin role, which "
-            f"{actor.name} does not have; nothing was changed.",
+            f"{actor.name} does not have; nothing was changed.{hint}",
             ok=False,
             private=True,
         )

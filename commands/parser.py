@@ -111,7 +111,7 @@ _DURATION = Arg("DURATION", "duration")
 GROUPS: dict[str, str] = {
     "alerts": "Incidents",
     "rule": "Alert rules",
-    "silence": "Silences (mute notifications during maintenance)",
+    "silence": "Silences, to mute notifications during maintenance",
     "help": "Help",
 }
 
@@ -120,14 +120,17 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "alerts",
         "list",
         (Arg("STATUS", "status", optional=True), Arg("SEVERITY", "severity", optional=True)),
-        "List incidents; STATUS is open, acknowledged, resolved or all, "
-        "SEVERITY is warning, error or critical (either order)",
+        "List incidents; STATUS is open, acknowledged, resolved or all (default: open and "
+        "acknowledged), SEVERITY is warning, error or critical (either order)",
         any_order=True,
     ),
     CommandSpec("alerts", "show", (_ID,), "Show one incident and its timeline"),
     CommandSpec("alerts", "ack", (_ID,), "Acknowledge an incident: you are on it"),
     CommandSpec(
-        "alerts", "snooze", (_ID, _DURATION), "Mute an incident's reminders for a while (1h)"
+        "alerts",
+        "snooze",
+        (_ID, _DURATION),
+        "Mute an incident's pages and reminders for a while, e.g. 30m or 2h",
     ),
     CommandSpec(
         "alerts",

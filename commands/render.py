@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from monitors.announce import format_value, short_time
+from commands.render_rule import thresholds_text
+from monitors.announce import format_value, short_time, status_text
 from monitors.durations import format_duration
 from monitors.rules import Rule
 from storage.models import IncidentEventRow, IncidentRow, SilenceRow
@@ -12,13 +13,13 @@ from storage.models import IncidentEventRow, IncidentRow, SilenceRow
 Row = tuple[str, ...]
 
 
-def incident_table(incidents: Sequence[IncidentRow]) -> tuple[Row, ...]:
+def incident_table(incidents: Sequence[IncidentRow], now: float) -> tuple[Row, ...]:
     header: Row = ("ID", "Severity", "Status", "Rule", "Series", "Value", "Opened")
     rows = [
         (
             f"#{i.id}",
             i.severity,
-            i.status + (" (test)" if i.test else ""),
+            status_text(i, now) + (" (test)" if i.test else ""),
             i.rule,
             ",".join(f"{k}={v}" for k, v in sorted(i.labels.items())) or "-",
             format_value(i.value),
@@ -31,12 +32,6 @@ def incident_table(incidents: Sequence[IncidentRow]) -> tuple[Row, ...]:
 
 def timeline_text(events: Sequence[IncidentEventRow]) -> str:
     return "\n".join(f"{short_time(e.at)}  {e.detail or e.kind}" for e in events)
-
-
-def thresholds_text(rule: Rule) -> str:
-    unit = {"dynamic": "x baseline", "percent_change": "% change"}.get(rule.threshold_type, "")
-    parts = [f"{level} {rule.op} {rule.thresholds[level]:g}" for level in rule.levels]
-    return ", ".join(parts) + (f" ({unit})" if unit else "")
 
 
 def rule_table(rules: Sequence[Rule]) -> tuple[Row, ...]:
@@ -52,17 +47,6 @@ def rule_table(rules: Sequence[Rule]) -> tuple[Row, ...]:
         for r in rules
     ]
     return (header, *rows)
-
-
-def rule_text(rule: Rule, origin: str) -> str:
-    data = rule.to_json()
-    lines = [f"{rule.name}: {rule.description}".rstrip(": "), f"origin: {origin}"]
-    lines += [
-        f"  {key}: {value}"
-        for key, value in data.items()
-        if key not in ("name", "description") and value not in (None, "", [], {})
-    ]
-    return "\n".join(lines)
 
 
 def silence_table(silences: Sequence[SilenceRow], now: float) -> tuple[Row, ...]:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from commands.model import Command, Reply
-from commands.render import rule_table, rule_text
+from commands.render import rule_table
+from commands.render_rule import number_text, rule_text
 from monitors.actors import Actor
 from monitors.announce import incident_card, short_time
 from monitors.core import Core
+from monitors.wording import counted
 
 
 async def list_rules(core: Core, command: Command, actor: Actor) -> Reply:
     rules = core.rulebook.all()
     if not rules:
         return Reply("No rules yet. Add some to the config file, or POST /v1/rules.")
-    return Reply(f"{len(rules)} rule(s):", table=rule_table(rules))
+    return Reply(f"{counted(len(rules), 'rule')}:", table=rule_table(rules))
 
 
 async def show(core: Core, command: Command, actor: Actor) -> Reply:
@@ -30,15 +32,14 @@ async def set_threshold(core: Core, command: Command, actor: Actor) -> Reply:
     name, value = command.args[0], float(command.args[1])
     level = command.args[2] if len(command.args) > 2 else None
     rule, level, old = await core.rules.set_threshold(name, value, level, actor)
+    after = number_text(value)
     if old == value:
-        return Reply(
-            f"{rule.name}: the {level} threshold is already {value:g}; nothing was changed."
-        )
-    before = f"{old:g}" if old is not None else "unset"
+        return Reply(f"{rule.name}: the {level} threshold is already {after}; nothing was changed.")
+    before = number_text(old) if old is not None else "unset"
     unit = {"dynamic": " x baseline", "percent_change": "% change"}.get(rule.threshold_type, "")
     return Reply(
-        f"{rule.name}: {level} threshold {before} -> {value:g} "
-        f"(alerts when {rule.aggregate} of {rule.metric} {rule.op} {value:g}{unit}). "
+        f"{rule.name}: {level} threshold {before} -> {after} "
+        f"(alerts when {rule.aggregate} of {rule.metric} {rule.op} {after}{unit}). "
         f"Saved; it applies from the next tick and survives restarts."
     )
 

@@ -15,6 +15,9 @@ class Actor:
     name: str
     surface: str = "console"
     roles: frozenset[str] = field(default_factory=frozenset)
+    admin_hint: str = field(default="", compare=False)
+    """How this actor could get the admin role, in their surface's terms; the adapter that
+    builds the actor knows (the console's says which config setting), the core does not."""
 
     @property
     def is_admin(self) -> bool:

@@ -20,6 +20,7 @@ from monitors.actors import AUTO_RESOLVER
 from monitors.cards import IncidentCard
 from monitors.durations import format_duration
 from monitors.matchers import Matcher, parse_matchers
+from monitors.wording import counted
 from storage.models import IncidentRow, SilenceRow
 from storage.repositories import IncidentRepository, OutboxRepository, SilenceRepository
 
@@ -39,6 +40,27 @@ def iso(ts: float | None) -> str | None:
 
 def short_time(ts: float) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def clock_time(ts: float, now: float) -> str:
+    """``14:05 UTC`` for a time on the same UTC day as ``now``, else with its date."""
+    moment = datetime.fromtimestamp(ts, UTC)
+    same_day = moment.date() == datetime.fromtimestamp(now, UTC).date()
+    return moment.strftime("%H:%M UTC" if same_day else "%Y-%m-%d %H:%M UTC")
+
+
+def is_snoozed(incident: IncidentRow, now: float) -> bool:
+    return bool(
+        incident.status != "resolved" and incident.snoozed_until and incident.snoozed_until > now
+    )
+
+
+def status_text(incident: IncidentRow, now: float) -> str:
+    """The status as a person should read it: ``open``, or while a snooze runs
+    ``open, snoozed until 14:05 UTC`` (the state machine's status stays ``open``)."""
+    if is_snoozed(incident, now) and incident.snoozed_until is not None:
+        return f"{incident.status}, snoozed until {clock_time(incident.snoozed_until, now)}"
+    return incident.status
 
 
 def incident_labels(incident: IncidentRow) -> dict[str, str]:
@@ -90,7 +112,9 @@ def incident_title(incident: IncidentRow) -> str:
 def incident_card(incident: IncidentRow, now: float) -> IncidentCard:
     """The neutral card for an incident as it stands now."""
     snapshot = incident.rule_snapshot or {}
-    fields: list[tuple[str, str]] = [("Status", incident.status)]
+    snoozed = is_snoozed(incident, now)
+    status = f"{incident.status}, snoozed" if snoozed else incident.status
+    fields: list[tuple[str, str]] = [("Status", status)]
     if incident.kind == "source_down":
         fields.append(("Problem", incident.summary))
     else:
@@ -107,10 +131,10 @@ def incident_card(incident: IncidentRow, now: float) -> IncidentCard:
     fields.append(("Opened", short_time(incident.opened_at)))
     if incident.acknowledged_by:
         fields.append(("Acknowledged by", incident.acknowledged_by))
-    if incident.snoozed_until and incident.snoozed_until > now:
+    if snoozed and incident.snoozed_until is not None:
         fields.append(("Snoozed until", short_time(incident.snoozed_until)))
     if incident.reopen_count:
-        fields.append(("Reopened", f"{incident.reopen_count} time(s)"))
+        fields.append(("Reopened", counted(incident.reopen_count, "time")))
     if incident.status == "resolved" and incident.resolved_at:
         took = format_duration(max(incident.resolved_at - incident.opened_at, 1))
         automatic = incident.resolved_by == AUTO_RESOLVER

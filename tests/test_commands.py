@@ -47,6 +47,16 @@ async def test_help_for_one_group(core, text):
     ]
 
 
+async def test_help_says_what_alerts_list_shows_by_default_and_reads_plainly(core):
+    """Found at the console: the default of /alerts list was not said, the silence
+    heading had two pairs of brackets, and "(1h)" after snooze read like a default."""
+    text = (await ok(core, "/help")).text
+    assert "(default: open and acknowledged)" in text
+    assert "Silences, to mute notifications during maintenance (/silence)" in text
+    assert ") (/" not in text
+    assert "for a while, e.g. 30m or 2h" in text
+
+
 async def test_help_for_an_unknown_group_lists_the_groups(core):
     reply = await refused(core, "/help nope")
     assert reply.text == (

@@ -3,6 +3,8 @@ a real Core and incidents opened by the engine from pushed samples."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from command_helpers import (
     ALICE,
@@ -37,7 +39,7 @@ async def test_list_without_arguments_shows_open_and_acknowledged(core_each_db, 
     core = core_each_db
     ids = await three_incidents(core, clock)
     reply = await ok(core, "/alerts list")
-    assert reply.text.startswith("2 unresolved incident(s)")
+    assert reply.text.startswith("2 unresolved incidents:")
     header, *rows = reply.table
     assert header[:3] == ("ID", "Severity", "Status")
     by_id = {row[0]: row for row in rows}
@@ -191,6 +193,37 @@ async def test_snooze_for_an_hour(core_each_db, clock):
     assert f"Snoozed by alice for 1h, until {until}" in shown.text
 
 
+async def test_a_snoozed_incident_says_so_and_until_when_in_list_show_and_card(core, clock):
+    """At 3 a.m. a plain "open" reads as "nobody has looked at it"."""
+    incident_id = await open_one(core, clock)
+    clock.advance(30)
+    until = clock() + 3600
+    await ok(core, f"/alerts snooze {incident_id} 1h")
+    hhmm = datetime.fromtimestamp(until, UTC).strftime("%H:%M")
+    listed = await ok(core, "/alerts list")
+    assert listed.table[1][2] == f"open, snoozed until {hhmm} UTC"
+    assert (await ok(core, "/alerts list open")).table[1][2] == f"open, snoozed until {hhmm} UTC"
+    (card,) = (await ok(core, f"/alerts show {incident_id}")).cards
+    assert dict(card.fields)["Status"] == "open, snoozed"
+    assert dict(card.fields)["Snoozed until"] == short_time(until)
+    await ok(core, f"/alerts ack {incident_id}", BOB)
+    acked = (await ok(core, "/alerts list")).table[1][2]
+    assert acked == f"acknowledged, snoozed until {hhmm} UTC"
+    clock.advance(3600)
+    assert (await ok(core, "/alerts list")).table[1][2] == "acknowledged", "the snooze is over"
+    (card,) = (await ok(core, f"/alerts show {incident_id}")).cards
+    assert dict(card.fields)["Status"] == "acknowledged"
+    assert "Snoozed until" not in dict(card.fields)
+
+
+async def test_a_snooze_that_ends_on_another_day_gives_the_date(core, clock):
+    incident_id = await open_one(core, clock)
+    until = clock() + 86400
+    await ok(core, f"/alerts snooze {incident_id} 1d")
+    day = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%d %H:%M")
+    assert (await ok(core, "/alerts list")).table[1][2] == f"open, snoozed until {day} UTC"
+
+
 @pytest.mark.parametrize(
     ("duration", "says"),
     [
@@ -273,7 +306,7 @@ async def test_resolved_incident_that_keeps_breaching_reopens(core_each_db, cloc
     assert table_ids(await ok(core, "/alerts list open")) == [f"#{incident_id}"]
     shown = await ok(core, f"/alerts show {incident_id}")
     assert "reopened" in shown.text.splitlines()[-1]
-    assert dict(shown.cards[0].fields)["Reopened"] == "1 time(s)"
+    assert dict(shown.cards[0].fields)["Reopened"] == "1 time"
 
 
 async def test_resolve_unknown_or_malformed_id(core):

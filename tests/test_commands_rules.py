@@ -13,8 +13,12 @@ from command_helpers import (
     open_one,
     push_and_tick,
     refused,
+    sqlite_url,
     table_ids,
 )
+
+from monitors.core import Core
+from monitors.rules import Rule
 
 THRESHOLDS = {"warning": 500.0, "critical": 2000.0}
 
@@ -24,7 +28,7 @@ THRESHOLDS = {"warning": 500.0, "critical": 2000.0}
 
 async def test_list_shows_every_rule_with_its_thresholds(core):
     reply = await ok(core, "/rule list")
-    assert reply.text == "2 rule(s):"
+    assert reply.text == "2 rules:"
     header, *rows = reply.table
     assert header == ("Name", "State", "Measures", "Thresholds", "Every")
     assert rows == [
@@ -48,6 +52,64 @@ async def test_show_gives_the_whole_rule_and_where_it_comes_from(core):
     assert "  window: 1m" in lines
     assert "  breaches_to_open: 2" in lines
     assert "  runbook: https://wiki.example/slow-api" in lines
+
+
+async def test_show_writes_every_field_as_in_the_rule_file(tmp_path, clock):
+    """Not Python's {'warning': 1000000.0}, ('queue',), True or 1e+06; op goes with the
+    thresholds; fields that do not apply (source, baseline_window of a static rule) or
+    are empty (where, runbook) are left out."""
+    rule = Rule(
+        name="big-queue",
+        description="Queue depth",
+        metric="queue.depth",
+        match={"service": "jobs", "region": "eu-1"},
+        aggregate="max",
+        window="15m",
+        group_by=("queue",),
+        thresholds={"warning": 1_000_000, "critical": 2.5e6},
+        cooldown=0,
+        escalate_after="30m",
+        escalate_to=("oncall",),
+        channels=("ops", "alerts"),
+        enabled=False,
+    )
+    core = await Core.open(await sqlite_url(tmp_path), (rule,), clock=clock)
+    try:
+        reply = await ok(core, "/rule show big-queue")
+    finally:
+        await core.close()
+    assert reply.text.splitlines() == [
+        "big-queue (disabled): Queue depth",
+        "origin: config file",
+        "  metric: queue.depth",
+        "  match: {service: jobs, region: eu-1}",
+        "  aggregate: max",
+        "  window: 15m",
+        "  group_by: [queue]",
+        "  min_samples: 1",
+        "  interval: 1m",
+        "  thresholds: warning > 1000000, critical > 2500000",
+        "  breaches_to_open: 2",
+        "  normals_to_resolve: 3",
+        "  cooldown: 0 (never reopens)",
+        "  no_data: keep",
+        "  on_error: keep",
+        "  source_errors_to_alert: 3",
+        "  repeat_interval: 4h",
+        "  escalate_after: 30m",
+        "  escalate_to: [oncall]",
+        "  channels: [ops, alerts]",
+        "  enabled: false",
+    ]
+
+
+async def test_show_reads_like_yaml_for_the_everyday_rule(core):
+    lines = (await ok(core, "/rule show slow-api")).text.splitlines()
+    assert "  thresholds: warning > 500, critical > 2000" in lines
+    assert "  group_by: [route]" in lines
+    assert "  enabled: true" in lines
+    assert not any(line.startswith(("  op:", "  source:", "  baseline_window:")) for line in lines)
+    assert not any(mark in line for line in lines for mark in ("'", "True", "(", ".0,")), lines
 
 
 async def test_show_unknown_rule_names_the_known_ones(core):

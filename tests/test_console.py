@@ -4,13 +4,14 @@ incident is delivered, updated, and when a command replies."""
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
-from command_helpers import BOB, ok, open_core, open_one, sqlite_url
+from command_helpers import BOB, ok, open_core, open_one, refused, sqlite_url
 from rich.console import Console
 
 from bot.adapters.base import Delivery
-from bot.adapters.console import ConsoleAdapter, reply_renderable
+from bot.adapters.console import ConsoleAdapter, console_actor, reply_renderable
 from bot.delivery.dispatcher import Dispatcher
 from commands.dispatch import handle
 from commands.model import Reply
@@ -185,3 +186,25 @@ def test_brackets_in_text_are_printed_as_typed():
     assert "#9 ERROR queue-depth (queue=[/jobs])" in out
     assert "[b]12[/b]" in out
     assert out.count("queue=[/jobs]") == 2
+
+
+# ---------------------------------------------------------------- who may change things
+
+
+@pytest.mark.parametrize(
+    "text", ["/rule set slow-api 900", "/rule disable slow-api", "/silence add rule=slow-api 1h"]
+)
+async def test_a_console_user_who_is_not_admin_is_told_how_to_become_one(core, text):
+    actor = console_actor(False, Path("/etc/tocsin/tocsin.yaml"))
+    reply = await refused(core, text, actor)
+    assert "needs the admin role" in reply.text
+    assert reply.text.endswith(
+        "nothing was changed. To be an admin at this console, set console_admin: true in "
+        "/etc/tocsin/tocsin.yaml and restart Tocsin."
+    )
+
+
+async def test_the_console_hint_is_for_the_console_only(core):
+    reply = await refused(core, "/rule set slow-api 900", BOB)
+    assert "console_admin" not in reply.text
+    assert reply.text.endswith("nothing was changed.")

@@ -122,6 +122,22 @@ async def test_prints_incidents_without_a_terminal_and_stops_cleanly_on_sigterm(
         await db.close()
 
 
+async def test_the_startup_line_counts_rules_in_english(tmp_path):
+    """The config has one rule: "1 rule", not "1 rules"."""
+    port = free_port()
+    process = await start(tmp_path, port)
+    seen: list[str] = []
+    try:
+        await read_until(process, "Tocsin is up:", seen)
+        assert "Tocsin is up: 1 rule, HTTP on" in seen[-1], seen[-1]
+        process.send_signal(signal.SIGTERM)
+        await read_until(process, "stopped cleanly", seen)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()
+
+
 async def test_refuses_to_listen_publicly_without_an_api_token(tmp_path):
     port = free_port()
     process = await start(tmp_path, port, TOCSIN_HTTP_HOST="0.0.0.0", TOCSIN_API_TOKEN="")

@@ -10,6 +10,7 @@ import asyncio
 import getpass
 import logging
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from rich.console import Console, Group
 from rich.panel import Panel
@@ -91,10 +92,18 @@ class ConsoleAdapter:
         self.console.print(reply_renderable(reply))
 
 
-def console_actor(admin: bool) -> Actor:
+def console_actor(admin: bool, config_path: Path | None = None) -> Actor:
+    """The person at the keyboard; an admin when the config file says ``console_admin:
+    true`` (the default), and told so when an admin-only command is refused."""
     user = getpass.getuser()
+    where = str(config_path) if config_path else "the config file"
     return Actor(
-        id=user, name=user, surface="console", roles=frozenset({ADMIN}) if admin else frozenset()
+        id=user,
+        name=user,
+        surface="console",
+        roles=frozenset({ADMIN}) if admin else frozenset(),
+        admin_hint=f"To be an admin at this console, set console_admin: true in {where} "
+        "and restart Tocsin.",
     )
 
 

@@ -1,0 +1,67 @@
+"""A rule as people write it in the rule file: ``thresholds: warning > 800, critical >
+2000``, ``window: 5m``, ``group_by: [route]``, ``enabled: true`` (never Python's
+``{'warning': 800.0}``, ``True`` or ``('route',)``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from monitors.rules import Rule
+
+UNITS = {"dynamic": "x baseline", "percent_change": "% change"}
+OFF = {"cooldown": "0 (never reopens)", "repeat_interval": "0 (no reminders)"}
+FOLDED = {"name", "description", "source", "op", "baseline_multiplier", "percent"}
+"""Fields not listed on their own line: in the heading, always the same (``source``), or
+part of the thresholds line (``op``, and the single-level shorthands)."""
+
+
+def number_text(value: float) -> str:
+    """``1000000`` and ``1.5``, not ``1e+06`` or ``1000000.0``."""
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.15g}"
+
+
+def thresholds_text(rule: Rule) -> str:
+    unit = UNITS.get(rule.threshold_type, "")
+    parts = [f"{level} {rule.op} {number_text(rule.thresholds[level])}" for level in rule.levels]
+    return ", ".join(parts) + (f" ({unit})" if unit else "")
+
+
+def value_text(value: Any) -> str:
+    """One field's value as written in YAML; flow style for mappings and lists."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return number_text(value)
+    if isinstance(value, dict | list | tuple):
+        data = list(value) if isinstance(value, tuple) else value
+        return yaml.safe_dump(data, default_flow_style=True, sort_keys=False, width=10**6).strip()
+    return str(value)
+
+
+def rule_fields(rule: Rule) -> list[tuple[str, str]]:
+    """(field, text) for every field worth reading; empty ones are left out."""
+    data = rule.to_json()
+    data["thresholds"] = thresholds_text(rule)
+    if rule.threshold_type == "static":
+        del data["threshold_type"]
+    if rule.threshold_type != "dynamic":
+        del data["baseline_window"]
+    fields = []
+    for key, value in data.items():
+        if key in FOLDED or value in (None, "", [], {}):
+            continue
+        text = OFF[key] if key in OFF and value == "0s" else value_text(value)
+        fields.append((key, text))
+    return fields
+
+
+def rule_text(rule: Rule, origin: str) -> str:
+    name = rule.name if rule.enabled else f"{rule.name} (disabled)"
+    heading = f"{name}: {rule.description}" if rule.description else name
+    lines = [heading, f"origin: {origin}"]
+    lines += [f"  {key}: {text}" for key, text in rule_fields(rule)]
+    return "\n".join(lines)

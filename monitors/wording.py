@@ -1,0 +1,14 @@
+"""Small pieces of English shared by replies, cards and log lines."""
+
+from __future__ import annotations
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """``noun`` for one, else ``nouns`` (default: ``noun`` + s): the word only, so that
+    other words can stand between the number and it ("2 unresolved incidents")."""
+    return noun if count == 1 else nouns or f"{noun}s"
+
+
+def counted(count: int, noun: str, nouns: str | None = None) -> str:
+    """``1 rule``, ``4 rules``."""
+    return f"{count} {plural(count, noun, nouns)}"
