@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from commands.render_rule import thresholds_text
-from monitors.announce import format_value, short_time, status_text
+from monitors.announce import format_value, short_time, snapshot_style, status_text
 from monitors.durations import format_duration
 from monitors.rules import Rule
 from storage.models import IncidentEventRow, IncidentRow, SilenceRow
@@ -22,7 +22,7 @@ def incident_table(incidents: Sequence[IncidentRow], now: float) -> tuple[Row, .
             status_text(i, now) + (" (test)" if i.test else ""),
             i.rule,
             ",".join(f"{k}={v}" for k, v in sorted(i.labels.items())) or "-",
-            format_value(i.value),
+            format_value(i.value, snapshot_style(i.rule_snapshot or {})),
             short_time(i.opened_at),
         )
         for i in incidents

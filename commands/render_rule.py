@@ -24,8 +24,23 @@ def number_text(value: float) -> str:
     return f"{value:.15g}"
 
 
+def threshold_unit(rule: Rule) -> str:
+    """What a rule's threshold numbers count: ``x baseline``, ``% change``, ``% of
+    samples`` (percent_where), or nothing for plain values."""
+    if rule.threshold_type in UNITS:
+        return UNITS[rule.threshold_type]
+    return "% of samples" if rule.aggregate == "percent_where" else ""
+
+
+def with_unit(number: str, unit: str) -> str:
+    """``2 x baseline``, ``50% change``, ``2% of samples``, or the number alone."""
+    if not unit:
+        return number
+    return f"{number}{unit}" if unit.startswith("%") else f"{number} {unit}"
+
+
 def thresholds_text(rule: Rule) -> str:
-    unit = UNITS.get(rule.threshold_type, "")
+    unit = threshold_unit(rule)
     parts = [f"{level} {rule.op} {number_text(rule.thresholds[level])}" for level in rule.levels]
     return ", ".join(parts) + (f" ({unit})" if unit else "")
 

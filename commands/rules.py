@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from commands.model import Command, Reply
 from commands.render import rule_table
-from commands.render_rule import number_text, rule_text
+from commands.render_rule import number_text, rule_text, threshold_unit, with_unit
 from monitors.actors import Actor
 from monitors.announce import incident_card, short_time
 from monitors.core import Core
@@ -36,10 +36,10 @@ async def set_threshold(core: Core, command: Command, actor: Actor) -> Reply:
     if old == value:
         return Reply(f"{rule.name}: the {level} threshold is already {after}; nothing was changed.")
     before = number_text(old) if old is not None else "unset"
-    unit = {"dynamic": " x baseline", "percent_change": "% change"}.get(rule.threshold_type, "")
+    limit = with_unit(after, threshold_unit(rule))
     return Reply(
         f"{rule.name}: {level} threshold {before} -> {after} "
-        f"(alerts when {rule.aggregate} of {rule.metric} {rule.op} {after}{unit}). "
+        f"(alerts when {rule.aggregate} of {rule.metric} {rule.op} {limit}). "
         f"Saved; it applies from the next tick and survives restarts."
     )
 

@@ -78,18 +78,31 @@ def card_color(incident: IncidentRow) -> str:
     return SEVERITY_COLORS.get(incident.severity, SEVERITY_COLORS["error"])
 
 
-def format_value(value: float | None, percent: bool = False) -> str:
-    """A value for people: ``1,240``, ``0.25``; a percent change as ``+150%``."""
+CHANGE, SHARE = "change", "share"
+
+
+def value_style(threshold_type: object, aggregate: object) -> str:
+    """How a rule's values and thresholds read: a percent ``change`` (+150%), a ``share``
+    of samples in percent (``percent_where``: 3.2%), or plain numbers ("")."""
+    if threshold_type == "percent_change":
+        return CHANGE
+    return SHARE if aggregate == "percent_where" else ""
+
+
+def snapshot_style(rule_spec: Mapping[str, object]) -> str:
+    """``value_style`` of a rule as JSON (an incident's rule snapshot)."""
+    return value_style(rule_spec.get("threshold_type"), rule_spec.get("aggregate"))
+
+
+def format_value(value: float | None, style: str = "") -> str:
+    """A value for people: ``1,240``, ``0.25``; ``+150%`` for a change, ``3.2%`` for a
+    share (see ``value_style``)."""
     if value is None:
         return "no data"
-    if percent:
+    if style == CHANGE:
         return f"{value:+,.0f}%" if abs(value) >= 100 else f"{value:+.3g}%"
-    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
-
-
-def is_percent_change(rule_spec: Mapping[str, object]) -> bool:
-    """Whether a rule's (or a rule snapshot's) values and thresholds are percent changes."""
-    return rule_spec.get("threshold_type") == "percent_change"
+    text = f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+    return f"{text}%" if style == SHARE else text
 
 
 def describe_metric(rule_spec: Mapping[str, object]) -> str:
@@ -97,7 +110,7 @@ def describe_metric(rule_spec: Mapping[str, object]) -> str:
     ``change in rate of checkout.requests over 10m against the previous 10m``."""
     window = rule_spec.get("window", "")
     text = f"{rule_spec.get('aggregate', '')} of {rule_spec.get('metric', '')} over {window}"
-    if is_percent_change(rule_spec):
+    if snapshot_style(rule_spec) == CHANGE:
         return f"change in {text} against the previous {window}"
     return text
 
@@ -118,12 +131,12 @@ def incident_card(incident: IncidentRow, now: float) -> IncidentCard:
     if incident.kind == "source_down":
         fields.append(("Problem", incident.summary))
     else:
-        op, percent = snapshot.get("op", ">"), is_percent_change(snapshot)
+        op, style = snapshot.get("op", ">"), snapshot_style(snapshot)
         fields.append(
             (
                 "Value",
-                f"{format_value(incident.value, percent)} (threshold {op} "
-                f"{format_value(incident.threshold, percent)})",
+                f"{format_value(incident.value, style)} (threshold {op} "
+                f"{format_value(incident.threshold, style)})",
             )
         )
         if snapshot.get("metric"):

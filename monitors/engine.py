@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitors.actors import AUTO_RESOLVER, SYSTEM_NAME
-from monitors.announce import Announcer, Journal, format_value
+from monitors.announce import CHANGE, Announcer, Journal, format_value, value_style
 from monitors.baselines import Baselines
 from monitors.machine import (
     SOURCE_SERIES,
@@ -306,10 +306,10 @@ class _ChangeWriter:
             return f"no data ({rule.aggregate} of {rule.metric}; no_data: {rule.no_data})"
         if reading.kind is Kind.ERROR:
             return f"source error: {reading.error} (on_error: {rule.on_error})"
-        percent = rule.threshold_type == "percent_change"
-        compared = f"{format_value(reading.value, percent)} {rule.op} "
-        compared += format_value(reading.threshold, percent)
-        if percent:
+        style = value_style(rule.threshold_type, rule.aggregate)
+        compared = f"{format_value(reading.value, style)} {rule.op} "
+        compared += format_value(reading.threshold, style)
+        if style == CHANGE:
             change_in = f"change in {rule.aggregate} of {rule.metric}"
             return f"{compared} ({change_in} against the previous window)"
         return f"{compared} ({rule.aggregate} of {rule.metric})"
@@ -420,12 +420,12 @@ class _ChangeWriter:
         incident.resolved_at, incident.resolved_by = self.now, AUTO_RESOLVER
         incident.snoozed_until = None
         incident.value = change.reading.value
-        percent = change.rule.threshold_type == "percent_change"
+        style = value_style(change.rule.threshold_type, change.rule.aggregate)
         self._announce(
             incident,
             "resolved",
             f"Resolved automatically after {change.rule.normals_to_resolve} "
-            f"normal readings (now {format_value(change.reading.value, percent)})",
+            f"normal readings (now {format_value(change.reading.value, style)})",
             notify=False,
         )
         return state

@@ -321,3 +321,28 @@ async def test_a_percent_change_incident_says_what_changed(database_url, clock):
         assert card["Metric"] == "change in avg of latency over 30s against the previous 30s"
     finally:
         await core.close()
+
+
+async def test_a_share_of_samples_incident_says_percent(database_url, clock):
+    """percent_where values are percentages of samples: the card said "50 (threshold > 2)"."""
+    core = await open_core(
+        database_url,
+        clock,
+        aggregate="percent_where",
+        where={"status": "5.."},
+        thresholds={"warning": 2},
+        breaches_to_open=1,
+    )
+    try:
+        now = clock.advance(10)
+        statuses = ["200", "503", "200", "500"]
+        core.store.add_many(
+            [Sample("latency", 100, {"status": s}, now - k) for k, s in enumerate(statuses)],
+            now=now,
+        )
+        await core.engine.tick(core.rulebook.enabled(), now=now)
+        (incident,) = await incidents(core)
+        assert incident.summary == "50% > 2% (percent_where of latency)"
+        assert dict(incident_card(incident, now).fields)["Value"] == "50% (threshold > 2%)"
+    finally:
+        await core.close()
