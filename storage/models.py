@@ -125,7 +125,10 @@ class OutboxRow(Base):
     dispatcher delivers it at least once and marks it delivered."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "delivered_at", "available_at"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "delivered_at", "available_at"),
+        Index("ix_outbox_stream", "incident_id", "channel", "id"),  # see OutboxRepository.claim
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     created_at: Mapped[float]

@@ -109,3 +109,53 @@ async def test_a_channel_no_adapter_serves_stays_pending_with_a_reason(core, clo
     (row,) = await rows(core)
     assert row.delivered_at is None
     assert "no chat adapter delivers to channel 'alerts'" in row.last_error
+
+
+async def test_an_update_waits_for_the_row_a_dead_dispatcher_left_leased(core_each_db, clock):
+    """kill -9 between claiming 'opened' and marking it delivered, then an acknowledgement:
+    the edit used to go out first, as a new message, and the stale 'open' card 30 s later
+    (on a platform that edits by reference, over the acknowledged one)."""
+    core, platform = core_each_db, Recorder()
+    incident = await core.incidents.test("slow-api", ALICE)
+    async with core.db.transaction() as session:  # the dead dispatcher's claim
+        (_claimed,) = await OutboxRepository(session).claim(clock.now, lease=30)
+    await core.incidents.acknowledge(incident.id, ALICE)
+    dispatcher = Dispatcher(core.db, [platform], clock)
+    assert await dispatcher.run_once() == 0  # nothing overtakes the leased row
+    clock.advance(31)
+    assert await dispatcher.run_once() == 2
+    assert [(d.event, d.message_ref) for d in platform.seen] == [
+        ("opened", None),
+        ("acknowledged", "msg-1"),
+    ]
+
+
+async def test_an_update_waits_while_the_row_ahead_of_it_backs_off(core, clock):
+    """The second failure of a row backs off longer than a released row waits: the row
+    behind it used to go out first."""
+    platform = Recorder()
+    incident = await core.incidents.test("slow-api", ALICE)
+    await core.incidents.acknowledge(incident.id, ALICE)
+    dispatcher = Dispatcher(core.db, [platform], clock)
+    platform.fail_with = ConnectionError("platform unreachable")
+    for _ in range(6):
+        await dispatcher.run_once()
+        clock.advance(1)
+    first, second = await rows(core)
+    assert first.attempts >= 3 and second.attempts == 0  # never tried ahead of the first
+    platform.fail_with = None
+    clock.advance(600)
+    assert await dispatcher.run_once() == 2
+    assert [d.event for d in platform.seen] == ["opened", "acknowledged"]
+
+
+async def test_a_parked_row_does_not_hold_back_the_updates_behind_it(core, clock):
+    platform = Recorder()
+    dispatcher = Dispatcher(core.db, [platform], clock)
+    incident = await core.incidents.test("slow-api", ALICE)
+    platform.fail_with = DeliveryError("channel not found", permanent=True)
+    assert await dispatcher.run_once() == 0
+    await core.incidents.acknowledge(incident.id, ALICE)
+    platform.fail_with = None
+    assert await dispatcher.run_once() == 1
+    assert [d.event for d in platform.seen] == ["acknowledged"]

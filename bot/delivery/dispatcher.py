@@ -19,12 +19,12 @@ from monitors.cards import IncidentCard
 from storage.db import Database
 from storage.models import OutboxRow
 from storage.repositories import OutboxRepository
+from storage.repositories.outbox import PARKED
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
 MAX_ATTEMPTS = 50
-PARKED = 1e18  # available_at of rows given up on (permanent error or too many attempts)
 
 
 def backoff(attempts: int, rng: Callable[[], float] = random.random) -> float:
@@ -75,7 +75,15 @@ class Dispatcher:
         self._wake.set()
 
     async def run_once(self) -> int:
-        """One pass over what is due; returns how many rows were delivered."""
+        """Deliver what is due; returns how many rows were delivered. A claim takes one
+        row per incident and channel (see OutboxRepository.claim), so claim again while
+        rows go out, until nothing more is due."""
+        total = 0
+        while sent := await self._pass():
+            total += sent
+        return total
+
+    async def _pass(self) -> int:
         now = self.clock()
         async with self.db.transaction() as session:
             rows = await OutboxRepository(session).claim(now, self.batch)

@@ -5,8 +5,11 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from storage.models import MessageRow, OutboxRow
+
+PARKED = 1e18  # available_at of rows given up on (permanent error or too many attempts)
 
 
 class OutboxRepository:
@@ -20,10 +23,27 @@ class OutboxRepository:
 
     async def claim(self, now: float, limit: int = 100, lease: float = 30.0) -> list[OutboxRow]:
         """Take pending rows in order and hide them for ``lease`` seconds; a crashed
-        dispatcher's rows become available again when the lease runs out."""
+        dispatcher's rows become available again when the lease runs out.
+
+        Only the first undelivered row of each incident and channel is taken: a later
+        one waits while an earlier one is leased (its dispatcher may have died) or
+        backing off, so an edit never overtakes the message it edits. Parked rows
+        block nothing."""
+        earlier = aliased(OutboxRow)
+        head = (  # a correlated subquery, so both databases use ix_outbox_stream per row
+            select(func.min(earlier.id))
+            .where(
+                earlier.incident_id == OutboxRow.incident_id,
+                earlier.channel == OutboxRow.channel,
+                earlier.delivered_at.is_(None),
+                earlier.available_at < PARKED,
+            )
+            .scalar_subquery()
+        )
+        first = OutboxRow.incident_id.is_(None) | (OutboxRow.id == head)
         query = (
             select(OutboxRow)
-            .where(OutboxRow.delivered_at.is_(None), OutboxRow.available_at <= now)
+            .where(OutboxRow.delivered_at.is_(None), OutboxRow.available_at <= now, first)
             .order_by(OutboxRow.id)
             .limit(limit)
             .with_for_update(skip_locked=True)

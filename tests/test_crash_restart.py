@@ -1,0 +1,415 @@
+"""kill -9 at any moment: after restart no incident is lost or duplicated and every
+pending notification is delivered (DESIGN.md, "Targets"; docs/architecture.md, "Crash
+safety").
+
+`python run.py` runs as a real process on a database file (or a PostgreSQL database)
+while a pusher sends latency samples over HTTP that make several series open, escalate,
+de-escalate, resolve and breach again. The process is killed with SIGKILL at seeded
+random moments (some during start-up) and restarted on the same database; after each
+kill the database is checked while nothing runs. At the end the service settles on
+normal readings, stops with SIGTERM, and the database is checked for what a user would
+notice: a series with two live incidents, a duplicated or missing message, an incident
+whose timeline does not add up, a notification never delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import itertools
+import os
+import random
+import signal
+import socket
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from sqlalchemy import func, select, text
+
+from storage.db import Database
+from storage.models import IncidentEventRow, IncidentRow, OutboxRow, SeriesStateRow
+
+F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux
+REPO = Path(__file__).resolve().parent.parent
+SEED = int(os.environ.get("TOCSIN_CRASH_SEED", "20240611"))
+KILLS = 7
+CHANNELS = ("alerts", "pager")
+ROUTES = ("/a", "/b", "/c")
+RULES = ("crash-reopen", "crash-fresh")
+CONFIG = f"""
+timer_interval: 1
+default_channels: [{", ".join(CHANNELS)}]
+rules:
+  - name: crash-reopen          # breaching again within the cooldown reopens
+    metric: latency
+    aggregate: max
+    window: 2s
+    interval: 1s
+    group_by: [route]
+    thresholds: {{warning: 500, critical: 2000}}
+    breaches_to_open: 2
+    normals_to_resolve: 2
+  - name: crash-fresh           # no cooldown: every episode is a new incident
+    metric: latency
+    aggregate: max
+    window: 2s
+    interval: 1s
+    group_by: [route]
+    thresholds: {{warning: 500, critical: 2000}}
+    breaches_to_open: 2
+    normals_to_resolve: 2
+    cooldown: 0
+"""
+
+# One episode per route every PERIOD seconds, the routes out of step with each other:
+# warning, critical (escalates), warning again (de-escalates), then normal (resolves).
+PERIOD = 10.5
+EPISODE = ((2.5, 900.0), (4.0, 3000.0), (6.0, 900.0), (PERIOD, 100.0))
+NORMAL = 100.0
+LIVE = ("open", "acknowledged")
+LEASE = 30.0  # OutboxRepository.claim
+
+
+def latency(route_index: int, elapsed: float) -> float:
+    phase = (elapsed + route_index * PERIOD / len(ROUTES)) % PERIOD
+    return next(value for end, value in EPISODE if phase < end)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Harness:
+    database_url: str
+    config: Path
+    log: Path
+    port: int
+    normal_only: bool = False
+    process: asyncio.subprocess.Process | None = None
+    _output: int | None = None  # read end of the pipe the console adapter prints to
+
+    async def start(self) -> None:
+        environment = {
+            **os.environ,
+            "TOCSIN_DATABASE_URL": self.database_url,
+            "TOCSIN_CONFIG": str(self.config),
+            "TOCSIN_HTTP_PORT": str(self.port),
+            "TOCSIN_HTTP_HOST": "127.0.0.1",
+            "TOCSIN_API_TOKEN": "",
+            "COLUMNS": "200",
+        }
+        with self.log.open("ab") as log:
+            log.write(b"\n===== start =====\n")
+        # The console is the chat platform here. Its pipe holds one page of output, so
+        # when the test stops reading, the next message blocks in mid-delivery, like a
+        # post to a platform that has not answered yet.
+        read, write = os.pipe()
+        fcntl.fcntl(read, F_SETPIPE_SZ, 4096)
+        try:
+            self.process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "run.py",
+                cwd=REPO,
+                env=environment,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=write,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+        finally:
+            os.close(write)
+        self._output = read
+        os.set_blocking(read, False)
+        asyncio.get_running_loop().add_reader(read, self._drain)
+
+    def _drain(self) -> None:
+        assert self._output is not None
+        with contextlib.suppress(BlockingIOError):
+            data = os.read(self._output, 65536)
+            with self.log.open("ab") as log:
+                log.write(data)
+            if not data:
+                self._close_output()
+
+    def stall_console(self) -> None:
+        if self._output is not None:
+            asyncio.get_running_loop().remove_reader(self._output)
+
+    def _close_output(self) -> None:
+        if self._output is not None:
+            asyncio.get_running_loop().remove_reader(self._output)
+            os.close(self._output)
+            self._output = None
+
+    async def wait_healthy(self, deadline: float = 30.0) -> None:
+        async with httpx.AsyncClient(timeout=2) as client:
+            until = time.monotonic() + deadline
+            while time.monotonic() < until:
+                assert self.process is not None and self.process.returncode is None, (
+                    f"the service ended while starting:\n{self.tail()}"
+                )
+                with contextlib.suppress(httpx.HTTPError):
+                    response = await client.get(f"http://127.0.0.1:{self.port}/healthz")
+                    if response.status_code == 200:
+                        return
+                await asyncio.sleep(0.05)
+        raise AssertionError(f"the service never became healthy:\n{self.tail()}")
+
+    async def kill(self) -> None:
+        assert self.process is not None
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGKILL)
+        await self.process.wait()
+        self._close_output()
+
+    async def terminate(self) -> int:
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(self.process.wait(), 20)
+        await asyncio.sleep(0.1)  # the last output
+        self._close_output()
+        return code
+
+    def tail(self, lines: int = 60) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    async def push_forever(self, started: float) -> None:
+        """A service reporting each route's latency five times a second, whichever
+        process is up; refused or unanswered pushes (while it is down) are dropped."""
+        url = f"http://127.0.0.1:{self.port}/v1/samples"
+        async with httpx.AsyncClient(timeout=1) as client:
+            while True:
+                elapsed = time.monotonic() - started
+                samples = [
+                    {
+                        "metric": "latency",
+                        "value": NORMAL if self.normal_only else latency(i, elapsed),
+                        "labels": {"route": route},
+                    }
+                    for i, route in enumerate(ROUTES)
+                ]
+                with contextlib.suppress(httpx.HTTPError):
+                    await client.post(url, json={"samples": samples})
+                await asyncio.sleep(0.2)
+
+
+@dataclass
+class Snapshot:
+    incidents: list[IncidentRow]
+    events: list[IncidentEventRow]
+    outbox: list[OutboxRow]
+    series: list[SeriesStateRow]
+
+
+async def snapshot(database_url: str) -> Snapshot:
+    db = Database(database_url)
+    try:
+        async with db.read() as session:
+            if not db.is_sqlite:  # one snapshot for every table (SQLite's read is one)
+                await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+            return Snapshot(
+                incidents=list((await session.scalars(select(IncidentRow))).all()),
+                events=list((await session.scalars(select(IncidentEventRow).order_by("id"))).all()),
+                outbox=list((await session.scalars(select(OutboxRow).order_by("id"))).all()),
+                series=list((await session.scalars(select(SeriesStateRow))).all()),
+            )
+    finally:
+        await db.close()
+
+
+async def delivery_in_flight(database_url: str) -> bool:
+    """A notification claimed over half a second ago and not delivered yet: the
+    dispatcher is stuck posting it."""
+    db = Database(database_url)
+    try:
+        async with db.read() as session:
+            stuck = await session.scalar(
+                select(func.count())
+                .select_from(OutboxRow)
+                .where(
+                    OutboxRow.delivered_at.is_(None),
+                    OutboxRow.attempts > 0,
+                    OutboxRow.available_at > time.time() + 1,
+                    OutboxRow.available_at < time.time() + LEASE - 0.5,
+                )
+            )
+        return bool(stuck)
+    except Exception:  # e.g. the schema is not there yet
+        return False
+    finally:
+        await db.close()
+
+
+async def settled(database_url: str) -> bool:
+    """Every incident resolved and every notification delivered."""
+    db = Database(database_url)
+    try:
+        async with db.read() as session:
+            live = await session.scalar(
+                select(func.count()).select_from(IncidentRow).where(IncidentRow.status.in_(LIVE))
+            )
+            pending = await session.scalar(
+                select(func.count()).select_from(OutboxRow).where(OutboxRow.delivered_at.is_(None))
+            )
+        return live == 0 and pending == 0
+    except Exception:  # e.g. the schema is not there yet
+        return False
+    finally:
+        await db.close()
+
+
+# What may follow what in a timeline, starting from "opened".
+NEXT_STATUS = {
+    ("open", "escalated"): "open",
+    ("open", "deescalated"): "open",
+    ("open", "resolved"): "resolved",
+    ("resolved", "reopened"): "open",
+}
+
+
+def problems(snap: Snapshot) -> list[str]:
+    """What a user would notice, in a database no process is writing to."""
+    found: list[str] = []
+    incidents = {i.id: i for i in snap.incidents}
+    events: dict[int, list[IncidentEventRow]] = defaultdict(list)
+    for event in snap.events:
+        events[event.incident_id].append(event)
+
+    live_by_series: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for incident in snap.incidents:
+        if incident.status in LIVE:
+            live_by_series[(incident.rule, incident.series_key)].append(incident.id)
+    for series, ids in live_by_series.items():
+        if len(ids) > 1:
+            found.append(f"series {series}: {len(ids)} unresolved incidents {sorted(ids)}")
+
+    pointers = {(s.rule, s.series_key): s.incident_id for s in snap.series}
+    for series, ids in live_by_series.items():
+        if pointers.get(series) not in ids:
+            found.append(
+                f"series {series}: unresolved incident(s) {ids} but the series state points at "
+                f"{pointers.get(series)} (it can never auto-resolve)"
+            )
+    for series, pointer in pointers.items():
+        if pointer is not None and pointer not in live_by_series.get(series, []):
+            status = incidents[pointer].status if pointer in incidents else "missing"
+            found.append(f"series {series}: state points at incident {pointer}, {status}")
+
+    for incident in snap.incidents:
+        timeline = events.get(incident.id, [])
+        kinds = [e.kind for e in timeline]
+        if kinds[:1] != ["opened"] or kinds.count("opened") != 1:
+            found.append(f"incident {incident.id}: timeline {kinds} (want one 'opened', first)")
+            continue
+        status = "open"
+        for kind in kinds[1:]:
+            after = NEXT_STATUS.get((status, kind))
+            if after is None:
+                found.append(f"incident {incident.id}: '{kind}' while {status}: {kinds}")
+                break
+            status = after
+        else:
+            shown = "resolved" if incident.status == "resolved" else "open"
+            if status != shown:
+                found.append(
+                    f"incident {incident.id}: status {incident.status} but timeline {kinds}"
+                )
+        if incident.reopen_count != kinds.count("reopened"):
+            found.append(
+                f"incident {incident.id}: reopen_count {incident.reopen_count}, timeline {kinds}"
+            )
+
+    expected = Counter(
+        (e.incident_id, e.kind, channel) for e in snap.events for channel in CHANNELS
+    )
+    queued = Counter((o.incident_id, o.event, o.channel) for o in snap.outbox)
+    for key in sorted(set(expected) | set(queued), key=str):
+        if expected[key] != queued[key]:
+            found.append(
+                f"incident {key[0]} '{key[1]}' on #{key[2]}: {expected[key]} timeline "
+                f"event(s) but {queued[key]} outbox row(s)"
+            )
+    streams: dict[tuple[int | None, str], list[OutboxRow]] = defaultdict(list)
+    for row in snap.outbox:  # in id order
+        if row.incident_id not in incidents:
+            found.append(f"outbox row {row.id} for missing incident {row.incident_id}")
+        streams[(row.incident_id, row.channel)].append(row)
+    for (incident_id, channel), rows in streams.items():
+        # An incident's messages reach a channel in the order they were written: an edit
+        # that overtook the message it edits would post anew, then be undone by it.
+        for before, after in itertools.pairwise(rows):
+            if after.delivered_at is not None and (
+                before.delivered_at is None or before.delivered_at > after.delivered_at
+            ):
+                found.append(
+                    f"incident {incident_id} on #{channel}: '{after.event}' (row {after.id}) "
+                    f"delivered before '{before.event}' (row {before.id})"
+                )
+    return found
+
+
+async def test_kill_9_at_random_moments_loses_and_doubles_nothing(database_url, tmp_path):
+    config = tmp_path / "tocsin.yaml"
+    config.write_text(CONFIG)
+    harness = Harness(database_url, config, tmp_path / "service.log", free_port())
+    rng = random.Random(SEED)
+    started = time.monotonic()
+    pusher = asyncio.ensure_future(harness.push_forever(started))
+    try:
+        for cycle in range(KILLS):
+            await harness.start()
+            if cycle == 0:  # while a message is being posted
+                await harness.wait_healthy()
+                harness.stall_console()
+                until = time.monotonic() + 15
+                while not await delivery_in_flight(database_url):
+                    assert time.monotonic() < until, "no delivery blocked on the console"
+                    await asyncio.sleep(0.2)
+            elif rng.random() < 0.25:  # during start-up
+                await asyncio.sleep(rng.uniform(0.0, 1.0))
+            else:
+                await harness.wait_healthy()
+                await asyncio.sleep(rng.uniform(0.3, 3.5))
+            await harness.kill()
+            found = problems(await snapshot(database_url))
+            assert not found, f"after kill {cycle + 1} (seed {SEED}):\n" + "\n".join(found)
+
+        # The final run: the routes recover, everything resolves and is delivered.
+        harness.normal_only = True
+        await harness.start()
+        await harness.wait_healthy()
+        # A row claimed by a killed process waits out its lease before it goes again.
+        deadline = time.monotonic() + LEASE + 15
+        while time.monotonic() < deadline:
+            if await settled(database_url):
+                break
+            await asyncio.sleep(0.5)
+        assert await harness.terminate() == 0, harness.tail()
+    finally:
+        pusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pusher
+        if harness.process is not None and harness.process.returncode is None:
+            await harness.kill()
+
+    snap = await snapshot(database_url)
+    found = problems(snap)
+    live = [i.id for i in snap.incidents if i.status in LIVE]
+    if live:
+        found.append(f"incidents {live} still unresolved after the routes recovered")
+    pending = [(o.id, o.incident_id, o.event, o.channel) for o in snap.outbox if not o.delivered_at]
+    if pending:
+        found.append(f"outbox rows never delivered (id, incident, event, channel): {pending}")
+    assert not found, f"seed {SEED}:\n" + "\n".join(found) + "\n" + harness.tail()
+    # The run exercised what it claims to: incidents opened and resolved.
+    kinds = Counter(e.kind for e in snap.events)
+    print(f"seed {SEED}: {len(snap.incidents)} incidents, timeline {dict(kinds)}")
+    assert kinds["opened"] >= 2 and kinds["resolved"] >= 2, kinds
