@@ -2,6 +2,9 @@
 
     .venv/bin/python benchmarks/engine.py [--rules 10000] [--database-url URL]
 
+With a PostgreSQL ``--database-url`` (postgresql+asyncpg://postgres@127.0.0.1/test) the
+run creates a scratch database on that server and drops it afterwards.
+
 Each rule watches one service's pushed latencies (a mix of p95, avg and rate over a 1m
 window) through the real ingest source, window store, state machine and database.
 It prints the first tick (every series is new: 10,000 rows inserted), steady ticks
@@ -16,7 +19,13 @@ import statistics
 import sys
 import tempfile
 import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+
+import asyncpg
+from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -64,9 +73,37 @@ async def timed_tick(core: Core, now: float) -> float:
     return time.perf_counter() - started
 
 
-async def main(count: int, url: str | None) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="tocsin-bench-"))
-    url = url or f"sqlite+aiosqlite:///{folder / 'bench.db'}"
+@asynccontextmanager
+async def scratch_database(server_url: str | None) -> AsyncIterator[str]:
+    """A new, empty database for one run, dropped afterwards: a temporary SQLite file,
+    or on the PostgreSQL server of ``server_url`` a database of its own, so a run never
+    starts from (or leaves behind) another run's series and incidents."""
+    if server_url is None:
+        folder = Path(tempfile.mkdtemp(prefix="tocsin-bench-"))
+        yield f"sqlite+aiosqlite:///{folder / 'bench.db'}"
+        return
+    server = make_url(server_url).set(drivername="postgresql")
+    name = f"tocsin_bench_{uuid.uuid4().hex[:12]}"
+    admin = server.render_as_string(hide_password=False)
+    connection = await asyncpg.connect(admin)
+    await connection.execute(f"CREATE DATABASE {name}")
+    await connection.close()
+    try:
+        yield server.set(drivername="postgresql+asyncpg", database=name).render_as_string(
+            hide_password=False
+        )
+    finally:
+        connection = await asyncpg.connect(admin)
+        await connection.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await connection.close()
+
+
+async def main(count: int, server_url: str | None) -> None:
+    async with scratch_database(server_url) as url:
+        await run(count, url)
+
+
+async def run(count: int, url: str) -> None:
     now = time.time()
     core = await Core.open(url, make_rules(count), clock=lambda: now)
     try:
