@@ -115,6 +115,12 @@ def describe_metric(rule_spec: Mapping[str, object]) -> str:
     return text
 
 
+def _value_text(incident: IncidentRow, style: str) -> str:
+    if incident.test and incident.value is None:
+        return "none, a test"  # "no data" would read as a broken source
+    return format_value(incident.value, style)
+
+
 def incident_title(incident: IncidentRow) -> str:
     prefix = "[TEST] " if incident.test else ""
     series = ", ".join(f"{k}={v}" for k, v in sorted(incident.labels.items()))
@@ -135,7 +141,7 @@ def incident_card(incident: IncidentRow, now: float) -> IncidentCard:
         fields.append(
             (
                 "Value",
-                f"{format_value(incident.value, style)} (threshold {op} "
+                f"{_value_text(incident, style)} (threshold {op} "
                 f"{format_value(incident.threshold, style)})",
             )
         )

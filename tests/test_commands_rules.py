@@ -307,6 +307,7 @@ async def test_test_posts_a_clearly_marked_test_incident(core_each_db, clock):
     assert "[TEST]" in card.title
     assert "slow-api" in card.title
     assert card.footer == "Test incident: no one is paged for it."
+    assert dict(card.fields)["Value"] == "none, a test (threshold > 2,000)"  # not "no data"
     assert reply.text == (
         f"Posted test incident #{card.incident_id} for slow-api. "
         f"Resolve it with /alerts resolve {card.incident_id}."
