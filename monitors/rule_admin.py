@@ -176,7 +176,9 @@ class RuleAdmin:
         run can no more auto-resolve than rules disabled here. Resolve their incidents
         (test incidents aside) and forget their series; returns how many were resolved."""
         now = self.clock()
-        active = {rule.name for rule in self.rulebook.enabled()}
+        # A saved rule that no longer validates was neither disabled nor removed: leave
+        # its incidents for the admin to see once the rule is fixed.
+        active = {rule.name for rule in self.rulebook.enabled()} | self.rulebook.unloadable
         async with self.cache.lock:
             async with self.db.transaction() as session:
                 stale = [

@@ -27,6 +27,8 @@ class RuleBook:
         self._origins: dict[str, RuleOrigin] = {name: RuleOrigin("file") for name in self._file}
         self._listeners: list[Callable[[], None]] = []
         self.load_errors: list[str] = []
+        self.unloadable: set[str] = set()
+        """Saved rules that no longer validate: not evaluated, but not removed either."""
 
     async def load(self, db: Database) -> None:
         """Apply saved overrides and deletions on top of the file's rules."""
@@ -40,7 +42,12 @@ class RuleBook:
             try:
                 rule = Rule.model_validate(row.spec)
             except ValidationError as exc:  # a saved rule no longer valid: keep the file's
-                self.load_errors.append(f"saved rule '{row.name}' ignored: {exc}")
+                self.load_errors.append(
+                    f"saved rule '{row.name}' ignored: it no longer validates, so it is not "
+                    f"evaluated and its incidents stay as they are; POST /v1/rules a "
+                    f"corrected rule of that name to replace it. {exc}"
+                )
+                self.unloadable.add(row.name)
                 continue
             self._rules[row.name] = rule
             self._origins[row.name] = RuleOrigin("saved", row.updated_by, row.updated_at)

@@ -211,6 +211,29 @@ async def test_a_rule_disabled_in_the_file_resolves_its_incidents_at_start(datab
         await core.close()
 
 
+async def test_a_saved_rule_that_no_longer_validates_keeps_its_incidents(database_url, clock):
+    """A rule saved through the API with interval 500ms (allowed before rule durations
+    started at 1s) is ignored at start-up. Its incidents were resolved "removed in the
+    rule file" and its series forgotten, though nobody removed anything."""
+    from storage.repositories import RuleRepository
+
+    core = await Core.open(database_url, [], clock=clock)
+    await core.rules.create({**RULE, "name": "saved-api"}, ALICE)
+    for value in (900, 900):
+        await tick(core, clock, value)
+    async with core.db.transaction() as session:
+        spec = {**core.rulebook.get("saved-api").to_json(), "interval": "500ms"}
+        await RuleRepository(session).save("saved-api", spec, clock.now, "old-version")
+    await core.close()
+    core = await Core.open(database_url, [], clock=clock)
+    try:
+        assert core.rulebook.get("saved-api") is None and core.rulebook.load_errors
+        (incident,) = await incidents(core)
+        assert (incident.status, incident.resolve_note) == ("open", None)
+    finally:
+        await core.close()
+
+
 # ------------------------------------------------------------ reopen and escalate_after
 
 

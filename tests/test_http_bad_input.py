@@ -107,6 +107,24 @@ async def test_a_saved_rule_the_scheduler_cannot_plan_does_not_stop_the_start(sq
         await core.close()
 
 
+async def test_a_saved_rule_that_no_longer_validates_can_be_replaced(sqlite_url, clock):
+    """What the start-up warning tells the operator to do actually works, and lasts."""
+    db = Database(sqlite_url)
+    await db.migrate()
+    spec = {**SLOW_API.to_json(), "name": "fast", "interval": "500ms"}  # valid once
+    async with db.transaction() as session:
+        await RuleRepository(session).save("fast", spec, clock.now, "api")
+    await db.close()
+    async with serve(sqlite_url, clock) as api:
+        (warning,) = api.core.rulebook.load_errors
+        assert "POST /v1/rules a corrected rule of that name" in warning
+        fixed = await api.client.post("/v1/rules", json={**spec, "interval": "1s"})
+        assert fixed.status_code == 201, fixed.text
+    async with serve(sqlite_url, clock) as api:
+        assert api.core.rulebook.load_errors == []
+        assert api.core.rulebook.get("fast").interval == 1.0
+
+
 @pytest.mark.parametrize(
     "patch",
     [
@@ -149,6 +167,8 @@ async def test_out_of_range_ids_read_like_the_others(api):
         response = await api.client.get(f"/v1/alerts/{raw}")
         assert response.status_code == 404
         assert response.json()["error"] == f"There is no incident #{int(raw)}."
+    huge = await api.client.get("/v1/alerts/" + "9" * 5000)  # int() refuses > 4,300 digits
+    assert huge.status_code == 404, huge.text
     negative = await api.client.get("/v1/alerts/-1")
     assert negative.status_code == 400  # not a whole number: not "There is no incident -1."
 
@@ -202,6 +222,11 @@ async def test_ingest_names_the_items_holding_nan_or_infinity(api):
         "samples[4].ts: must be epoch seconds or an RFC 3339 string",
     ]
     assert api.core.store.stats()["samples_stored"] == 0
+
+    huge = b'{"samples": [{"metric": "m", "value": 1' + b"0" * 400 + b"}]}"
+    refused = await api.client.post("/v1/samples", content=huge)  # was 500 (OverflowError)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["errors"][0] == "samples[0].value: must be a finite number"
 
     still_bad = await api.client.post("/v1/samples", content=b'{"samples": [NaN')
     assert still_bad.status_code == 400

@@ -83,6 +83,8 @@ def path_id(request: web.Request, what: str) -> int:
     if not (raw.isascii() and raw.isdigit()):
         article = "an" if what[:1] in "aeiou" else "a"
         raise Invalid(f"{raw!r} is not {article} {what} id; ids are whole numbers.")
+    if len(raw) > 30:  # far out of range, and int() refuses over 4,300 digits
+        raise NotFound(f"There is no {what} #{raw[:20]}...")
     value = int(raw)
     if not 0 < value <= MAX_ID:
         raise NotFound(f"There is no {what} #{value}.")

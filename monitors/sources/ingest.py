@@ -40,7 +40,12 @@ class IngestError(ValueError):
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    if not isinstance(v, int | float) or isinstance(v, bool):
+        return False
+    try:
+        return math.isfinite(v)
+    except OverflowError:  # an int beyond float range (json.loads keeps 10**400 exact)
+        return False
 
 
 def _parse_ts(raw: Any, now: float) -> float | str:
