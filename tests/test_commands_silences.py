@@ -45,6 +45,17 @@ async def test_incidents_the_silence_does_not_match_are_still_posted(core_each_d
     assert await outbox_for(core, (await incident_for(core, "/checkout")).id) == ["opened"]
 
 
+async def test_a_test_incident_card_keeps_updating_under_a_silence(core_each_db):
+    """A silence that starts after /rule test used to freeze the posted [TEST] card at
+    'open': acknowledge and resolve wrote no messages, and nothing announced it later."""
+    core = core_each_db
+    card = (await ok(core, "/rule test slow-api")).cards[0]
+    await ok(core, "/silence add rule=slow-api 2h maintenance")
+    await ok(core, f"/alerts ack {card.incident_id}")
+    await ok(core, f"/alerts resolve {card.incident_id}")
+    assert await outbox_for(core, card.incident_id) == ["opened", "acknowledged", "resolved"]
+
+
 async def test_add_without_the_admin_role_is_refused(core):
     reply = await refused(core, "/silence add rule=slow-api 2h deploy", BOB)
     assert reply.text == (
