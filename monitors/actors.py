@@ -35,6 +35,14 @@ AUTO_RESOLVER = "auto"
 """``resolved_by`` when the readings recovered (the card says "automatically")."""
 RESERVED_NAMES = frozenset({AUTO_RESOLVER, SYSTEM_NAME})
 """Names Tocsin records for itself ("resolved by auto" reads "resolved automatically"):
-no person may act under them."""
+no person acts under them. The API refuses them in X-Tocsin-Actor; adapters pass the
+names platforms give them through ``person_name``."""
+
+
+def person_name(name: str, surface: str) -> str:
+    """A person's name as recorded: one that is Tocsin's own gets its surface added
+    (a console login ``tocsin`` acts as ``tocsin@console``), so it never reads as Tocsin."""
+    return f"{name}@{surface}" if name.lower() in RESERVED_NAMES else name
+
 
 SYSTEM = Actor(id=SYSTEM_NAME, name=SYSTEM_NAME, surface="system", roles=frozenset({ADMIN}))

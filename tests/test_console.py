@@ -208,3 +208,16 @@ async def test_the_console_hint_is_for_the_console_only(core):
     reply = await refused(core, "/rule set slow-api 900", BOB)
     assert "console_admin" not in reply.text
     assert reply.text.endswith("nothing was changed.")
+
+
+@pytest.mark.parametrize("login", ["tocsin", "auto"])
+async def test_a_login_named_like_tocsin_itself_does_not_act_as_tocsin(
+    core, clock, monkeypatch, login
+):
+    """'resolved by auto' reads 'resolved automatically', and 'tocsin' is the system."""
+    for variable in ("LOGNAME", "USER", "LNAME", "USERNAME"):  # getpass.getuser reads these
+        monkeypatch.setenv(variable, login)
+    incident_id = await open_one(core, clock)
+    reply = await ok(core, f"/alerts resolve {incident_id}", console_actor(True))
+    fields = dict(reply.cards[0].fields)
+    assert fields["Resolved"].startswith(f"by {login}@console after")

@@ -19,7 +19,7 @@ from rich.text import Text
 
 from bot.adapters.base import Delivery
 from commands.model import Reply
-from monitors.actors import ADMIN, Actor
+from monitors.actors import ADMIN, Actor, person_name
 from monitors.cards import IncidentCard
 
 log = logging.getLogger(__name__)
@@ -95,7 +95,7 @@ class ConsoleAdapter:
 def console_actor(admin: bool, config_path: Path | None = None) -> Actor:
     """The person at the keyboard; an admin when the config file says ``console_admin:
     true`` (the default), and told so when an admin-only command is refused."""
-    user = getpass.getuser()
+    user = person_name(getpass.getuser(), "console")
     where = str(config_path) if config_path else "the config file"
     return Actor(
         id=user,
