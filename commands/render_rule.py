@@ -8,9 +8,9 @@ from typing import Any
 
 import yaml
 
+from monitors.announce import CHANGE, SHARE, value_style
 from monitors.rules import Rule
 
-UNITS = {"dynamic": "x baseline", "percent_change": "% change"}
 OFF = {"cooldown": "0 (never reopens)", "repeat_interval": "0 (no reminders)"}
 FOLDED = {"name", "description", "source", "op", "baseline_multiplier", "percent"}
 """Fields not listed on their own line: in the heading, always the same (``source``), or
@@ -27,9 +27,10 @@ def number_text(value: float) -> str:
 def threshold_unit(rule: Rule) -> str:
     """What a rule's threshold numbers count: ``x baseline``, ``% change``, ``% of
     samples`` (percent_where), or nothing for plain values."""
-    if rule.threshold_type in UNITS:
-        return UNITS[rule.threshold_type]
-    return "% of samples" if rule.aggregate == "percent_where" else ""
+    if rule.threshold_type == "dynamic":
+        return "x baseline"
+    style = value_style(rule.threshold_type, rule.aggregate)
+    return {CHANGE: "% change", SHARE: "% of samples"}.get(style, "")
 
 
 def with_unit(number: str, unit: str) -> str:

@@ -29,6 +29,7 @@ from monitors.machine import (
     track_source,
     transition,
 )
+from monitors.resolution import mark_resolved
 from monitors.rules import Rule
 from monitors.sources.base import RuleReading, SeriesValue, Source, series_key
 from monitors.thresholds import classify
@@ -416,9 +417,7 @@ class _ChangeWriter:
         incident = self._incident(state.last_incident_id)
         if incident is None or incident.status == "resolved":
             return state
-        incident.status = transition(incident.status, "resolve")
-        incident.resolved_at, incident.resolved_by = self.now, AUTO_RESOLVER
-        incident.snoozed_until = None
+        mark_resolved(incident, AUTO_RESOLVER, self.now)
         incident.value = change.reading.value
         style = value_style(change.rule.threshold_type, change.rule.aggregate)
         self._announce(
@@ -438,8 +437,6 @@ class _ChangeWriter:
     async def _source_recovered(self, change: Change, state: SeriesState) -> SeriesState:
         incident = self._incident(change.before.incident_id)
         if incident is not None and incident.status != "resolved":
-            incident.status = transition(incident.status, "resolve")
-            incident.resolved_at, incident.resolved_by = self.now, AUTO_RESOLVER
-            incident.snoozed_until = None
+            mark_resolved(incident, AUTO_RESOLVER, self.now)
             self._announce(incident, "resolved", "Source answers again", notify=False)
         return replace(state, incident_id=None)

@@ -23,6 +23,7 @@ from monitors.machine import (
     after_manual_resolve,
     transition,
 )
+from monitors.resolution import mark_resolved
 from monitors.rule_admin import require_admin
 from monitors.rulebook import RuleBook
 from storage.db import Database
@@ -104,10 +105,8 @@ class IncidentActions:
         async with self.cache.lock:
             async with self.db.transaction() as session:
                 incident = await self._get(session, incident_id)
-                incident.status = self._transition(incident, "resolve")
-                incident.resolved_at, incident.resolved_by = now, actor.name
-                incident.resolve_note = note.strip()[:1000] or None
-                incident.snoozed_until = None
+                self._transition(incident, "resolve")  # refuses in the user's terms
+                mark_resolved(incident, actor.name, now, note.strip()[:1000] or None)
                 line = f"Resolved by {actor.name}" + (
                     f": {incident.resolve_note}" if incident.resolve_note else ""
                 )

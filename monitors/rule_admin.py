@@ -15,7 +15,7 @@ from monitors.actors import SYSTEM_NAME, Actor
 from monitors.announce import Announcer, Journal
 from monitors.engine import SeriesCache
 from monitors.errors import ActionError, Invalid, NotFound, PermissionDenied
-from monitors.machine import transition
+from monitors.resolution import mark_resolved
 from monitors.rulebook import RuleBook
 from monitors.rulefile import validation_errors
 from monitors.rules import LEVELS, Rule
@@ -223,10 +223,7 @@ def _resolve_retired(
 ) -> None:
     """Resolve an incident whose rule is no longer evaluated, saying why:
     "Resolved: rule slow-api was disabled by alice" / "... removed in the rule file"."""
-    incident.status = transition(incident.status, "resolve")
-    incident.resolved_at, incident.resolved_by = journal.now, by
-    incident.resolve_note = f"rule {verb}"
-    incident.snoozed_until = None
+    mark_resolved(incident, by, journal.now, f"rule {verb}")
     line = f"Resolved: rule {incident.rule} was {verb} {how}"
     journal.record(incident, "resolved", recorded_as or by, line, notify=False)
 
