@@ -8,8 +8,10 @@ import uuid
 from collections.abc import AsyncIterator
 
 import asyncpg
+import command_helpers
 import pytest
-from command_helpers import open_core, sqlite_url
+from command_helpers import open_core
+from http_harness import Api, serve
 
 from monitors.core import Core
 from storage.db import Database
@@ -93,7 +95,7 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 @pytest.fixture
 async def core(tmp_path, clock: Clock) -> AsyncIterator[Core]:
     """A Core with the command tests' rules, on SQLite (see command_helpers)."""
-    core = await open_core(await sqlite_url(tmp_path), clock)
+    core = await open_core(await command_helpers.sqlite_url(tmp_path), clock)
     yield core
     await core.close()
 
@@ -104,3 +106,16 @@ async def core_each_db(database_url: str, clock: Clock) -> AsyncIterator[Core]:
     core = await open_core(database_url, clock)
     yield core
     await core.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    """A fresh SQLite database file's URL, for tests that restart on the same database."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'tocsin.db'}"
+
+
+@pytest.fixture
+async def api(sqlite_url: str, clock: Clock) -> AsyncIterator[Api]:
+    """The HTTP API on loopback, over a fresh SQLite database (see http_harness)."""
+    async with serve(sqlite_url, clock) as running:
+        yield running

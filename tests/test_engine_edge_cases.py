@@ -7,30 +7,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from sqlalchemy import select
+from engine_helpers import ALICE, RULE, FailingSource, incidents, open_core, outbox, tick
 
-from monitors.actors import ADMIN, Actor
 from monitors.announce import incident_card
 from monitors.core import Core
-from monitors.rules import Rule
-from monitors.sources.base import RuleReading
 from monitors.window import Sample
-from storage.models import IncidentRow, OutboxRow
-
-ALICE = Actor("alice", "alice", "console", frozenset({ADMIN}))
-RULE = {
-    "name": "slow-api",
-    "metric": "latency",
-    "aggregate": "avg",
-    "window": "30s",
-    "interval": "10s",
-    "thresholds": {"warning": 500, "critical": 2000},
-    "repeat_interval": "1h",
-}
-
-
-async def open_core(url: str, clock, **overrides) -> Core:
-    return await Core.open(url, [Rule.model_validate({**RULE, **overrides})], clock=clock)
 
 
 @pytest.fixture
@@ -38,25 +19,6 @@ async def core(database_url, clock) -> AsyncIterator[Core]:
     core = await open_core(database_url, clock)
     yield core
     await core.close()
-
-
-async def tick(core: Core, clock, value: float | None, advance: float = 10) -> None:
-    """Advance ``advance`` s, push a few samples of ``value`` (none if None), evaluate."""
-    now = clock.advance(advance)
-    if value is not None:
-        core.store.add_many([Sample("latency", value, {}, now - k) for k in range(3)], now=now)
-    await core.engine.tick(core.rulebook.enabled(), now=now)
-
-
-async def incidents(core: Core) -> list[IncidentRow]:
-    async with core.db.transaction() as session:
-        return list((await session.scalars(select(IncidentRow).order_by(IncidentRow.id))).all())
-
-
-async def outbox(core: Core) -> list[tuple[str, bool]]:
-    async with core.db.transaction() as session:
-        rows = await session.scalars(select(OutboxRow).order_by(OutboxRow.id))
-        return [(row.event, row.notify) for row in rows]
 
 
 # ------------------------------------------------------------ silences
@@ -286,13 +248,6 @@ async def test_a_reopen_re_arms_escalation_and_delays_the_reminder(database_url,
 
 
 # ------------------------------------------------------------ source down, by hand
-
-
-class FailingSource:
-    name = "ingest"
-
-    async def fetch(self, rules, now):
-        return {rule.name: RuleReading(error="connection refused") for rule in rules}
 
 
 async def test_a_source_down_incident_resolved_by_hand_is_not_raised_again_until_it_recovers(

@@ -7,29 +7,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from engine_helpers import ALICE, FailingSource, incidents, open_core, outbox, tick, timeline
 from sqlalchemy import select
 
-from monitors.actors import ADMIN, Actor
 from monitors.core import Core
-from monitors.rules import Rule
-from monitors.sources.base import RuleReading
-from monitors.window import Sample
-from storage.models import IncidentRow, OutboxRow
-
-ALICE = Actor("alice", "alice", "console", frozenset({ADMIN}))
-RULE = {
-    "name": "slow-api",
-    "metric": "latency",
-    "aggregate": "avg",
-    "window": "30s",
-    "interval": "10s",
-    "thresholds": {"warning": 500, "critical": 2000},
-    "repeat_interval": "1h",
-}
-
-
-async def open_core(url: str, clock, **overrides) -> Core:
-    return await Core.open(url, [Rule.model_validate({**RULE, **overrides})], clock=clock)
+from storage.models import OutboxRow
 
 
 @pytest.fixture
@@ -37,30 +19,6 @@ async def core(database_url, clock) -> AsyncIterator[Core]:
     core = await open_core(database_url, clock)
     yield core
     await core.close()
-
-
-async def tick(core: Core, clock, value: float | None) -> None:
-    """Advance 10 s, push a few samples of ``value`` (none if None), evaluate."""
-    now = clock.advance(10)
-    if value is not None:
-        core.store.add_many([Sample("latency", value, {}, now - k) for k in range(3)], now=now)
-    await core.engine.tick(core.rulebook.enabled(), now=now)
-
-
-async def incidents(core: Core) -> list[IncidentRow]:
-    async with core.db.transaction() as session:
-        return list((await session.scalars(select(IncidentRow).order_by(IncidentRow.id))).all())
-
-
-async def outbox(core: Core) -> list[tuple[str, bool]]:
-    async with core.db.transaction() as session:
-        rows = await session.scalars(select(OutboxRow).order_by(OutboxRow.id))
-        return [(row.event, row.notify) for row in rows]
-
-
-async def timeline(core: Core, incident_id: int) -> list[str]:
-    _, events = await core.incidents.show(incident_id)
-    return [e.kind for e in events]
 
 
 async def test_opens_on_the_second_breaching_tick_and_pages_once(core, clock):
@@ -215,13 +173,6 @@ async def test_escalate_after_posts_to_the_escalation_channel(database_url, cloc
         assert [(r.event, r.channel) for r in rows][-1] == ("escalated", "sre-leads")
     finally:
         await core.close()
-
-
-class FailingSource:
-    name = "ingest"
-
-    async def fetch(self, rules, now):
-        return {rule.name: RuleReading(error="connection refused") for rule in rules}
 
 
 async def test_a_failing_source_raises_one_source_down_incident_and_resolves_it(core, clock):

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import httpx
 import pytest
-from http_harness import SLOW_API, TOKEN, Api, open_incident, serve
+from http_harness import SLOW_API, TOKEN, open_incident, serve
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from bot.http.app import build_app
@@ -17,17 +17,6 @@ from monitors.announce import iso
 from monitors.core import Core
 
 METRIC = SLOW_API.metric
-
-
-@pytest.fixture
-def sqlite_url(tmp_path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'tocsin.db'}"
-
-
-@pytest.fixture
-async def api(sqlite_url, clock) -> AsyncIterator[Api]:
-    async with serve(sqlite_url, clock) as running:
-        yield running
 
 
 # --- auth and listening -------------------------------------------------------------------

@@ -3,11 +3,9 @@ and real SQLite: every test here failed before its fix."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
-from http_harness import SLOW_API, Api, open_incident, serve
+from http_harness import SLOW_API, open_incident, serve
 
 from bot.http.app import build_app
 from bot.http.server import start_server, stop_server
@@ -17,17 +15,6 @@ from storage.db import Database
 from storage.repositories import RuleRepository
 
 METRIC = SLOW_API.metric
-
-
-@pytest.fixture
-def sqlite_url(tmp_path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'tocsin.db'}"
-
-
-@pytest.fixture
-async def api(sqlite_url, clock) -> AsyncIterator[Api]:
-    async with serve(sqlite_url, clock) as running:
-        yield running
 
 
 # --- rule durations -----------------------------------------------------------------------

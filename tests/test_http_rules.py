@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from http_harness import SLOW_API, Api, open_incident, serve
+from http_harness import SLOW_API, open_incident, serve
 
 from monitors.announce import iso
 
@@ -17,12 +15,6 @@ NEW_RULE = {
     "thresholds": {"warning": 100, "critical": 1000},
     "group_by": ["queue"],
 }
-
-
-@pytest.fixture
-async def api(tmp_path, clock) -> AsyncIterator[Api]:
-    async with serve(f"sqlite+aiosqlite:///{tmp_path / 'tocsin.db'}", clock) as running:
-        yield running
 
 
 async def test_rules_crud_survives_a_restart(database_url, clock):
