@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pydantic import ValidationError
@@ -18,7 +18,7 @@ from monitors.errors import ActionError, Invalid, NotFound, PermissionDenied
 from monitors.resolution import mark_resolved
 from monitors.rulebook import RuleBook
 from monitors.rulefile import validation_errors
-from monitors.rules import LEVELS, Rule
+from monitors.rules import LEVELS, Rule, series_identity
 from storage.db import Database
 from storage.models import IncidentRow
 from storage.repositories import (
@@ -114,7 +114,9 @@ class RuleAdmin:
 
     async def update(self, name: str, patch: dict[str, Any], actor: Actor) -> Rule:
         """Change the fields in ``patch`` (a JSON Merge Patch, RFC 7396): maps such as
-        ``thresholds`` merge, and ``null`` removes a level or restores a default."""
+        ``thresholds`` merge, and ``null`` removes a level or restores a default. A change
+        of what the rule reads (``SERIES_IDENTITY``) resolves its incidents and starts
+        its series afresh, as disabling does: the old series would never resolve."""
         require_admin(actor, "change rules")
         rule = self.get(name)
         if "name" in patch and patch["name"] != name:
@@ -122,9 +124,15 @@ class RuleAdmin:
         new = validate_rule(merge_patch(rule.to_json(), patch))
         if new == rule:  # saving would pin the rule over the config file's for nothing
             return rule
-        retire = rule.enabled and not new.enabled
+        disabled = rule.enabled and not new.enabled
+        regrouped = series_identity(rule.to_json()) != series_identity(new.to_json())
         return await self._save(
-            new, actor, "rule.update", {"patch": patch}, retire=retire, verb="disabled"
+            new,
+            actor,
+            "rule.update",
+            {"patch": patch},
+            retire=disabled or (new.enabled and regrouped),
+            verb="disabled" if disabled else "changed",
         )
 
     async def delete(self, name: str, actor: Actor) -> Rule:
@@ -172,31 +180,60 @@ class RuleAdmin:
         return rule
 
     async def retire_inactive(self) -> int:
-        """At start-up: rules disabled in, or removed from, the rule file since the last
-        run can no more auto-resolve than rules disabled here. Resolve their incidents
-        (test incidents aside) and forget their series; returns how many were resolved."""
+        """At start-up: rules disabled in, removed from, or reading other series in the
+        rule file since the last run cannot auto-resolve their incidents, any more than
+        rules disabled here. Resolve those (test incidents aside) and forget the rules'
+        series; returns how many incidents were resolved."""
         now = self.clock()
-        # A saved rule that no longer validates was neither disabled nor removed: leave
-        # its incidents for the admin to see once the rule is fixed.
-        active = {rule.name for rule in self.rulebook.enabled()} | self.rulebook.unloadable
         async with self.cache.lock:
             async with self.db.transaction() as session:
-                stale = [
-                    incident
-                    for incident in await IncidentRepository(session).unresolved()
-                    if not incident.test and incident.rule not in active
+                unresolved = [
+                    i for i in await IncidentRepository(session).unresolved() if not i.test
                 ]
+                why = self._stale_rules(unresolved)
+                stale = [incident for incident in unresolved if incident.rule in why]
                 journal = await Journal.open(session, self.announcer, now)
                 for incident in stale:
-                    verb = "disabled" if self.rulebook.get(incident.rule) else "removed"
+                    verb = why[incident.rule]
                     _resolve_retired(journal, incident, verb, "in the rule file", SYSTEM_NAME)
                 await journal.flush()
-                gone = {key[0] for key in self.cache.states if key[0] not in active}
-                for name in sorted(gone):
+                for name in sorted(why):
                     await SeriesRepository(session).delete_rule(name)
-            for name in gone:
+            for name in why:
                 self.cache.forget_rule(name)
         return len(stale)
+
+    def _stale_rules(self, unresolved: Sequence[IncidentRow]) -> dict[str, str]:
+        """Rule name -> why its series are stale: ``removed``, ``disabled`` or ``changed``.
+        A saved rule that no longer validates was none of these: its incidents wait for
+        the admin to fix it."""
+        names = {key[0] for key in self.cache.states} | {i.rule for i in unresolved}
+        why = {}
+        for name in names - self.rulebook.unloadable:
+            rule = self.rulebook.get(name)
+            if rule is None:
+                why[name] = "removed"
+            elif not rule.enabled:
+                why[name] = "disabled"
+            elif self._reads_other_series(rule, unresolved):
+                why[name] = "changed"
+        return why
+
+    def _reads_other_series(self, rule: Rule, unresolved: Sequence[IncidentRow]) -> bool:
+        """Whether the rule's incidents were opened under another series identity, or
+        its known series are grouped by other labels."""
+        identity = series_identity(rule.to_json())
+        if any(
+            series_identity(i.rule_snapshot or {}) != identity
+            for i in unresolved
+            if i.rule == rule.name and i.kind == "metric"
+        ):
+            return True
+        grouped = set(rule.group_by)
+        return any(
+            set(self.cache.labels.get(key, {})) != grouped  # a series' labels: its group_by
+            for key in self.cache.series_of(rule.name)
+        )
 
     async def _retire(
         self, session: AsyncSession, rule: Rule, actor: Actor, verb: str, now: float

@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -90,6 +91,16 @@ OffDuration = Annotated[
 ``repeat_interval: 0`` sends no reminders)."""
 Number = Annotated[float, BeforeValidator(_no_bool)]
 Count = Annotated[int, BeforeValidator(_no_bool)]
+
+
+SERIES_IDENTITY = ("source", "metric", "match", "where", "group_by")
+"""The fields that decide which series a rule has: change one and the old series (and
+their incidents) no longer correspond to anything the rule reads."""
+
+
+def series_identity(spec: Mapping[str, Any]) -> dict[str, Any]:
+    """The SERIES_IDENTITY fields of a rule as JSON (``Rule.to_json()`` or a snapshot)."""
+    return {field: spec.get(field) for field in SERIES_IDENTITY}
 
 
 def level_rank(level: str | None) -> int:

@@ -173,6 +173,60 @@ async def test_a_rule_disabled_in_the_file_resolves_its_incidents_at_start(datab
         await core.close()
 
 
+async def test_a_restart_with_the_same_rules_leaves_incidents_alone(database_url, clock):
+    core = await open_core(database_url, clock, group_by=["route"])
+    for value in (900, 900):
+        await tick(core, clock, value)
+    await core.close()
+    core = await open_core(database_url, clock, group_by=["route"])
+    try:
+        (incident,) = await incidents(core)
+        assert (incident.status, incident.resolve_note) == ("open", None)
+        await tick(core, clock, 900)  # still the same series: no second incident
+        assert len(await incidents(core)) == 1
+    finally:
+        await core.close()
+
+
+@pytest.mark.parametrize("changed", [{"group_by": ["route", "status"]}, {"metric": "other"}])
+async def test_a_rule_reading_other_series_after_a_file_edit_resolves_at_start(
+    database_url, clock, changed
+):
+    """Its old series would never be read again, so their incidents could never resolve."""
+    core = await open_core(database_url, clock, group_by=["route"])
+    for value in (900, 900):
+        await tick(core, clock, value)
+    await core.close()
+    core = await open_core(database_url, clock, **{"group_by": ["route"], **changed})
+    try:
+        (incident,) = await incidents(core)
+        assert (incident.status, incident.resolve_note) == ("resolved", "rule changed")
+        _, events = await core.incidents.show(incident.id)
+        assert events[-1].detail == "Resolved: rule slow-api was changed in the rule file"
+        assert core.cache.series_of("slow-api") == []
+    finally:
+        await core.close()
+
+
+async def test_changing_what_a_rule_reads_resolves_its_incidents_but_a_threshold_does_not(
+    database_url, clock
+):
+    core = await open_core(database_url, clock, group_by=["route"])
+    try:
+        for value in (900, 900):
+            await tick(core, clock, value)
+        await core.rules.update("slow-api", {"thresholds": {"warning": 600}}, ALICE)
+        (incident,) = await incidents(core)
+        assert incident.status == "open"
+        await core.rules.update("slow-api", {"group_by": ["service"]}, ALICE)
+        (incident,) = await incidents(core)
+        assert (incident.status, incident.resolved_by) == ("resolved", "alice")
+        _, events = await core.incidents.show(incident.id)
+        assert events[-1].detail == "Resolved: rule slow-api was changed by alice"
+    finally:
+        await core.close()
+
+
 async def test_a_saved_rule_that_no_longer_validates_keeps_its_incidents(database_url, clock):
     """A rule saved through the API with interval 500ms (allowed before rule durations
     started at 1s) is ignored at start-up. Its incidents were resolved "removed in the
