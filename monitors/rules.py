@@ -99,8 +99,11 @@ their incidents) no longer correspond to anything the rule reads."""
 
 
 def series_identity(spec: Mapping[str, Any]) -> dict[str, Any]:
-    """The SERIES_IDENTITY fields of a rule as JSON (``Rule.to_json()`` or a snapshot)."""
-    return {field: spec.get(field) for field in SERIES_IDENTITY}
+    """The SERIES_IDENTITY fields of a rule as JSON (``Rule.to_json()`` or a snapshot);
+    ``group_by`` in any order names the same series."""
+    identity = {field: spec.get(field) for field in SERIES_IDENTITY}
+    identity["group_by"] = sorted(identity["group_by"] or ())
+    return identity
 
 
 def level_rank(level: str | None) -> int:

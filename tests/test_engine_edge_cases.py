@@ -174,11 +174,11 @@ async def test_a_rule_disabled_in_the_file_resolves_its_incidents_at_start(datab
 
 
 async def test_a_restart_with_the_same_rules_leaves_incidents_alone(database_url, clock):
-    core = await open_core(database_url, clock, group_by=["route"])
+    core = await open_core(database_url, clock, group_by=["route", "status"])
     for value in (900, 900):
         await tick(core, clock, value)
     await core.close()
-    core = await open_core(database_url, clock, group_by=["route"])
+    core = await open_core(database_url, clock, group_by=["status", "route"])  # same series
     try:
         (incident,) = await incidents(core)
         assert (incident.status, incident.resolve_note) == ("open", None)
