@@ -213,7 +213,7 @@ class Announcer:
         """Outbox rows for ``event``; none when the incident is silenced and was never
         shown (it is then marked ``suppressed``, to be announced when the silence ends).
         ``last_notified_at`` is None exactly when a (non-test) incident was never shown."""
-        quiet = bool(incident.snoozed_until and incident.snoozed_until > now)
+        quiet = is_snoozed(incident, now)
         # A test incident pages no one and was asked for: a silence never hides it.
         if not incident.test and silenced_by(incident, silences) is not None:
             if incident.suppressed or incident.last_notified_at is None:
