@@ -87,8 +87,8 @@ class RuleAdmin:
         try:
             checked = validate_rule(spec)
         except Invalid as exc:
-            now = ", ".join(f"{lv} {rule.op} {rule.thresholds[lv]:g}" for lv in rule.levels)
-            raise Invalid(f"{exc}; {rule.name} has {now}") from None
+            current = ", ".join(f"{lv} {rule.op} {rule.thresholds[lv]:g}" for lv in rule.levels)
+            raise Invalid(f"{exc}; {rule.name} has {current}") from None
         new = await self._save(
             checked, actor, "rule.set", {"level": level, "old": old, "new": value}
         )

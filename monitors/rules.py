@@ -50,8 +50,6 @@ def _to_seconds(value: Any, zero_allowed: bool = False) -> float:
         seconds = parse_duration(value, zero_allowed)
     except ValueError as exc:  # surfaces as a pydantic error naming the field
         raise ValueError(str(exc)) from None
-    if not math.isfinite(seconds):
-        raise ValueError(f"{value!r} is not a finite duration")
     if seconds == 0:  # only where zero_allowed: parse_duration refused it otherwise
         return 0.0
     if seconds < MIN_DURATION:
