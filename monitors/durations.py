@@ -20,7 +20,10 @@ def parse_duration(text: str | int | float, zero_allowed: bool = False) -> float
     if isinstance(text, bool):
         raise DurationError(f"{text!r} is not a duration")
     if isinstance(text, int | float):
-        seconds = float(text)
+        try:
+            seconds = float(text)
+        except OverflowError:  # an int past float range (YAML and json keep 10**400 exact)
+            raise DurationError(f"{str(text)[:20]}... is too long") from None
     else:
         cleaned = text.strip().lower().replace(" ", "")
         if re.fullmatch(r"\d+(?:\.\d+)?", cleaned):

@@ -65,6 +65,7 @@ def test_the_shipped_config_passes():
             "must decrease from warning to critical",
         ),
         ("window: 5 minutes\n    thresholds: {warning: 1}", "window", "is not a duration"),
+        ("interval: 1" + "0" * 400 + "\n    thresholds: {warning: 1}", "interval", "too long"),
         ("aggregate: percent_where\n    thresholds: {warning: 1}", "where", "needs a condition"),
         (
             "aggregate: percent_where\n    where: {status: '5..('}\n    thresholds: {warning: 1}",
