@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         return check_config(args.path)
 
-    from bot.settings import load_settings
+    from bot.settings import CannotStart, load_settings
     from monitors.rulefile import RuleFileInvalid
 
     try:
@@ -57,8 +57,11 @@ def main(argv: list[str] | None = None) -> int:
     except RuleFileInvalid as exc:
         print(f"Cannot start: {exc}", file=sys.stderr)
         return 1
+    except CannotStart as exc:
+        print(f"Cannot start: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(
-        level=settings.log_level.upper(),
+        level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     for chatty in ("alembic", "apscheduler"):  # their INFO lines drown the console chat

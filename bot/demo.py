@@ -49,6 +49,8 @@ def demo_settings(base: Settings) -> Settings:
             "database_url": f"sqlite+aiosqlite:///{folder / 'demo.db'}",
             "http_port": 0,
             "timer_interval": 1.0,
+            "slack_bot_token": None,  # the demo plays in the terminal only
+            "discord_token": None,
         }
     )
 

@@ -1,8 +1,9 @@
 """The running service: the core, the scheduler, the outbox dispatcher, the HTTP server
-and the chat adapters, started together and stopped in order.
+and the chat platforms, started together and stopped in order.
 
 Stopping (SIGTERM, SIGINT, or ``quit`` at the console) first lets the current tick
-finish, then delivers what it queued, then closes the server and the database."""
+finish, then delivers what it queued, then disconnects the chat platforms and closes the
+server and the database."""
 
 from __future__ import annotations
 
@@ -14,8 +15,11 @@ import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from aiohttp import web
+
 from bot.adapters.base import ChatAdapter
 from bot.adapters.console import ConsoleAdapter, console_actor, read_commands
+from bot.adapters.platform import ChatPlatform
 from bot.delivery.dispatcher import Dispatcher
 from bot.http.app import build_app
 from bot.http.server import start_server, stop_server
@@ -32,54 +36,79 @@ log = logging.getLogger(__name__)
 FINAL_DELIVERY_SECONDS = 5.0
 
 
+def chat_platforms(settings: Settings, core: Core) -> list[ChatPlatform]:
+    """The chat platforms whose tokens are set. Imported here only when configured, so
+    a console-only run never loads a chat library."""
+    platforms: list[ChatPlatform] = []
+    if settings.slack_enabled:
+        from bot.adapters.slack import SlackPlatform
+
+        platforms.append(SlackPlatform.from_settings(settings, core))
+    if settings.discord_enabled:
+        from bot.adapters.discord import DiscordPlatform
+
+        platforms.append(DiscordPlatform.from_settings(settings, core))
+    return platforms
+
+
 @dataclass
 class Service:
     settings: Settings
     core: Core
     console: ConsoleAdapter
-    adapters: list[ChatAdapter]
+    platforms: list[ChatPlatform]
     dispatcher: Dispatcher
     scheduler: Scheduler
     metrics: Metrics
+    interactive: bool = False
     stop_event: asyncio.Event = field(default_factory=asyncio.Event)
-    runner: object | None = None
+    runner: web.AppRunner | None = None
     port: int | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     @classmethod
-    async def create(cls, settings: Settings, console: ConsoleAdapter | None = None) -> Service:
-        core = await Core.open(settings.database_url, settings.rules, settings.default_channels)
+    async def create(
+        cls, settings: Settings, interactive: bool = False, console: ConsoleAdapter | None = None
+    ) -> Service:
+        routing = settings.routing(console=interactive)
+        core = await Core.open(settings.database_url, settings.rules, routing)
         for problem in core.rulebook.load_errors:
             log.warning(problem)
         metrics = Metrics(core)
         core.engine.on_tick = metrics.observe_tick
         console = console or ConsoleAdapter()
-        adapters: list[ChatAdapter] = [console]
+        platforms = chat_platforms(settings, core)
+        adapters: list[ChatAdapter] = [console, *platforms]
         dispatcher = Dispatcher(core.db, adapters, core.clock)
+        core.announcer.on_queued(dispatcher.wake)  # whichever surface made the change
         scheduler = core.scheduler(settings.timer_interval)
-        return cls(settings, core, console, adapters, dispatcher, scheduler, metrics)
+        return cls(settings, core, console, platforms, dispatcher, scheduler, metrics, interactive)
 
     async def handle(self, text: str, actor: Actor) -> Reply:
-        """Run one command, then deliver what it queued without waiting for the poll."""
-        reply = await handle(self.core, text, actor)
-        self.dispatcher.wake()
-        return reply
+        """Run one command typed at the console."""
+        return await handle(self.core, text, actor)
 
-    async def start(self, interactive: bool) -> None:
+    async def start(self) -> None:
         s = self.settings
         app = build_app(self.core, api_token=s.api_token, metrics=self.metrics)
+        for platform in self.platforms:
+            platform.add_routes(app)
         self.runner, self.port = await start_server(app, s.http_host, s.http_port, s.api_token)
+        for platform in self.platforms:
+            await platform.start()
         self.scheduler.start()
         self._spawn(self.dispatcher.run())
-        if interactive:
+        if self.interactive:
             actor = console_actor(s.console_admin, s.config_path)
             self._spawn(read_commands(self.console, self.handle, actor, self.stop_event))
+        chat = ", ".join(p.platform for p in self.platforms) or "console only"
         log.info(
-            "Tocsin is up: %s, HTTP on http://%s:%s, database %s",
+            "Tocsin is up: %s, HTTP on http://%s:%s, database %s, chat: %s",
             counted(len(self.core.rulebook.all()), "rule"),
             s.http_host,
             self.port,
             self.core.db.url.split("@")[-1],
+            chat,
         )
 
     def _spawn(self, work: Awaitable[None]) -> None:
@@ -100,6 +129,11 @@ class Service:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         with contextlib.suppress(TimeoutError):  # deliver what the last tick queued
             await asyncio.wait_for(self.dispatcher.run_once(), FINAL_DELIVERY_SECONDS)
+        for platform in self.platforms:
+            try:
+                await platform.stop()
+            except Exception:  # one platform failing to close must not keep the rest open
+                log.exception("closing %s failed", platform.platform)
         if self.runner is not None:
             await stop_server(self.runner)
         await self.core.close()
@@ -114,10 +148,10 @@ async def serve(
     """Run until stopped; ``before_wait`` lets ``demo`` drive the running service."""
     if interactive is None:
         interactive = sys.stdin.isatty()
-    service = await Service.create(settings)
+    service = await Service.create(settings, interactive)
     service.install_signal_handlers()
     try:
-        await service.start(interactive)
+        await service.start()
         if before_wait is not None:
             service._spawn(before_wait(service))
         await service.stop_event.wait()

@@ -1,22 +1,92 @@
-"""Settings, read once at start-up: the environment (``TOCSIN_*`` and the platforms'
-token variables) over the config file (``--config`` or ``TOCSIN_CONFIG``) over defaults.
+"""Settings, read once at start-up. Precedence is pydantic-settings' own: the command line
+(``--config``, ``--port``) over the environment (``TOCSIN_*`` and the platforms' token
+variables) over the config file over defaults.
 
-Nothing else in the code reads the environment."""
+The rules, the chat platforms' places (``slack``, ``discord``) and ``destinations`` come
+from the config file only; tokens and secrets from the environment only. Nothing else in
+the code reads the environment: everything that does passes through here."""
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
+from monitors.routing import CONSOLE_TARGET, Destination, Platform, Routing, target
 from monitors.rulefile import RuleFileError, RuleFileInvalid, parse_rules, validation_errors
 from monitors.rules import Rule
 from storage.db import DEFAULT_URL
 
 DEFAULT_CONFIG = Path("config/tocsin.yaml")
+SLACK_API_URL = "https://slack.com/api/"
+DISCORD_API_URL = "https://discord.com/api/v10"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _snowflake(value: object) -> object:
+    """Discord ids are numbers; YAML reads them as ints, the environment as text."""
+    if isinstance(value, bool):
+        raise ValueError("a Discord id is a number, e.g. 123456789012345678")
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, str) and value.isdigit():
+        return value
+    raise ValueError(f"{value!r} is not a Discord id; use its number")
+
+
+class SlackConfig(BaseModel):
+    """``slack:`` in the config file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_#.-]{1,80}$")
+    """The default alert channel id: rules that name no channels post here."""
+    admins: list[str] = Field(default_factory=list)
+    """Slack user ids (``U0ADMIN``) who may change rules and silences."""
+    admin_groups: list[str] = Field(default_factory=list)
+    """Slack user group ids (``S0ONCALL``) whose members are admins too."""
+
+
+class DiscordConfig(BaseModel):
+    """``discord:`` in the config file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    channel_id: str | None = None
+    """The default alert channel: rules that name no channels post here."""
+    guild_ids: list[str] = Field(default_factory=list)
+    """Guilds the slash commands are synced to at start-up (globally when empty)."""
+    admin_role_ids: list[str] = Field(default_factory=list)
+    """Members holding one of these roles (or Manage Server) are admins."""
+
+    @field_validator("channel_id", mode="before")
+    @classmethod
+    def _channel(cls, value: object) -> object:
+        return None if value is None else _snowflake(value)
+
+    @field_validator("guild_ids", "admin_role_ids", mode="before")
+    @classmethod
+    def _ids(cls, value: object) -> object:
+        return [_snowflake(item) for item in value] if isinstance(value, list) else value
 
 
 class FileSettings(BaseModel):
@@ -27,53 +97,176 @@ class FileSettings(BaseModel):
     database_url: str | None = None
     http_host: str | None = None
     http_port: int | None = Field(default=None, ge=0, le=65535)
-    default_channels: list[str] = Field(default_factory=lambda: ["alerts"])
     timer_interval: float = Field(default=5.0, gt=0)
     console_admin: bool = True
+    slack: SlackConfig = Field(default_factory=SlackConfig)
+    discord: DiscordConfig = Field(default_factory=DiscordConfig)
+    destinations: dict[str, Destination] = Field(default_factory=dict)
     rules: list[Any] = Field(default_factory=list)
 
 
-class EnvSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TOCSIN_", extra="ignore")
+FILE_ONLY = frozenset(
+    {"timer_interval", "console_admin", "slack", "discord", "destinations", "rules"}
+)
+"""Settings that only the config file sets (the environment holds no rule files)."""
 
-    config: Path | None = None
-    database_url: str | None = None
-    http_host: str | None = None
-    http_port: int | None = Field(default=None, ge=0, le=65535)
+
+def _env(*names: str) -> AliasChoices:
+    """The environment variables that set a field (the first is the documented one)."""
+    return AliasChoices(*names)
+
+
+_FILE_VALUES: ContextVar[dict[str, Any] | None] = ContextVar("config_file_values", default=None)
+
+
+class Settings(BaseSettings):
+    """Everything the service needs, resolved."""
+
+    model_config = SettingsConfigDict(env_prefix="TOCSIN_", extra="ignore", populate_by_name=True)
+
+    config_path: Path | None = Field(default=None, validation_alias=_env("TOCSIN_CONFIG"))
+    database_url: str = DEFAULT_URL
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8080, ge=0, le=65535)
     api_token: str | None = None
     log_level: str = "INFO"
-    discord_token: str | None = Field(
-        default=None, validation_alias=AliasChoices("DISCORD_TOKEN", "TOCSIN_DISCORD_TOKEN")
-    )
+    timer_interval: float = 5.0
+    console_admin: bool = True
+    slack: SlackConfig = Field(default_factory=SlackConfig)
+    discord: DiscordConfig = Field(default_factory=DiscordConfig)
+    destinations: dict[str, Destination] = Field(default_factory=dict)
+    rules: list[Rule] = Field(default_factory=list)
+
     slack_bot_token: str | None = Field(
-        default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "TOCSIN_SLACK_BOT_TOKEN")
+        default=None,
+        validation_alias=_env("SLACK_BOT_TOKEN", "TOCSIN_SLACK_BOT_TOKEN"),
     )
     slack_signing_secret: str | None = Field(
         default=None,
-        validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "TOCSIN_SLACK_SIGNING_SECRET"),
+        validation_alias=_env("SLACK_SIGNING_SECRET", "TOCSIN_SLACK_SIGNING_SECRET"),
     )
+    slack_app_token: str | None = Field(
+        default=None,
+        validation_alias=_env("SLACK_APP_TOKEN", "TOCSIN_SLACK_APP_TOKEN"),
+    )
+    slack_api_url: str = SLACK_API_URL
+    discord_token: str | None = Field(
+        default=None,
+        validation_alias=_env("DISCORD_TOKEN", "TOCSIN_DISCORD_TOKEN"),
+    )
+    discord_api_url: str = DISCORD_API_URL
+    discord_gateway_url: str | None = None
 
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level; use {', '.join(LOG_LEVELS)}")
+        return level
 
-class Settings(BaseModel):
-    """Everything the service needs, resolved."""
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        try:
+            driver = make_url(value).drivername
+        except ArgumentError:
+            driver = ""
+        if driver.split("+")[0] not in ("sqlite", "postgresql", "postgres"):
+            raise ValueError(
+                f"{value!r} is not a SQLite or PostgreSQL URL; use sqlite+aiosqlite:///PATH "
+                "or postgresql+asyncpg://USER@HOST/DB"
+            )
+        return value
 
-    config_path: Path | None
-    database_url: str
-    http_host: str
-    http_port: int
-    api_token: str | None
-    log_level: str
-    default_channels: list[str]
-    timer_interval: float
-    console_admin: bool
-    rules: list[Rule]
-    discord_token: str | None = None
-    slack_bot_token: str | None = None
-    slack_signing_secret: str | None = None
+    @field_validator("slack_api_url", "discord_api_url", "discord_gateway_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://", "ws://", "wss://")):
+            raise ValueError(f"{value!r} is not a URL; give one such as http://127.0.0.1:9999/api/")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return init_settings, _Environment(settings_cls), _ConfigFile(settings_cls)
 
     @property
-    def has_chat_tokens(self) -> bool:
-        return bool(self.discord_token or self.slack_bot_token)
+    def slack_enabled(self) -> bool:
+        return bool(self.slack_bot_token and self.slack_signing_secret)
+
+    @property
+    def discord_enabled(self) -> bool:
+        return bool(self.discord_token)
+
+    def routing(self, console: bool) -> Routing:
+        """Destinations, and where a rule that names none posts: the Slack and Discord
+        alert channels, and the console when ``console`` (it runs interactively) or
+        when no chat platform is set up at all."""
+        defaults = []
+        if self.slack_enabled and self.slack.channel:
+            defaults.append(target(Platform.SLACK, self.slack.channel))
+        if self.discord_enabled and self.discord.channel_id:
+            defaults.append(target(Platform.DISCORD, self.discord.channel_id))
+        if console or not defaults:
+            defaults.append(CONSOLE_TARGET)
+        return Routing(self.destinations, tuple(defaults))
+
+
+class _Environment(EnvSettingsSource):
+    """The environment, for the settings it may hold: not rules or routing."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        if field_name in FILE_ONLY:
+            return None, field_name, False
+        return super().get_field_value(field, field_name)
+
+
+class _ConfigFile(PydanticBaseSettingsSource):
+    """The config file's values, validated by ``read_config`` and handed over by
+    ``load_settings`` (the file to read is itself a setting)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return (_FILE_VALUES.get() or {}).get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_FILE_VALUES.get() or {})
+
+
+class CannotStart(ValueError):
+    """A setting that keeps the service from starting; the message names it."""
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets ``field``."""
+    alias = Settings.model_fields[field].validation_alias
+    if isinstance(alias, AliasChoices):
+        return str(alias.choices[0])
+    return f"TOCSIN_{field.upper()}"
+
+
+def _unknown_destinations(rules: list[Rule], file: FileSettings) -> list[RuleFileError]:
+    routing = Routing(file.destinations)
+    errors = []
+    for rule in rules:
+        for field in ("channels", "escalate_to"):
+            for name in routing.unknown(getattr(rule, field)):
+                defined = ", ".join(routing.names())
+                errors.append(
+                    RuleFileError(
+                        f"rule '{rule.name}'",
+                        field,
+                        f"'{name}' is not a destination; define it under destinations: "
+                        f"(defined: {defined}; see docs/rules.md)",
+                    )
+                )
+    return errors
 
 
 def read_config(path: Path) -> tuple[FileSettings, list[Rule]]:
@@ -90,6 +283,17 @@ def read_config(path: Path) -> tuple[FileSettings, list[Rule]]:
         raise RuleFileInvalid(str(path), [RuleFileError("(file)", "-", "expected a mapping")])
     errors: list[RuleFileError] = []
     file_settings = FileSettings()
+    if "default_channels" in document:
+        errors.append(
+            RuleFileError(
+                "(settings)",
+                "default_channels",
+                "no longer used: a rule that names no channels posts to slack.channel, "
+                "discord.channel_id and the console; name other places under "
+                "destinations: (see docs/rules.md)",
+            )
+        )
+        document = {k: v for k, v in document.items() if k != "default_channels"}
     try:
         file_settings = FileSettings.model_validate(document)
     except ValidationError as exc:
@@ -103,29 +307,41 @@ def read_config(path: Path) -> tuple[FileSettings, list[Rule]]:
         rules = parse_rules({"rules": document.get("rules") or []}, str(path))
     except RuleFileInvalid as exc:
         errors.extend(exc.errors)
+    errors.extend(_unknown_destinations(rules, file_settings))
     if errors:
         raise RuleFileInvalid(str(path), errors)
     return file_settings, rules
 
 
+def _reason(error: Any) -> str:
+    if error["type"] in ("int_parsing", "float_parsing", "int_type", "float_type"):
+        return f"{error['input']!r} is not a number"
+    return str(error["msg"]).removeprefix("Value error, ")
+
+
 def load_settings(config: Path | None = None, http_port: int | None = None) -> Settings:
-    """Resolve settings; ``config``/``http_port`` come from the command line and win."""
-    env = EnvSettings()
-    path = config or env.config or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
+    """Resolve settings; ``config``/``http_port`` come from the command line and win.
+    Raises RuleFileInvalid for a bad config file, CannotStart for a bad setting."""
+    path = config or _settings().config_path
+    path = path or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
     file_settings, rules = read_config(path) if path else (FileSettings(), [])
-    port = http_port if http_port is not None else env.http_port
-    return Settings(
-        config_path=path,
-        database_url=env.database_url or file_settings.database_url or DEFAULT_URL,
-        http_host=env.http_host or file_settings.http_host or "127.0.0.1",
-        http_port=port if port is not None else (file_settings.http_port or 8080),
-        api_token=env.api_token or None,
-        log_level=env.log_level,
-        default_channels=file_settings.default_channels,
-        timer_interval=file_settings.timer_interval,
-        console_admin=file_settings.console_admin,
-        rules=rules,
-        discord_token=env.discord_token,
-        slack_bot_token=env.slack_bot_token,
-        slack_signing_secret=env.slack_signing_secret,
-    )
+    values = file_settings.model_dump(exclude={"rules"}, exclude_none=True)
+    values["rules"] = rules
+    command_line: dict[str, Any] = {"config_path": path}
+    if http_port is not None:
+        command_line["http_port"] = http_port
+    token = _FILE_VALUES.set(values)
+    try:
+        return _settings(**command_line)
+    finally:
+        _FILE_VALUES.reset(token)
+
+
+def _settings(**command_line: Any) -> Settings:
+    try:
+        return Settings(**command_line)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        field = str(error["loc"][0]) if error["loc"] else ""
+        name = env_name(field) if field in Settings.model_fields else field or "settings"
+        raise CannotStart(f"{name}: {_reason(error)}") from None

@@ -6,9 +6,10 @@ from commands.model import Command, Reply
 from commands.parser import SEVERITIES
 from commands.render import incident_table, timeline_text
 from monitors.actors import Actor
-from monitors.announce import incident_card, short_time
+from monitors.cards import incident_card
 from monitors.core import Core
 from monitors.durations import format_duration, parse_duration
+from monitors.formatting import short_time
 from monitors.wording import plural
 
 LIST_LIMIT = 25
@@ -18,6 +19,7 @@ async def list_alerts(core: Core, command: Command, actor: Actor) -> Reply:
     status = next((a for a in command.args if a not in SEVERITIES), None)
     severity = next((a for a in command.args if a in SEVERITIES), None)
     incidents = await core.incidents.list(status, severity, limit=LIST_LIMIT)
+    silenced = await core.incidents.silenced(incidents)
     shown = None if status == "all" else status or "unresolved"
     what = " ".join(x for x in (severity, shown) if x)
     if not incidents:
@@ -25,12 +27,14 @@ async def list_alerts(core: Core, command: Command, actor: Actor) -> Reply:
     more = " (newest first; showing the first 25)" if len(incidents) == LIST_LIMIT else ""
     count = f"{len(incidents)} {what}".rstrip()
     noun = plural(len(incidents), "incident")
-    return Reply(f"{count} {noun}{more}:", table=incident_table(incidents, core.clock()))
+    table = incident_table(incidents, core.clock(), silenced)
+    return Reply(f"{count} {noun}{more}:", table=table)
 
 
 async def show(core: Core, command: Command, actor: Actor) -> Reply:
     incident, events = await core.incidents.show(int(command.args[0]))
-    card = incident_card(incident, core.clock())
+    silenced = await core.incidents.silenced([incident])
+    card = incident_card(incident, core.clock(), silenced.get(incident.id))
     return Reply(f"Timeline of #{incident.id}:\n{timeline_text(events)}", cards=(card,))
 
 

@@ -52,7 +52,15 @@ async def handle(core: Core, text: str, actor: Actor) -> Reply:
 
 async def run(core: Core, command: Command, actor: Actor) -> Reply:
     """Run a parsed command (from text, or from a button)."""
-    spec = find_spec(command.group, command.action)
+    try:
+        spec = find_spec(command.group, command.action)
+    except KeyError:
+        return Reply(
+            f"There is no command /{command.group} {command.action}; /help lists them. "
+            "Nothing was changed.",
+            ok=False,
+            private=True,
+        )
     if spec.admin and not actor.is_admin:
         hint = f" {actor.admin_hint}" if actor.admin_hint else ""
         return Reply(
@@ -63,8 +71,6 @@ async def run(core: Core, command: Command, actor: Actor) -> Reply:
         )
     try:
         return await HANDLERS[(command.group, command.action)](core, command, actor)
-    except (ActionError, CommandError) as exc:
-        message = str(exc).rstrip()
-        stop = "" if message.endswith((".", "!", "?")) else "."
+    except ActionError as exc:
         unchanged = " Nothing was changed." if command.action not in READ_ONLY else ""
-        return Reply(f"{message}{stop}{unchanged}", ok=False, private=True)
+        return Reply(f"{exc}{unchanged}", ok=False, private=True)

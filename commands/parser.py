@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from commands.model import Command
@@ -34,6 +34,7 @@ __all__ = [
     "CommandError",
     "CommandSpec",
     "Matcher",
+    "build",
     "find_spec",
     "group_specs",
     "parse",
@@ -214,6 +215,40 @@ def parse(text: str) -> Command:
     if action == "help":  # "/rule help" is "/help rule"
         return _bind(find_spec("help"), [_Token(group, 0, 0, True), *tokens[2:]], raw)
     return _bind(_action(group, action), tokens[2:], raw)
+
+
+def build(group: str, action: str, values: Sequence[str]) -> Command:
+    """A Command from separate argument values (a button, a platform's typed options),
+    each checked as it would be when typed; the free-text argument may hold spaces."""
+    spec = _BY_KEY.get((group, action))
+    if spec is None:
+        raise CommandError(f"there is no command /{group} {action}".rstrip())
+    values = [value for value in values if value is not None]
+    fixed = [arg for arg in spec.args if not arg.rest]
+    if len(values) < spec.min_args:
+        missing = fixed[len(values)]
+        raise _fail(spec, f"missing {missing.name}{_example(missing)}")
+    if spec.max_args is not None and len(values) > spec.max_args:
+        raise _fail(spec, f'too many arguments: "{values[spec.max_args]}" is not expected')
+    checked = []
+    for arg, value in zip(spec.args, values, strict=False):
+        if arg.rest:
+            text = " ".join(value.split())
+            if text:
+                checked.append(text)
+            continue
+        try:
+            checked.append(_KINDS[arg.kind].check(value.strip()))
+        except ValueError as exc:
+            raise _fail(spec, str(exc)) from None
+    raw = " ".join(part for part in (f"/{group}", action, *map(_quoted, checked)) if part)
+    return Command(group, action, tuple(checked), raw)
+
+
+def _quoted(value: str) -> str:
+    if value and not any(ch.isspace() or ch == '"' for ch in value):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 # ---------------------------------------------------------------- tokens

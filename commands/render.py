@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from commands.render_rule import thresholds_text
-from monitors.announce import format_value, short_time, snapshot_style, status_text
+from monitors.cards import status_text
 from monitors.durations import format_duration
+from monitors.formatting import format_value, short_time, snapshot_style
 from monitors.rules import Rule
 from storage.models import IncidentEventRow, IncidentRow, SilenceRow
 
 Row = tuple[str, ...]
 
 
-def incident_table(incidents: Sequence[IncidentRow], now: float) -> tuple[Row, ...]:
+def incident_table(
+    incidents: Sequence[IncidentRow], now: float, silenced: Mapping[int, int] | None = None
+) -> tuple[Row, ...]:
+    """``silenced`` maps an incident id to the silence that hides it."""
+    silenced = silenced or {}
     header: Row = ("ID", "Severity", "Status", "Rule", "Series", "Value", "Opened")
     rows = [
         (
             f"#{i.id}",
             i.severity,
-            status_text(i, now) + (" (test)" if i.test else ""),
+            status_text(i, now)
+            + (" (test)" if i.test else "")
+            + (f", silenced (silence {silenced[i.id]})" if i.id in silenced else ""),
             i.rule,
             ",".join(f"{k}={v}" for k, v in sorted(i.labels.items())) or "-",
             format_value(i.value, snapshot_style(i.rule_snapshot or {})),

@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from monitors.announce import CHANGE, SHARE, value_style
+from monitors.formatting import CHANGE, SHARE, value_style
 from monitors.rules import Rule
 
 OFF = {"cooldown": "0 (never reopens)", "repeat_interval": "0 (no reminders)"}

@@ -6,8 +6,9 @@ from commands.model import Command, Reply
 from commands.render import rule_table
 from commands.render_rule import number_text, rule_text, threshold_unit, with_unit
 from monitors.actors import Actor
-from monitors.announce import incident_card, short_time
+from monitors.cards import incident_card
 from monitors.core import Core
+from monitors.formatting import short_time
 from monitors.wording import counted
 
 

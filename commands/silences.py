@@ -5,9 +5,9 @@ from __future__ import annotations
 from commands.model import Command, Reply
 from commands.render import silence_table
 from monitors.actors import Actor
-from monitors.announce import short_time
 from monitors.core import Core
 from monitors.durations import parse_duration
+from monitors.formatting import short_time
 from monitors.matchers import parse_matchers
 
 

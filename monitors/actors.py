@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from monitors import mentions
+
 ADMIN = "admin"
 
 
 @dataclass(frozen=True)
 class Actor:
-    """A person or system acting through some surface (console, api, discord, slack)."""
+    """A person or system acting through some surface (console, api, discord, slack).
+
+    ``id`` is the person's id on that surface (a Slack or Discord user id, a console
+    login); ``name`` the display name shown where a mention cannot be rendered."""
 
     id: str
     name: str
@@ -26,9 +31,20 @@ class Actor:
     @property
     def label(self) -> str:
         """How the actor appears in timelines and the audit log."""
-        return f"{self.name} ({self.surface})"
+        return self.name if self.surface == SYSTEM_SURFACE else f"{self.name} ({self.surface})"
+
+    @property
+    def ref(self) -> str | None:
+        """``slack:U123``: who this is, for storing beside the name; None for Tocsin."""
+        return None if self.surface == SYSTEM_SURFACE else f"{self.surface}:{self.id}"
+
+    @property
+    def mention(self) -> str:
+        """The actor in stored text, rendered as a mention on their own platform."""
+        return mentions.token_for_ref(self.ref, self.name)
 
 
+SYSTEM_SURFACE = "system"
 SYSTEM_NAME = "tocsin"
 """How Tocsin itself appears in timelines (opened, escalated, reminded, retired)."""
 AUTO_RESOLVER = "auto"
@@ -45,4 +61,7 @@ def person_name(name: str, surface: str) -> str:
     return f"{name}@{surface}" if name.lower() in RESERVED_NAMES else name
 
 
-SYSTEM = Actor(id=SYSTEM_NAME, name=SYSTEM_NAME, surface="system", roles=frozenset({ADMIN}))
+SYSTEM = Actor(id=SYSTEM_NAME, name=SYSTEM_NAME, surface=SYSTEM_SURFACE, roles=frozenset({ADMIN}))
+"""Tocsin itself: opens, escalates and reminds; resolves what a retired rule left open."""
+AUTO = Actor(id=AUTO_RESOLVER, name=AUTO_RESOLVER, surface=SYSTEM_SURFACE)
+"""Who resolves an incident whose readings recovered."""

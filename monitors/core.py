@@ -13,6 +13,7 @@ from monitors.announce import Announcer
 from monitors.baselines import Baselines
 from monitors.engine import Engine, SeriesCache
 from monitors.incident_actions import IncidentActions
+from monitors.routing import Routing
 from monitors.rule_admin import RuleAdmin
 from monitors.rulebook import RuleBook
 from monitors.rules import Rule
@@ -52,7 +53,7 @@ class Core:
         cls,
         database_url: str,
         file_rules: Sequence[Rule] = (),
-        default_channels: Sequence[str] = ("alerts",),
+        routing: Routing | None = None,
         clock: Callable[[], float] = time.time,
     ) -> Core:
         """Migrate the database, load saved rules and series state, and wire it all up."""
@@ -66,7 +67,7 @@ class Core:
         rulebook.on_change(fit_store)  # rules created while running get their window
         cache = SeriesCache()
         await cache.load(db)
-        announcer = Announcer(default_channels)
+        announcer = Announcer(routing)
         baselines = Baselines(db)
         engine = Engine(db, {"ingest": IngestSource(store)}, announcer, cache, baselines, clock)
         core = cls(

@@ -9,14 +9,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from monitors.actors import AUTO_RESOLVER, SYSTEM_NAME
-from monitors.announce import CHANGE, Announcer, Journal, format_value, value_style
+from monitors import lifecycle
+from monitors.actors import AUTO, SYSTEM_NAME
+from monitors.announce import Announcer, Journal
 from monitors.baselines import Baselines
+from monitors.formatting import CHANGE, format_value, value_style
+from monitors.lifecycle import new_incident
 from monitors.machine import (
     SOURCE_SERIES,
     Effect,
@@ -27,16 +31,16 @@ from monitors.machine import (
     Step,
     step,
     track_source,
-    transition,
 )
-from monitors.resolution import mark_resolved
 from monitors.rules import Rule
 from monitors.sources.base import RuleReading, SeriesValue, Source, series_key
 from monitors.thresholds import classify
+from monitors.wording import ordinal
 from storage.db import Database
 from storage.models import IncidentRow, SeriesStateRow
 from storage.repositories import IncidentRepository, SeriesRepository
 from storage.repositories.series import SERIES_FIELDS
+from storage.vocabulary import EventKind, IncidentKind, IncidentStatus
 
 log = logging.getLogger(__name__)
 Key = tuple[str, str]  # (rule name, series key)
@@ -262,6 +266,15 @@ class _ChangeWriter:
         self.now = now
         self._known: dict[int, IncidentRow] = {}
         self._new: dict[Key, IncidentRow] = {}
+        self._effects: dict[Effect, Callable[[Change, SeriesState], Awaitable[SeriesState]]] = {
+            Effect.OPEN: self._open,
+            Effect.REOPEN: self._reopen,
+            Effect.ESCALATE: self._escalate,
+            Effect.DEESCALATE: self._deescalate,
+            Effect.RESOLVE: self._resolve,
+            Effect.SOURCE_DOWN: self._source_down,
+            Effect.SOURCE_RECOVERED: self._source_recovered,
+        }
 
     async def prepare(self, changes: Sequence[Change]) -> None:
         """Batch the tick's I/O: insert every incident it opens in one statement, then
@@ -293,11 +306,10 @@ class _ChangeWriter:
     async def apply(self, change: Change) -> SeriesState:
         state = change.step.state
         for effect in change.step.effects:
-            handler = getattr(self, f"_{effect.value}")
-            state = await handler(change, state)
+            state = await self._effects[effect](change, state)
         return state
 
-    def _announce(self, incident: IncidentRow, event: str, line: str, notify: bool) -> None:
+    def _announce(self, incident: IncidentRow, event: EventKind, line: str, notify: bool) -> None:
         self.journal.record(incident, event, SYSTEM_NAME, line, notify=notify)
 
     @staticmethod
@@ -317,41 +329,30 @@ class _ChangeWriter:
 
     def _metric_incident(self, change: Change) -> dict[str, object]:
         rule, reading = change.rule, change.reading
-        return dict(
+        return new_incident(
             rule=rule.name,
             series_key=change.key[1],
             labels=change.labels,
-            kind="metric",
-            status="open",
             severity=change.step.level or rule.levels[0],
             value=reading.value,
             threshold=reading.threshold,
             summary=self._describe(change),
-            opened_at=self.now,
+            now=self.now,
             rule_snapshot=rule.to_json(),
-            suppressed=False,
-            test=False,
-            reopen_count=0,
         )
 
     def _source_incident(self, change: Change) -> dict[str, object]:
         rule = change.rule
-        return dict(
+        return new_incident(
             rule=rule.name,
             series_key=SOURCE_SERIES,
             labels={},
-            kind="source_down",
-            status="open",
+            kind=IncidentKind.SOURCE_DOWN,
             severity="error",
-            value=None,
-            threshold=None,
             summary=f"source '{rule.source}' failed {rule.source_errors_to_alert} times in a "
             f"row: {change.reading.error}",
-            opened_at=self.now,
+            now=self.now,
             rule_snapshot=rule.to_json(),
-            suppressed=False,
-            test=False,
-            reopen_count=0,
         )
 
     async def _open(self, change: Change, state: SeriesState) -> SeriesState:
@@ -363,30 +364,31 @@ class _ChangeWriter:
             assert incident is not None
         self._announce(
             incident,
-            "opened",
+            EventKind.OPENED,
             f"Opened after {rule.breaches_to_open} consecutive breaches: {self._describe(change)}",
             notify=True,
         )
         return replace(state, incident_id=incident.id)
 
+    def _reading_fields(self, change: Change, incident: IncidentRow) -> dict[str, Any]:
+        return dict(
+            severity=change.step.level or incident.severity,
+            value=change.reading.value,
+            threshold=change.reading.threshold,
+            summary=self._describe(change),
+        )
+
     async def _reopen(self, change: Change, state: SeriesState) -> SeriesState:
         incident = self._incident(state.incident_id)
-        if incident is None or incident.status != "resolved":
+        if incident is None or incident.status != IncidentStatus.RESOLVED:
             # The incident it points at is gone or already live: open a fresh one.
             return await self._open(change, replace(state, incident_id=None))
-        incident.status = transition(incident.status, "reopen")
-        incident.reopen_count += 1
-        incident.severity = change.step.level or incident.severity
-        incident.value, incident.threshold = change.reading.value, change.reading.threshold
-        incident.summary = self._describe(change)
-        incident.resolved_at = incident.resolved_by = incident.resolve_note = None
-        incident.acknowledged_at = incident.acknowledged_by = None
-        incident.firing_since, incident.escalated_at = self.now, None  # a new episode
+        lifecycle.reopen(incident, self.now, **self._reading_fields(change, incident))
         self._announce(
             incident,
-            "reopened",
-            f"Breaching again within the cooldown, reopened "
-            f"(#{incident.reopen_count}): {self._describe(change)}",
+            EventKind.REOPENED,
+            f"Breaching again within the cooldown: reopened, "
+            f"{ordinal(incident.reopen_count)} time. {self._describe(change)}",
             notify=False,
         )
         return state
@@ -395,13 +397,11 @@ class _ChangeWriter:
         incident = self._incident(state.incident_id)
         if incident is None:
             return state
-        incident.severity = change.step.level or incident.severity
-        incident.value, incident.threshold = change.reading.value, change.reading.threshold
-        incident.summary = self._describe(change)  # value and threshold moved: so does it
+        lifecycle.change_level(incident, **self._reading_fields(change, incident))
         verb = "Escalated" if up else "De-escalated"
         self._announce(
             incident,
-            "escalated" if up else "deescalated",
+            EventKind.ESCALATED if up else EventKind.DEESCALATED,
             f"{verb} {change.step.previous_level} -> {incident.severity}: {self._describe(change)}",
             notify=up,
         )
@@ -415,14 +415,14 @@ class _ChangeWriter:
 
     async def _resolve(self, change: Change, state: SeriesState) -> SeriesState:
         incident = self._incident(state.last_incident_id)
-        if incident is None or incident.status == "resolved":
+        if incident is None or incident.status == IncidentStatus.RESOLVED:
             return state
-        mark_resolved(incident, AUTO_RESOLVER, self.now)
+        lifecycle.resolve(incident, AUTO, self.now)
         incident.value = change.reading.value
         style = value_style(change.rule.threshold_type, change.rule.aggregate)
         self._announce(
             incident,
-            "resolved",
+            EventKind.RESOLVED,
             f"Resolved automatically after {change.rule.normals_to_resolve} "
             f"normal readings (now {format_value(change.reading.value, style)})",
             notify=False,
@@ -431,12 +431,12 @@ class _ChangeWriter:
 
     async def _source_down(self, change: Change, state: SeriesState) -> SeriesState:
         incident = self._new.pop(change.key)
-        self._announce(incident, "opened", f"Source down: {incident.summary}", notify=True)
+        self._announce(incident, EventKind.OPENED, f"Source down: {incident.summary}", notify=True)
         return replace(state, incident_id=incident.id)
 
     async def _source_recovered(self, change: Change, state: SeriesState) -> SeriesState:
         incident = self._incident(change.before.incident_id)
-        if incident is not None and incident.status != "resolved":
-            mark_resolved(incident, AUTO_RESOLVER, self.now)
-            self._announce(incident, "resolved", "Source answers again", notify=False)
+        if incident is not None and incident.status != IncidentStatus.RESOLVED:
+            lifecycle.resolve(incident, AUTO, self.now)
+            self._announce(incident, EventKind.RESOLVED, "Source answers again", notify=False)
         return replace(state, incident_id=None)

@@ -11,28 +11,27 @@ from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from monitors import lifecycle
 from monitors.actors import Actor
-from monitors.announce import Announcer, Journal, short_time
+from monitors.announce import Announcer, Journal
 from monitors.durations import format_duration
 from monitors.engine import SeriesCache, series_row
 from monitors.errors import Invalid, NotFound
-from monitors.machine import (
-    SOURCE_SERIES,
-    IllegalTransition,
-    SeriesState,
-    after_manual_resolve,
-    transition,
-)
-from monitors.resolution import mark_resolved
+from monitors.formatting import short_time
+from monitors.machine import SOURCE_SERIES, SeriesState, after_manual_resolve
+from monitors.mentions import neutralise
 from monitors.rule_admin import require_admin
 from monitors.rulebook import RuleBook
+from monitors.suppression import silenced_by
 from storage.db import Database
 from storage.models import IncidentEventRow, IncidentRow
 from storage.repositories import (
     AuditRepository,
     IncidentRepository,
     SeriesRepository,
+    SilenceRepository,
 )
+from storage.vocabulary import EventKind
 
 MAX_SNOOZE = 7 * 86400.0
 MIN_SNOOZE = 60.0
@@ -59,6 +58,13 @@ class IncidentActions:
         async with self.db.read() as session:
             return await IncidentRepository(session).search(status, severity, limit=limit)
 
+    async def silenced(self, incidents: Sequence[IncidentRow]) -> dict[int, int]:
+        """Incident id -> the id of the active silence hiding it, for those hidden."""
+        async with self.db.read() as session:
+            active = await SilenceRepository(session).active(self.clock())
+        found = {incident.id: silenced_by(incident, active) for incident in incidents}
+        return {key: silence.id for key, silence in found.items() if silence is not None}
+
     async def show(self, incident_id: int) -> tuple[IncidentRow, Sequence[IncidentEventRow]]:
         async with self.db.read() as session:
             repo = IncidentRepository(session)
@@ -71,10 +77,14 @@ class IncidentActions:
         now = self.clock()
         async with self.db.transaction() as session:
             incident = await self._get(session, incident_id)
-            incident.status = self._transition(incident, "acknowledge")
-            incident.acknowledged_at, incident.acknowledged_by = now, actor.name
+            lifecycle.acknowledge(incident, actor, now)
             await self._record(
-                session, incident, "acknowledged", actor, f"Acknowledged by {actor.name}", now
+                session,
+                incident,
+                EventKind.ACKNOWLEDGED,
+                actor,
+                f"Acknowledged by {actor.mention}",
+                now,
             )
             return incident
 
@@ -87,15 +97,14 @@ class IncidentActions:
         now = self.clock()
         async with self.db.transaction() as session:
             incident = await self._get(session, incident_id)
-            incident.status = self._transition(incident, "snooze")
-            incident.snoozed_until = now + seconds
+            lifecycle.snooze(incident, now + seconds)
             await self._record(
                 session,
                 incident,
-                "snoozed",
+                EventKind.SNOOZED,
                 actor,
-                f"Snoozed by {actor.name} for {format_duration(seconds)}, "
-                f"until {short_time(incident.snoozed_until)}",
+                f"Snoozed by {actor.mention} for {format_duration(seconds)}, "
+                f"until {short_time(now + seconds)}",
                 now,
             )
             return incident
@@ -105,12 +114,11 @@ class IncidentActions:
         async with self.cache.lock:
             async with self.db.transaction() as session:
                 incident = await self._get(session, incident_id)
-                self._transition(incident, "resolve")  # refuses in the user's terms
-                mark_resolved(incident, actor.name, now, note.strip()[:1000] or None)
-                line = f"Resolved by {actor.name}" + (
+                lifecycle.resolve(incident, actor, now, neutralise(note.strip()[:1000]) or None)
+                line = f"Resolved by {actor.mention}" + (
                     f": {incident.resolve_note}" if incident.resolve_note else ""
                 )
-                await self._record(session, incident, "resolved", actor, line, now)
+                await self._record(session, incident, EventKind.RESOLVED, actor, line, now)
                 key = (incident.rule, incident.series_key)
                 after = None
                 if not incident.test:
@@ -129,27 +137,24 @@ class IncidentActions:
         now = self.clock()
         async with self.db.transaction() as session:
             incident = await IncidentRepository(session).create(
-                rule=rule.name,
-                series_key="test",
-                labels={},  # the title says [TEST]; a label would only repeat it
-                kind="metric",
-                status="open",
-                severity=rule.levels[-1],
-                value=None,
-                threshold=rule.thresholds[rule.levels[-1]],
-                summary=f"Test incident for {rule.name}",
-                opened_at=now,
-                rule_snapshot=rule.to_json(),
-                suppressed=False,
-                test=True,
-                reopen_count=0,
+                **lifecycle.new_incident(
+                    rule=rule.name,
+                    series_key="test",
+                    labels={},  # the title says [TEST]; a label would only repeat it
+                    severity=rule.levels[-1],
+                    threshold=rule.thresholds[rule.levels[-1]],
+                    summary=f"Test incident for {rule.name}",
+                    now=now,
+                    rule_snapshot=rule.to_json(),
+                    test=True,
+                )
             )
             await self._record(
                 session,
                 incident,
-                "opened",
+                EventKind.OPENED,
                 actor,
-                f"Test incident raised by {actor.name}",
+                f"Test incident raised by {actor.mention}",
                 now,
                 notify=False,  # posted, but no one is pinged (the card says so)
             )
@@ -164,21 +169,11 @@ class IncidentActions:
             raise NotFound(f"There is no incident #{incident_id}.")
         return incident
 
-    @staticmethod
-    def _transition(incident: IncidentRow, action: str) -> str:
-        try:
-            return transition(incident.status, action)
-        except IllegalTransition as exc:
-            state, sep, rest = str(exc).partition(";")
-            raise IllegalTransition(
-                f"#{incident.id} {state}{_whom(incident)}{sep}{rest}."
-            ) from None
-
     async def _record(
         self,
         session: AsyncSession,
         incident: IncidentRow,
-        event: str,
+        event: EventKind,
         actor: Actor,
         line: str,
         now: float,
@@ -208,11 +203,3 @@ class IncidentActions:
         row = series_row(key, self.cache.labels.get(key, {}), after, now)
         await SeriesRepository(session).update_many([row])
         return after
-
-
-def _whom(incident: IncidentRow) -> str:
-    if incident.status == "acknowledged" and incident.acknowledged_by:
-        return f" by {incident.acknowledged_by}"
-    if incident.status == "resolved" and incident.resolved_by:
-        return f" (by {incident.resolved_by} at {short_time(incident.resolved_at or 0)})"
-    return ""

@@ -18,45 +18,81 @@ from enum import StrEnum
 
 from monitors.errors import ActionError
 from monitors.rules import level_rank
+from storage.vocabulary import IncidentStatus
 
 # --- incident states and user actions -------------------------------------------------
 
-OPEN = "open"
-ACKNOWLEDGED = "acknowledged"
-RESOLVED = "resolved"
-STATUSES = (OPEN, ACKNOWLEDGED, RESOLVED)
+OPEN = IncidentStatus.OPEN
+ACKNOWLEDGED = IncidentStatus.ACKNOWLEDGED
+RESOLVED = IncidentStatus.RESOLVED
+STATUSES = tuple(IncidentStatus)
 
-TRANSITIONS: dict[tuple[str, str], str] = {
+
+class Action(StrEnum):
+    """What can happen to an incident: people acknowledge, snooze and resolve (by
+    button, command or API); the engine also resolves and reopens."""
+
+    ACKNOWLEDGE = "acknowledge"
+    SNOOZE = "snooze"
+    RESOLVE = "resolve"
+    REOPEN = "reopen"
+
+
+TRANSITIONS: dict[tuple[IncidentStatus, Action], IncidentStatus] = {
     # (current status, action)  -> new status
-    (OPEN, "acknowledge"): ACKNOWLEDGED,
-    (OPEN, "snooze"): OPEN,
-    (OPEN, "resolve"): RESOLVED,
-    (ACKNOWLEDGED, "snooze"): ACKNOWLEDGED,
-    (ACKNOWLEDGED, "resolve"): RESOLVED,
-    (RESOLVED, "reopen"): OPEN,
+    (OPEN, Action.ACKNOWLEDGE): ACKNOWLEDGED,
+    (OPEN, Action.SNOOZE): OPEN,
+    (OPEN, Action.RESOLVE): RESOLVED,
+    (ACKNOWLEDGED, Action.SNOOZE): ACKNOWLEDGED,
+    (ACKNOWLEDGED, Action.RESOLVE): RESOLVED,
+    (RESOLVED, Action.REOPEN): OPEN,
 }
 
-_REFUSALS = {
-    (ACKNOWLEDGED, "acknowledge"): "is already acknowledged",
-    (RESOLVED, "acknowledge"): "is resolved; there is nothing to acknowledge",
-    (RESOLVED, "snooze"): "is resolved; there is nothing to snooze",
-    (RESOLVED, "resolve"): "is already resolved",
-    (OPEN, "reopen"): "is not resolved",
-    (ACKNOWLEDGED, "reopen"): "is not resolved",
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why a move is refused: the state (``is already acknowledged``), to which the
+    caller may add who did it, and what that means for the person (``there is nothing
+    to acknowledge``)."""
+
+    state: str
+    advice: str = ""
+
+
+_REFUSALS: dict[tuple[IncidentStatus, Action], Refusal] = {
+    (ACKNOWLEDGED, Action.ACKNOWLEDGE): Refusal("is already acknowledged"),
+    (RESOLVED, Action.ACKNOWLEDGE): Refusal("is resolved", "there is nothing to acknowledge"),
+    (RESOLVED, Action.SNOOZE): Refusal("is resolved", "there is nothing to snooze"),
+    (RESOLVED, Action.RESOLVE): Refusal("is already resolved"),
+    (OPEN, Action.REOPEN): Refusal("is not resolved"),
+    (ACKNOWLEDGED, Action.REOPEN): Refusal("is not resolved"),
 }
 
 
 class IllegalTransition(ActionError):
-    """An action the incident's current state does not allow; the message says why."""
+    """An action the incident's current state does not allow; the message says why:
+    ``#42 is already acknowledged by alice.``"""
+
+    def __init__(self, refusal: Refusal, subject: str = "", whom: str = "") -> None:
+        self.refusal, self.subject, self.whom = refusal, subject, whom
+        advice = f"; {refusal.advice}" if refusal.advice else ""
+        super().__init__(f"{subject}{' ' if subject else ''}{refusal.state}{whom}{advice}.")
+
+    def about(self, subject: str, whom: str = "") -> IllegalTransition:
+        """The same refusal, naming the incident (``#42``) and who put it in its state."""
+        return IllegalTransition(self.refusal, subject, whom)
 
 
-def transition(status: str, action: str) -> str:
+def transition(status: str, action: Action) -> IncidentStatus:
     """New status for ``action`` on an incident in ``status``, or IllegalTransition."""
+    current, action = IncidentStatus(status), Action(action)
     try:
-        return TRANSITIONS[(status, action)]
+        return TRANSITIONS[(current, action)]
     except KeyError:
-        reason = _REFUSALS.get((status, action), f"cannot be {action}d while {status}")
-        raise IllegalTransition(reason) from None
+        refusal = _REFUSALS.get(
+            (current, action), Refusal(f"cannot be {action.value}d while {current.value}")
+        )
+        raise IllegalTransition(refusal) from None
 
 
 # --- readings and series evaluation ----------------------------------------------------

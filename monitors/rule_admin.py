@@ -11,11 +11,11 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from monitors.actors import SYSTEM_NAME, Actor
+from monitors import lifecycle
+from monitors.actors import SYSTEM, Actor
 from monitors.announce import Announcer, Journal
 from monitors.engine import SeriesCache
 from monitors.errors import ActionError, Invalid, NotFound, PermissionDenied
-from monitors.resolution import mark_resolved
 from monitors.rulebook import RuleBook
 from monitors.rulefile import validation_errors
 from monitors.rules import LEVELS, Rule, series_identity
@@ -27,6 +27,7 @@ from storage.repositories import (
     RuleRepository,
     SeriesRepository,
 )
+from storage.vocabulary import EventKind, IncidentKind
 
 
 def require_admin(actor: Actor, what: str) -> None:
@@ -105,9 +106,24 @@ class RuleAdmin:
         verb = "enabled" if enabled else "disabled"
         return await self._save(new, actor, action, {}, retire=not enabled, verb=verb), True
 
+    def _check_destinations(self, rule: Rule, before: Rule | None = None) -> None:
+        """Refuse destination names the config does not define; names the rule had
+        already (a destination since removed from the config) do not block an edit."""
+        had = set(before.channels + before.escalate_to) if before else set()
+        routing = self.announcer.routing
+        for field in ("channels", "escalate_to"):
+            unknown = [n for n in routing.unknown(getattr(rule, field)) if n not in had]
+            if unknown:
+                known = ", ".join(routing.names())
+                raise Invalid(
+                    f"Invalid rule '{rule.name}': {field}: '{unknown[0]}' is not a "
+                    f"destination; the config defines: {known}."
+                )
+
     async def create(self, spec: dict[str, Any], actor: Actor) -> Rule:
         require_admin(actor, "create rules")
         rule = validate_rule(spec)
+        self._check_destinations(rule)
         return await self._save(
             rule, actor, "rule.create", {"spec": rule.to_json()}, must_be_new=True
         )
@@ -122,6 +138,7 @@ class RuleAdmin:
         if "name" in patch and patch["name"] != name:
             raise Invalid("A rule cannot be renamed; create a new one and delete this one.")
         new = validate_rule(merge_patch(rule.to_json(), patch))
+        self._check_destinations(new, rule)
         if new == rule:  # saving would pin the rule over the config file's for nothing
             return rule
         disabled = rule.enabled and not new.enabled
@@ -195,7 +212,7 @@ class RuleAdmin:
                 journal = await Journal.open(session, self.announcer, now)
                 for incident in stale:
                     verb = why[incident.rule]
-                    _resolve_retired(journal, incident, verb, "in the rule file", SYSTEM_NAME)
+                    _resolve_retired(journal, incident, verb, "in the rule file", SYSTEM)
                 await journal.flush()
                 for name in sorted(why):
                     await SeriesRepository(session).delete_rule(name)
@@ -226,7 +243,7 @@ class RuleAdmin:
         if any(
             series_identity(i.rule_snapshot or {}) != identity
             for i in unresolved
-            if i.rule == rule.name and i.kind == "metric"
+            if i.rule == rule.name and i.kind == IncidentKind.METRIC
         ):
             return True
         grouped = set(rule.group_by)
@@ -243,7 +260,7 @@ class RuleAdmin:
         journal = await Journal.open(session, self.announcer, now)
         resolved = []
         for incident in await IncidentRepository(session).unresolved_for_rule(rule.name):
-            _resolve_retired(journal, incident, verb, f"by {actor.name}", actor.name, actor.label)
+            _resolve_retired(journal, incident, verb, f"by {actor.mention}", actor)
             resolved.append(incident.id)
         await journal.flush()
         await SeriesRepository(session).delete_rule(rule.name)
@@ -251,18 +268,13 @@ class RuleAdmin:
 
 
 def _resolve_retired(
-    journal: Journal,
-    incident: IncidentRow,
-    verb: str,
-    how: str,
-    by: str,
-    recorded_as: str | None = None,
+    journal: Journal, incident: IncidentRow, verb: str, how: str, actor: Actor
 ) -> None:
     """Resolve an incident whose rule is no longer evaluated, saying why:
     "Resolved: rule slow-api was disabled by alice" / "... removed in the rule file"."""
-    mark_resolved(incident, by, journal.now, f"rule {verb}")
+    lifecycle.resolve(incident, actor, journal.now, f"rule {verb}")
     line = f"Resolved: rule {incident.rule} was {verb} {how}"
-    journal.record(incident, "resolved", recorded_as or by, line, notify=False)
+    journal.record(incident, EventKind.RESOLVED, actor.label, line, notify=False)
 
 
 def merge_patch(target: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:

@@ -7,12 +7,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 
+from monitors import lifecycle
 from monitors.actors import SYSTEM_NAME
-from monitors.announce import Announcer, Journal, silenced_by
+from monitors.announce import Announcer, Journal
 from monitors.durations import format_duration, parse_duration
+from monitors.suppression import silenced_by
 from storage.db import Database
 from storage.models import IncidentRow, SilenceRow
 from storage.repositories import IncidentRepository, SilenceRepository
+from storage.vocabulary import EventKind, IncidentStatus
 
 ACTOR = SYSTEM_NAME
 
@@ -34,7 +37,10 @@ class Timers:
             queued = self._snoozes_ended(journal, await incidents.snooze_ended(now))
             ended = await SilenceRepository(session).ended_unhandled(now)
             if ended:
-                queued += self._silences_ended(journal, ended, await incidents.unresolved())
+                since = min(silence.starts_at for silence in ended)
+                queued += self._silences_ended(
+                    journal, ended, await incidents.unresolved_or_resolved_since(since)
+                )
             due = await incidents.due_for_reminder(now)
             queued += self._reminders_and_escalations(journal, due)
             await journal.flush()
@@ -44,11 +50,11 @@ class Timers:
     def _snoozes_ended(journal: Journal, incidents: Sequence[IncidentRow]) -> int:
         queued = 0
         for incident in incidents:
-            incident.snoozed_until = None
-            if incident.status != "resolved" and not incident.test:
+            lifecycle.end_snooze(incident)
+            if incident.status != IncidentStatus.RESOLVED and not incident.test:
                 queued += journal.record(
                     incident,
-                    "snooze_ended",
+                    EventKind.SNOOZE_ENDED,
                     ACTOR,
                     "Snooze ended and it is still firing",
                     notify=True,
@@ -57,24 +63,29 @@ class Timers:
 
     @staticmethod
     def _silences_ended(
-        journal: Journal, ended: Sequence[SilenceRow], unresolved: Sequence[IncidentRow]
+        journal: Journal, ended: Sequence[SilenceRow], incidents: Sequence[IncidentRow]
     ) -> int:
-        """Announce what a silence hid, once no other silence still covers it."""
+        """Once no other silence covers them, announce what the ended silences hid:
+        what is still firing pages; a shown incident that resolved meanwhile gets its
+        message brought up to date, quietly."""
         queued = 0
         took_effect = [s for s in ended if s.starts_at < (s.removed_at or s.ends_at)]
-        for incident in unresolved:
-            if incident.test or silenced_by(incident, journal.silences) is not None:
+        for incident in incidents:
+            if silenced_by(incident, journal.silences) is not None:
                 continue
-            if silenced_by(incident, took_effect) is None:
+            silence = silenced_by(incident, took_effect)
+            if silence is None:
                 continue
-            incident.suppressed = False  # a never-shown incident gets its first message
-            queued += journal.record(
-                incident,
-                "silence_ended",
-                ACTOR,
-                "Silence ended and it is still firing",
-                notify=True,
-            )
+            if incident.status != IncidentStatus.RESOLVED:
+                line = "Silence ended and it is still firing"
+                queued += journal.record(
+                    incident, EventKind.SILENCE_ENDED, ACTOR, line, notify=True
+                )
+            elif not incident.suppressed and (incident.resolved_at or 0) >= silence.starts_at:
+                line = "Silence ended; it resolved meanwhile"
+                queued += journal.record(
+                    incident, EventKind.SILENCE_ENDED, ACTOR, line, notify=False
+                )
         for silence in ended:
             silence.ended_handled = True
         return queued
@@ -94,7 +105,7 @@ class Timers:
                 took = format_duration(now - since)
                 queued += journal.record(
                     incident,
-                    "reminder",
+                    EventKind.REMINDER,
                     ACTOR,
                     f"Still firing and unacknowledged after {took}",
                     notify=True,
@@ -111,12 +122,15 @@ class Timers:
             return 0
         if journal.now - firing_since(incident) < after:
             return 0
-        incident.escalated_at = journal.now
+        lifecycle.escalated(incident, journal.now)
         line = (
             f"Unacknowledged for {format_duration(journal.now - firing_since(incident))}: "
             f"escalated to {', '.join(targets)}"
         )
-        return journal.record(incident, "escalated", ACTOR, line, notify=True, channels=targets)
+        places = journal.announcer.routing.targets(targets)
+        return journal.record(
+            incident, EventKind.ESCALATED, ACTOR, line, notify=True, targets=places
+        )
 
 
 def firing_since(incident: IncidentRow) -> float:

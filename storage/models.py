@@ -8,6 +8,8 @@ from typing import Any, ClassVar
 from sqlalchemy import JSON, Boolean, Double, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from storage.vocabulary import IncidentKind
+
 
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, float: Double}
@@ -56,8 +58,8 @@ class IncidentRow(Base):
     rule: Mapped[str] = mapped_column(String(64))
     series_key: Mapped[str] = mapped_column(String(1000))
     labels: Mapped[dict[str, Any]] = mapped_column(JSON)
-    kind: Mapped[str] = mapped_column(String(16), default="metric")  # metric | source_down
-    status: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), default=IncidentKind.METRIC)
+    status: Mapped[str] = mapped_column(String(16))  # an IncidentStatus
     severity: Mapped[str] = mapped_column(String(16))
     value: Mapped[float | None]
     threshold: Mapped[float | None]
@@ -68,8 +70,12 @@ class IncidentRow(Base):
     (None: from ``opened_at``)."""
     acknowledged_at: Mapped[float | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    """The display name; ``acknowledged_by_ref`` says who it is (``slack:U123``)."""
+    acknowledged_by_ref: Mapped[str | None] = mapped_column(String(200))
     resolved_at: Mapped[float | None]
     resolved_by: Mapped[str | None] = mapped_column(String(200))
+    resolved_by_ref: Mapped[str | None] = mapped_column(String(200))
+    """``platform:user id`` of the person who resolved it; None when Tocsin did."""
     resolve_note: Mapped[str | None] = mapped_column(Text)
     snoozed_until: Mapped[float | None]
     reopen_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -135,6 +141,7 @@ class OutboxRow(Base):
     incident_id: Mapped[int | None] = mapped_column(Integer)
     event: Mapped[str] = mapped_column(String(32))
     channel: Mapped[str] = mapped_column(String(200))
+    """The target: ``slack:C0ALERTS``, ``discord:1234``, ``console`` (monitors.routing)."""
     notify: Mapped[bool] = mapped_column(Boolean, default=True)  # False: edit in place only
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import atexit
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,9 @@ from sqlalchemy import select
 from commands.dispatch import handle
 from commands.model import Reply
 from monitors.actors import ADMIN, Actor
+from monitors.cards import IncidentCard
 from monitors.core import Core
+from monitors.mentions import plain
 from monitors.rules import Rule
 from monitors.window import Sample
 from storage.db import Database
@@ -100,11 +103,17 @@ async def snapshot(core: Core) -> dict[str, list[tuple[Any, ...]]]:
     return tables
 
 
+def as_read(reply: Reply) -> Reply:
+    """The reply with people's names where mention tokens stand (as the console and
+    the API show it; Slack and Discord render the tokens as mentions)."""
+    return replace(reply, text=plain(reply.text))
+
+
 async def refused(core: Core, text: str, actor: Actor = ALICE) -> Reply:
     """Run a command that must be refused; check the reply is a private error and that no
-    table changed, and return the reply for the caller to check what it says."""
+    table changed, and return the reply (as read) for the caller to check what it says."""
     before = await snapshot(core)
-    reply = await handle(core, text, actor)
+    reply = as_read(await handle(core, text, actor))
     assert not reply.ok, f"{text!r} was accepted: {reply.text}"
     assert reply.private, "an error should be shown only to the person who typed it"
     assert not reply.cards and not reply.table
@@ -113,7 +122,7 @@ async def refused(core: Core, text: str, actor: Actor = ALICE) -> Reply:
 
 
 async def ok(core: Core, text: str, actor: Actor = ALICE) -> Reply:
-    reply = await handle(core, text, actor)
+    reply = as_read(await handle(core, text, actor))
     assert reply.ok, f"{text!r} was refused: {reply.text}"
     return reply
 
@@ -145,3 +154,8 @@ async def open_one(core: Core, clock: Any, route: str = "/checkout") -> str:
     """Open a warning incident on ``route``; returns its id as typed."""
     await push_and_tick(core, clock, {route: 900})
     return str((await incident_for(core, route)).id)
+
+
+def fields(card: IncidentCard) -> dict[str, str]:
+    """A card's fields as read (mention tokens as names)."""
+    return {name: plain(value) for name, value in card.fields}

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from monitors.actors import ADMIN, Actor
 from monitors.core import Core
+from monitors.routing import Destination, Routing
 from monitors.rules import Rule
 from monitors.sources.base import RuleReading
 from monitors.window import Sample
@@ -24,8 +25,13 @@ RULE = {
 }
 
 
+ROUTING = Routing({"sre-leads": Destination(slack="C0SRE")})
+"""Where the engine tests' rules may post besides the console."""
+
+
 async def open_core(url: str, clock, **overrides) -> Core:
-    return await Core.open(url, [Rule.model_validate({**RULE, **overrides})], clock=clock)
+    rules = [Rule.model_validate({**RULE, **overrides})]
+    return await Core.open(url, rules, ROUTING, clock=clock)
 
 
 async def tick(core: Core, clock, value: float | None, advance: float = 10) -> None:

@@ -14,9 +14,11 @@ from command_helpers import (
     refused,
 )
 
+from commands.actions import decode
 from commands.dispatch import run
 from commands.model import Command
 from commands.parser import COMMANDS
+from monitors.mentions import plain
 
 # ---------------------------------------------------------------- help
 
@@ -126,12 +128,13 @@ async def test_commands_are_case_insensitive_and_the_slash_is_optional(core, clo
 
 async def test_a_button_reaches_the_same_handler_as_the_command(core, clock):
     incident_id = await open_one(core, clock)
-    reply = await run(core, Command("alerts", "ack", (incident_id,)), BOB)
+    button = decode(f"tocsin:ack:{incident_id}")
+    reply = await run(core, button.command(), BOB)
     assert reply.ok
     assert reply.cards[0].status == "acknowledged"
     again = await run(core, Command("alerts", "ack", (incident_id,)), ALICE)
     assert not again.ok
-    assert f"#{incident_id} is already acknowledged by bob." in again.text
+    assert f"#{incident_id} is already acknowledged by bob." in plain(again.text)
 
 
 async def test_an_admin_button_is_refused_to_non_admins(core):

@@ -9,6 +9,7 @@ import pytest
 from command_helpers import (
     ALICE,
     BOB,
+    fields,
     ok,
     open_core,
     open_one,
@@ -18,7 +19,7 @@ from command_helpers import (
     three_incidents,
 )
 
-from monitors.announce import short_time
+from monitors.formatting import short_time
 
 
 @pytest.fixture
@@ -101,9 +102,9 @@ async def test_show_gives_the_card_and_the_timeline(core, ids):
     assert card.incident_id == int(incident_id)
     assert card.title == f"#{incident_id} WARNING slow-api (route=/search)"
     assert card.status == "acknowledged"
-    fields = dict(card.fields)
-    assert fields["Value"] == "900 (threshold > 500)"
-    assert fields["Acknowledged by"] == "bob"
+    shown = fields(card)
+    assert shown["Value"] == "900 (threshold > 500, 80% over)"
+    assert shown["Acknowledged by"] == "bob"
     assert card.runbook == "https://wiki.example/slow-api"
     assert card.actions == ("snooze", "resolve")
     timeline = reply.text.splitlines()
@@ -148,7 +149,7 @@ async def test_ack_marks_the_incident_acknowledged_by_whoever_typed_it(core, clo
     assert f"Acknowledged #{incident_id}" in reply.text
     (card,) = reply.cards
     assert card.status == "acknowledged"
-    assert dict(card.fields)["Acknowledged by"] == "bob"
+    assert fields(card)["Acknowledged by"] == "bob"
     assert "acknowledge" not in card.actions
     assert table_ids(await ok(core, "/alerts list acknowledged")) == [f"#{incident_id}"]
     assert table_ids(await ok(core, "/alerts list open")) == []
@@ -187,9 +188,9 @@ async def test_snooze_for_an_hour(core_each_db, clock):
     assert f"Snoozed #{incident_id} for 1h (until {until})" in reply.text
     (card,) = reply.cards
     assert card.status == "open"
-    assert dict(card.fields)["Snoozed until"] == until
+    assert fields(card)["Snoozed until"] == until
     shown = await ok(core, f"/alerts show {incident_id}")
-    assert dict(shown.cards[0].fields)["Snoozed until"] == until
+    assert fields(shown.cards[0])["Snoozed until"] == until
     assert f"Snoozed by alice for 1h, until {until}" in shown.text
 
 
@@ -204,16 +205,16 @@ async def test_a_snoozed_incident_says_so_and_until_when_in_list_show_and_card(c
     assert listed.table[1][2] == f"open, snoozed until {hhmm} UTC"
     assert (await ok(core, "/alerts list open")).table[1][2] == f"open, snoozed until {hhmm} UTC"
     (card,) = (await ok(core, f"/alerts show {incident_id}")).cards
-    assert dict(card.fields)["Status"] == "open, snoozed"
-    assert dict(card.fields)["Snoozed until"] == short_time(until)
+    assert fields(card)["Status"] == "open, snoozed"
+    assert fields(card)["Snoozed until"] == short_time(until)
     await ok(core, f"/alerts ack {incident_id}", BOB)
     acked = (await ok(core, "/alerts list")).table[1][2]
     assert acked == f"acknowledged, snoozed until {hhmm} UTC"
     clock.advance(3600)
     assert (await ok(core, "/alerts list")).table[1][2] == "acknowledged", "the snooze is over"
     (card,) = (await ok(core, f"/alerts show {incident_id}")).cards
-    assert dict(card.fields)["Status"] == "acknowledged"
-    assert "Snoozed until" not in dict(card.fields)
+    assert fields(card)["Status"] == "acknowledged"
+    assert "Snoozed until" not in fields(card)
 
 
 async def test_a_snooze_that_ends_on_another_day_gives_the_date(core, clock):
@@ -270,7 +271,7 @@ async def test_resolve_with_a_note_shows_it_in_the_timeline(core_each_db, clock)
     (card,) = reply.cards
     assert card.status == "resolved"
     assert card.actions == ()
-    assert dict(card.fields)["Note"] == "rolled back the deploy"
+    assert fields(card)["Note"] == "rolled back the deploy"
     shown = await ok(core, f"/alerts show {incident_id}")
     assert shown.cards[0].status == "resolved"
     assert shown.text.splitlines()[-1].endswith("Resolved by alice: rolled back the deploy")
@@ -288,7 +289,7 @@ async def test_resolve_survives_a_restart(core_each_db, clock, database_url):
     finally:
         await again.close()
     assert shown.cards[0].status == "resolved"
-    assert dict(shown.cards[0].fields)["Resolved"].startswith("by bob after")
+    assert fields(shown.cards[0])["Resolved"].startswith("by bob after")
 
 
 async def test_resolve_twice_is_refused(core, clock):
@@ -306,7 +307,7 @@ async def test_resolved_incident_that_keeps_breaching_reopens(core_each_db, cloc
     assert table_ids(await ok(core, "/alerts list open")) == [f"#{incident_id}"]
     shown = await ok(core, f"/alerts show {incident_id}")
     assert "reopened" in shown.text.splitlines()[-1]
-    assert dict(shown.cards[0].fields)["Reopened"] == "1 time"
+    assert fields(shown.cards[0])["Reopened"] == "1 time"
 
 
 async def test_resolve_unknown_or_malformed_id(core):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from command_helpers import (
     BOB,
+    fields,
     incident_for,
     incidents,
     ok,
@@ -148,7 +149,7 @@ async def test_set_changes_the_threshold_the_next_tick_uses(core_each_db, clock)
     (incident,) = await incidents(core)
     assert incident.threshold == 1000
     shown = await ok(core, f"/alerts show {incident.id}")
-    assert dict(shown.cards[0].fields)["Value"] == "1,200 (threshold > 1,000)"
+    assert fields(shown.cards[0])["Value"] == "1,200 (threshold > 1,000, 20% over)"
 
 
 async def test_set_a_named_level(core_each_db):
@@ -307,7 +308,7 @@ async def test_test_posts_a_clearly_marked_test_incident(core_each_db, clock):
     assert "[TEST]" in card.title
     assert "slow-api" in card.title
     assert card.footer == "Test incident: no one is paged for it."
-    assert dict(card.fields)["Value"] == "none, a test (threshold > 2,000)"  # not "no data"
+    assert fields(card)["Value"] == "none, a test (threshold > 2,000)"  # not "no data"
     assert reply.text == (
         f"Posted test incident #{card.incident_id} for slow-api. "
         f"Resolve it with /alerts resolve {card.incident_id}."

@@ -12,7 +12,7 @@ from command_helpers import (
     table_ids,
 )
 
-from monitors.announce import short_time
+from monitors.formatting import short_time
 from storage.repositories import OutboxRepository
 
 

@@ -7,7 +7,7 @@ import io
 from pathlib import Path
 
 import pytest
-from command_helpers import BOB, ok, open_core, open_one, refused, sqlite_url
+from command_helpers import BOB, fields, ok, open_core, open_one, refused, sqlite_url
 from rich.console import Console
 
 from bot.adapters.base import Delivery
@@ -56,9 +56,9 @@ async def test_a_new_incident_prints_a_panel_with_title_fields_and_action_hints(
     incident_id = await open_one(core, clock)
     assert await Dispatcher(core.db, [ConsoleAdapter(console)], clock).run_once() == 1
     out = buffer.getvalue()
-    assert out.startswith("#alerts: Opened after 2 consecutive breaches")
+    assert out.startswith("Opened after 2 consecutive breaches")
     assert f"#{incident_id} WARNING slow-api (route=/checkout)" in out
-    assert "900 (threshold > 500)" in out
+    assert "900 (threshold > 500, 80% over)" in out
     assert "https://wiki.example/slow-api" in out
     assert (
         f"[/alerts ack {incident_id}]  [/alerts snooze {incident_id} 1h]  "
@@ -78,16 +78,18 @@ async def test_an_update_prints_one_line_under_the_incident(core, clock):
     update = buffer.getvalue()[len(opened) :]
     assert update == f"  ↳ #{incident_id} [acknowledged] Acknowledged by bob\n"
     async with core.db.transaction() as session:
-        ref = await OutboxRepository(session).message_ref(int(incident_id), "alerts")
+        ref = await OutboxRepository(session).message_ref(int(incident_id), "console")
     assert ref == f"console:{incident_id}"
 
 
 async def test_deliver_returns_the_message_ref_to_edit_later():
     console, buffer = terminal()
     adapter = ConsoleAdapter(console)
-    new = Delivery("alerts", "opened", CARD, "Opened", notify=True, message_ref=None)
+    new = Delivery("console", "", "opened", CARD, "Opened", notify=True, message_ref=None)
     assert await adapter.deliver(new) == "console:7"
-    edit = Delivery("alerts", "acknowledged", CARD, "Ack", notify=False, message_ref="console:7")
+    edit = Delivery(
+        "console", "", "acknowledged", CARD, "Ack", notify=False, message_ref="console:7"
+    )
     before = buffer.getvalue()
     assert await adapter.deliver(edit) == "console:7"
     assert buffer.getvalue()[len(before) :] == "  ↳ #7 [open] Ack\n"
@@ -96,11 +98,11 @@ async def test_deliver_returns_the_message_ref_to_edit_later():
 async def test_a_repeat_page_prints_the_panel_again():
     console, buffer = terminal()
     reminder = Delivery(
-        "oncall", "reminder", CARD, "Still firing", notify=True, message_ref="console:7"
+        "console", "", "reminder", CARD, "Still firing", notify=True, message_ref="console:7"
     )
     assert await ConsoleAdapter(console).deliver(reminder) == "console:7"
     out = buffer.getvalue()
-    assert out.startswith("#oncall: Still firing\n")
+    assert out.startswith("Still firing\n")
     assert "#7 WARNING slow-api" in out
 
 
@@ -219,5 +221,5 @@ async def test_a_login_named_like_tocsin_itself_does_not_act_as_tocsin(
         monkeypatch.setenv(variable, login)
     incident_id = await open_one(core, clock)
     reply = await ok(core, f"/alerts resolve {incident_id}", console_actor(True))
-    fields = dict(reply.cards[0].fields)
-    assert fields["Resolved"].startswith(f"by {login}@console after")
+    shown = fields(reply.cards[0])
+    assert shown["Resolved"].startswith(f"by {login}@console after")

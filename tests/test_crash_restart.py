@@ -38,12 +38,11 @@ F_SETPIPE_SZ = getattr(fcntl, "F_SETPIPE_SZ", 1031)  # Linux
 REPO = Path(__file__).resolve().parent.parent
 SEED = int(os.environ.get("TOCSIN_CRASH_SEED", "20240611"))
 KILLS = 7
-CHANNELS = ("alerts", "pager")
+CHANNELS = ("console",)
 ROUTES = ("/a", "/b", "/c")
 RULES = ("crash-reopen", "crash-fresh")
 CONFIG = f"""
 timer_interval: 1
-default_channels: [{", ".join(CHANNELS)}]
 rules:
   - name: crash-reopen          # breaching again within the cooldown reopens
     metric: latency

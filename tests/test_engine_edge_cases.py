@@ -7,10 +7,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
+from command_helpers import fields
 from engine_helpers import ALICE, RULE, FailingSource, incidents, open_core, outbox, tick
 
-from monitors.announce import incident_card
+from monitors.cards import incident_card
 from monitors.core import Core
+from monitors.mentions import plain
 from monitors.window import Sample
 
 
@@ -222,7 +224,7 @@ async def test_changing_what_a_rule_reads_resolves_its_incidents_but_a_threshold
         (incident,) = await incidents(core)
         assert (incident.status, incident.resolved_by) == ("resolved", "alice")
         _, events = await core.incidents.show(incident.id)
-        assert events[-1].detail == "Resolved: rule slow-api was changed by alice"
+        assert plain(events[-1].detail) == "Resolved: rule slow-api was changed by alice"
     finally:
         await core.close()
 
@@ -348,8 +350,8 @@ async def test_a_percent_change_incident_says_what_changed(database_url, clock):
             "+150% > +50% (change in avg of latency against the previous window)"
         )
         assert (incident.value, incident.threshold) == (150.0, 50.0)
-        card = dict(incident_card(incident, now).fields)
-        assert card["Value"] == "+150% (threshold > +50%)"  # was "250 (threshold > 50)"
+        card = fields(incident_card(incident, now))
+        assert card["Value"] == "+150% (threshold > +50%, +100 points)"  # was "250 (> 50)"
         assert card["Metric"] == "change in avg of latency over 30s against the previous 30s"
     finally:
         await core.close()
@@ -375,6 +377,6 @@ async def test_a_share_of_samples_incident_says_percent(database_url, clock):
         await core.engine.tick(core.rulebook.enabled(), now=now)
         (incident,) = await incidents(core)
         assert incident.summary == "50% > 2% (percent_where of latency)"
-        assert dict(incident_card(incident, now).fields)["Value"] == "50% (threshold > 2%)"
+        assert fields(incident_card(incident, now))["Value"] == "50% (threshold > 2%, +48 points)"
     finally:
         await core.close()

@@ -170,7 +170,7 @@ async def test_escalate_after_posts_to_the_escalation_channel(database_url, cloc
         await core.timers.run()
         async with core.db.transaction() as session:
             rows = (await session.scalars(select(OutboxRow).order_by(OutboxRow.id))).all()
-        assert [(r.event, r.channel) for r in rows][-1] == ("escalated", "sre-leads")
+        assert [(r.event, r.channel) for r in rows][-1] == ("escalated", "slack:C0SRE")
     finally:
         await core.close()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from http_harness import SLOW_API, open_incident, serve
 
-from monitors.announce import iso
+from monitors.formatting import iso
 
 NEW_RULE = {
     "name": "queue-depth",

@@ -18,15 +18,10 @@ ALICE = Actor("alice", "alice", "console", frozenset({ADMIN}))
 class Recorder:
     """A chat platform stand-in: records what it was asked to post or edit."""
 
-    name = "recorder"
-
-    def __init__(self, channels: tuple[str, ...] = ("alerts",)) -> None:
-        self.channels = channels
+    def __init__(self, platform: str = "console") -> None:
+        self.platform = platform
         self.seen: list[Delivery] = []
         self.fail_with: Exception | None = None
-
-    def accepts(self, channel: str) -> bool:
-        return channel in self.channels
 
     async def deliver(self, delivery: Delivery) -> str:
         if self.fail_with is not None:
@@ -102,13 +97,13 @@ async def test_a_claimed_row_whose_delivery_never_finished_goes_out_again(core, 
     assert platform.seen[0].event == "opened"
 
 
-async def test_a_channel_no_adapter_serves_stays_pending_with_a_reason(core, clock):
-    dispatcher = Dispatcher(core.db, [Recorder(channels=("elsewhere",))], clock)
+async def test_a_target_no_adapter_serves_stays_pending_with_a_reason(core, clock):
+    dispatcher = Dispatcher(core.db, [Recorder(platform="slack")], clock)
     await core.incidents.test("slow-api", ALICE)
     assert await dispatcher.run_once() == 0
     (row,) = await rows(core)
     assert row.delivered_at is None
-    assert "no chat adapter delivers to channel 'alerts'" in row.last_error
+    assert "console: that platform is not configured" in row.last_error
 
 
 async def test_an_update_waits_for_the_row_a_dead_dispatcher_left_leased(core_each_db, clock):

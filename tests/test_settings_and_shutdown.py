@@ -13,7 +13,8 @@ from monitors.sources.base import RuleReading
 CONFIG = """
 database_url: sqlite+aiosqlite:///from-file.db
 http_port: 9000
-default_channels: [ops]
+destinations:
+  ops: {slack: C0OPS}
 rules:
   - {name: a, metric: m, thresholds: {warning: 1}}
 """
@@ -32,7 +33,7 @@ def test_defaults_with_no_config_and_no_environment(tmp_path, monkeypatch):
     settings = load_settings()
     assert settings.database_url == "sqlite+aiosqlite:///data/tocsin.db"
     assert (settings.http_host, settings.http_port, settings.api_token) == ("127.0.0.1", 8080, None)
-    assert settings.rules == [] and not settings.has_chat_tokens
+    assert settings.rules == [] and not settings.slack_enabled and not settings.discord_enabled
 
 
 def test_environment_beats_the_file_and_the_command_line_beats_both(tmp_path, monkeypatch):
@@ -41,7 +42,7 @@ def test_environment_beats_the_file_and_the_command_line_beats_both(tmp_path, mo
     monkeypatch.setenv("TOCSIN_CONFIG", str(config))
     file_only = load_settings()
     assert file_only.database_url == "sqlite+aiosqlite:///from-file.db"
-    assert file_only.http_port == 9000 and file_only.default_channels == ["ops"]
+    assert file_only.http_port == 9000 and list(file_only.destinations) == ["ops"]
     assert [r.name for r in file_only.rules] == ["a"]
     monkeypatch.setenv("TOCSIN_DATABASE_URL", "postgresql+asyncpg://db/tocsin")
     monkeypatch.setenv("TOCSIN_HTTP_PORT", "9100")

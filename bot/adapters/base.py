@@ -1,4 +1,4 @@
-"""What a chat adapter offers the dispatcher: deliver one incident update to a channel."""
+"""What a chat adapter offers the dispatcher: deliver one incident update to a target."""
 
 from __future__ import annotations
 
@@ -12,20 +12,25 @@ from monitors.cards import IncidentCard
 class Delivery:
     """One outbox row, ready for a platform.
 
+    ``place`` is the target on the adapter's platform (a channel id; "" for the console).
     With no ``message_ref`` the adapter posts a new message; with one it edits that
-    message in place and adds ``line`` to its thread. ``notify`` asks for a ping (a
-    new incident, an escalation, a reminder); otherwise the update is quiet."""
+    message in place and adds ``line`` to its thread. ``notify`` asks for a ping (a new
+    incident, an escalation, a reminder); otherwise the update is quiet. ``attempt``
+    counts from 1: a retried post may find the message its lost answer left behind."""
 
-    channel: str
+    target: str
+    place: str
     event: str
     card: IncidentCard
     line: str
     notify: bool
     message_ref: str | None
+    attempt: int = 1
 
 
 class DeliveryError(Exception):
-    """A delivery that failed. ``retry_after`` carries a platform's explicit wait."""
+    """A delivery that failed. ``retry_after`` carries a platform's explicit wait;
+    ``permanent`` says retrying cannot help (an unknown channel, a revoked token)."""
 
     def __init__(
         self, message: str, retry_after: float | None = None, permanent: bool = False
@@ -36,11 +41,8 @@ class DeliveryError(Exception):
 
 
 class ChatAdapter(Protocol):
-    name: str
-
-    def accepts(self, channel: str) -> bool:
-        """Whether this adapter delivers to ``channel``."""
-        ...
+    platform: str
+    """The platform whose targets this adapter delivers (monitors.routing.Platform)."""
 
     async def deliver(self, delivery: Delivery) -> str:
         """Post or edit; return the platform's reference to the message."""

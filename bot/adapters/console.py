@@ -18,14 +18,20 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.adapters.base import Delivery
+from commands.actions import card_buttons
 from commands.model import Reply
 from monitors.actors import ADMIN, Actor, person_name
 from monitors.cards import IncidentCard
+from monitors.machine import Action
+from monitors.mentions import plain
+from monitors.routing import Platform
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, Actor], Awaitable[Reply]]
 QUIT_WORDS = {"quit", "exit", "/quit", "/exit"}
+CONSOLE_SNOOZE = "1h"
+"""The snooze a console card suggests; ``/alerts snooze ID`` takes any duration."""
 
 
 def card_panel(card: IncidentCard) -> Panel:
@@ -33,19 +39,17 @@ def card_panel(card: IncidentCard) -> Panel:
     body.add_column(style="bold")
     body.add_column()
     for name, value in card.fields:
-        body.add_row(Text(name), Text(value))
+        body.add_row(Text(name), Text(plain(value)))
     if card.runbook:
         body.add_row("Runbook", Text(card.runbook))
     parts: list[Text | Table] = [body]
-    if card.actions:
-        hints = {
-            "acknowledge": f"/alerts ack {card.incident_id}",
-            "snooze": f"/alerts snooze {card.incident_id} 1h",
-            "resolve": f"/alerts resolve {card.incident_id}",
-        }
-        parts.append(
-            Text("  ".join(f"[{hints[a]}]" for a in card.actions if a in hints), style="dim")
-        )
+    hints = [
+        button.typed
+        for button in card_buttons(card.incident_id, card.actions)
+        if button.action is not Action.SNOOZE or button.duration == CONSOLE_SNOOZE
+    ]
+    if hints:
+        parts.append(Text("  ".join(f"[{hint}]" for hint in hints), style="dim"))
     if card.footer:
         parts.append(Text(card.footer, style="italic"))
     return Panel(Group(*parts), title=Text(card.title), border_style=card.color, title_align="left")
@@ -54,37 +58,32 @@ def card_panel(card: IncidentCard) -> Panel:
 def reply_renderable(reply: Reply) -> Group:
     parts: list[Text | Table | Panel] = []
     if reply.text:
-        parts.append(Text(reply.text, style=None if reply.ok else "bold red"))
+        parts.append(Text(plain(reply.text), style=None if reply.ok else "bold red"))
     if reply.table:
         table = Table(*reply.table[0], show_edge=False, header_style="bold")
         for row in reply.table[1:]:
-            table.add_row(*map(Text, row))
+            table.add_row(*(Text(plain(cell)) for cell in row))
         parts.append(table)
     parts.extend(card_panel(card) for card in reply.cards)
     return Group(*parts)
 
 
 class ConsoleAdapter:
-    """Delivers every channel to the terminal, and reads commands from it."""
+    """Delivers the console target to the terminal, and reads commands from it."""
 
-    name = "console"
+    platform = Platform.CONSOLE.value
 
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(highlight=False)
 
-    def accepts(self, channel: str) -> bool:
-        return True
-
     async def deliver(self, delivery: Delivery) -> str:
-        card = delivery.card
+        card, line = delivery.card, plain(delivery.line)
         if delivery.message_ref is None or delivery.notify:
-            self.console.print(
-                Text(f"#{delivery.channel}: {delivery.line}", style=f"bold {card.color}")
-            )
+            self.console.print(Text(line, style=f"bold {card.color}"))
             self.console.print(card_panel(card))
         else:
             self.console.print(
-                Text(f"  ↳ #{card.incident_id} [{card.status}] {delivery.line}", style=card.color)
+                Text(f"  ↳ #{card.incident_id} [{card.status}] {line}", style=card.color)
             )
         return delivery.message_ref or f"console:{card.incident_id}"
 

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 
 from bot.adapters.base import ChatAdapter, Delivery, DeliveryError
 from monitors.cards import IncidentCard
+from monitors.routing import split_target
 from storage.db import Database
 from storage.models import OutboxRow
 from storage.repositories import OutboxRepository
@@ -42,7 +43,7 @@ class Dispatcher:
         batch: int = 100,
     ) -> None:
         self.db = db
-        self.adapters = list(adapters)
+        self.adapters = {adapter.platform: adapter for adapter in adapters}
         self.clock = clock
         self.poll_interval = poll_interval
         self.batch = batch
@@ -55,8 +56,8 @@ class Dispatcher:
         """Deliver now rather than at the next poll (called after a change is queued)."""
         self._wake.set()
 
-    def adapter_for(self, channel: str) -> ChatAdapter | None:
-        return next((a for a in self.adapters if a.accepts(channel)), None)
+    def adapter_for(self, target: str) -> ChatAdapter | None:
+        return self.adapters.get(split_target(target)[0])
 
     async def run(self) -> None:
         while not self._stopping:
@@ -110,14 +111,16 @@ class Dispatcher:
             )
         try:
             if adapter is None:
-                raise DeliveryError(f"no chat adapter delivers to channel '{row.channel}'")
+                raise DeliveryError(f"{row.channel}: that platform is not configured")
             delivery = Delivery(
-                channel=row.channel,
+                target=row.channel,
+                place=split_target(row.channel)[1],
                 event=row.event,
                 card=IncidentCard.from_json(row.payload["card"]),
                 line=row.payload.get("line", ""),
                 notify=row.notify,
                 message_ref=ref,
+                attempt=row.attempts,
             )
             new_ref = await adapter.deliver(delivery)
         except Exception as exc:  # recorded on the row and retried, never swallowed

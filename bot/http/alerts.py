@@ -48,14 +48,18 @@ async def list_alerts(request: web.Request) -> web.Response:
     core = request.app[CORE]
     status, severity, limit = _filters(request)
     incidents = await core.incidents.list(status, severity, limit=limit)
+    silenced = await core.incidents.silenced(incidents)
     now = core.clock()
-    return json_response({"alerts": [incident_json(i, now) for i in incidents]})
+    alerts = [incident_json(i, now, silenced.get(i.id)) for i in incidents]
+    return json_response({"alerts": alerts})
 
 
 async def show_alert(request: web.Request) -> web.Response:
     core = request.app[CORE]
     incident, events = await core.incidents.show(path_id(request, "incident"))
-    return json_response(incident_detail_json(incident, events, core.clock()))
+    silenced = await core.incidents.silenced([incident])
+    detail = incident_detail_json(incident, events, core.clock(), silenced.get(incident.id))
+    return json_response(detail)
 
 
 async def acknowledge(request: web.Request) -> web.Response:

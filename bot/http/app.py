@@ -18,6 +18,7 @@ from bot.http.common import API_TOKEN, CORE, MAX_BODY, METRICS, error_response, 
 from bot.metrics import Metrics
 from monitors.core import Core
 from monitors.errors import ActionError
+from monitors.mentions import plain
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -65,7 +66,7 @@ async def api_middleware(request: web.Request, handler: Handler) -> web.StreamRe
         else:
             response = await handler(request)
     except ActionError as exc:
-        response = error_response(exc.status, str(exc))
+        response = error_response(exc.status, plain(str(exc)))
     except web.HTTPException as exc:
         response = _from_http_error(exc)
     except Exception:

@@ -11,7 +11,7 @@ from aiohttp import web
 from sqlalchemy import text
 
 from bot.http.common import CORE, METRICS, json_response
-from monitors.announce import iso
+from monitors.formatting import iso
 
 log = logging.getLogger(__name__)
 HEALTH_TIMEOUT = 5.0

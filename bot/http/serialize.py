@@ -5,14 +5,26 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from monitors.announce import iso
+from monitors.formatting import iso
+from monitors.mentions import plain
 from monitors.rulebook import RuleOrigin
 from monitors.rules import Rule
 from storage.models import IncidentEventRow, IncidentRow, SilenceRow
 
 
-def incident_json(incident: IncidentRow, now: float) -> dict[str, Any]:
-    """One incident; ``snoozed`` says whether ``snoozed_until`` is still ahead of ``now``."""
+def person_json(name: str | None, ref: str | None) -> dict[str, str] | None:
+    """Who acted: ``{"name": "alice", "platform": "slack", "id": "U123"}``."""
+    if name is None:
+        return None
+    platform, _, user_id = (ref or "").partition(":")
+    return {"name": name, "platform": platform or "tocsin", "id": user_id or name}
+
+
+def incident_json(
+    incident: IncidentRow, now: float, silenced_by: int | None = None
+) -> dict[str, Any]:
+    """One incident; ``snoozed`` says whether ``snoozed_until`` is still ahead of ``now``,
+    ``silenced_by`` names the active silence that hides it."""
     return {
         "id": incident.id,
         "rule": incident.rule,
@@ -27,24 +39,41 @@ def incident_json(incident: IncidentRow, now: float) -> dict[str, Any]:
         "opened_at": iso(incident.opened_at),
         "acknowledged_at": iso(incident.acknowledged_at),
         "acknowledged_by": incident.acknowledged_by,
+        "acknowledged_by_user": person_json(
+            incident.acknowledged_by, incident.acknowledged_by_ref
+        ),
         "resolved_at": iso(incident.resolved_at),
         "resolved_by": incident.resolved_by,
+        "resolved_by_user": person_json(incident.resolved_by, incident.resolved_by_ref),
         "resolve_note": incident.resolve_note,
         "snoozed_until": iso(incident.snoozed_until),
         "snoozed": bool(incident.snoozed_until and incident.snoozed_until > now),
         "reopen_count": incident.reopen_count or 0,
+        "silenced": silenced_by is not None,
+        "silenced_by": silenced_by,
     }
 
 
 def event_json(event: IncidentEventRow) -> dict[str, Any]:
-    return {"at": iso(event.at), "kind": event.kind, "actor": event.actor, "detail": event.detail}
+    return {
+        "at": iso(event.at),
+        "kind": event.kind,
+        "actor": event.actor,
+        "detail": plain(event.detail),
+    }
 
 
 def incident_detail_json(
-    incident: IncidentRow, events: Sequence[IncidentEventRow], now: float
+    incident: IncidentRow,
+    events: Sequence[IncidentEventRow],
+    now: float,
+    silenced_by: int | None = None,
 ) -> dict[str, Any]:
     """An incident with its timeline, oldest event first."""
-    return {**incident_json(incident, now), "timeline": [event_json(e) for e in events]}
+    return {
+        **incident_json(incident, now, silenced_by),
+        "timeline": [event_json(e) for e in events],
+    }
 
 
 def rule_json(rule: Rule, origin: RuleOrigin | None) -> dict[str, Any]:

@@ -7,8 +7,7 @@ from sqlalchemy import func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import IncidentEventRow, IncidentRow
-
-UNRESOLVED = ("open", "acknowledged")
+from storage.vocabulary import UNRESOLVED, IncidentStatus
 
 
 class IncidentRepository:
@@ -62,6 +61,13 @@ class IncidentRepository:
         query = select(IncidentRow).where(IncidentRow.status.in_(UNRESOLVED))
         return (await self.session.scalars(query.order_by(IncidentRow.id))).all()
 
+    async def unresolved_or_resolved_since(self, since: float) -> Sequence[IncidentRow]:
+        """What a silence that started at ``since`` may have hidden."""
+        query = select(IncidentRow).where(
+            or_(IncidentRow.status.in_(UNRESOLVED), IncidentRow.resolved_at >= since)
+        )
+        return (await self.session.scalars(query.order_by(IncidentRow.id))).all()
+
     async def snooze_ended(self, now: float) -> Sequence[IncidentRow]:
         query = select(IncidentRow).where(
             IncidentRow.snoozed_until.is_not(None), IncidentRow.snoozed_until <= now
@@ -106,7 +112,7 @@ class IncidentRepository:
     async def due_for_reminder(self, now: float) -> Sequence[IncidentRow]:
         """Unacknowledged, unsnoozed, announced incidents; the caller checks intervals."""
         query = select(IncidentRow).where(
-            IncidentRow.status == "open",
+            IncidentRow.status == IncidentStatus.OPEN,
             IncidentRow.test.is_(False),
             IncidentRow.suppressed.is_(False),
             or_(IncidentRow.snoozed_until.is_(None), IncidentRow.snoozed_until <= now),

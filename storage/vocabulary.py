@@ -1,0 +1,39 @@
+"""The words stored in the incident tables' status, kind and event columns.
+
+StrEnums, so the stored values stay plain strings ("open") and compare equal to them,
+while the code names each one once instead of typing it out in every module."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+UNRESOLVED: tuple[IncidentStatus, ...] = (IncidentStatus.OPEN, IncidentStatus.ACKNOWLEDGED)
+
+
+class IncidentKind(StrEnum):
+    METRIC = "metric"
+    """A rule's series breached its thresholds."""
+    SOURCE_DOWN = "source_down"
+    """The rule's source failed ``source_errors_to_alert`` times in a row."""
+
+
+class EventKind(StrEnum):
+    """A line of an incident's timeline, and the event of the outbox row announcing it."""
+
+    OPENED = "opened"
+    REOPENED = "reopened"
+    ESCALATED = "escalated"
+    DEESCALATED = "deescalated"
+    ACKNOWLEDGED = "acknowledged"
+    SNOOZED = "snoozed"
+    RESOLVED = "resolved"
+    REMINDER = "reminder"
+    SNOOZE_ENDED = "snooze_ended"
+    SILENCE_ENDED = "silence_ended"
