@@ -31,6 +31,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("rule", "list"): rules.list_rules,
     ("rule", "show"): rules.show,
     ("rule", "set"): rules.set_threshold,
+    ("rule", "edit"): rules.edit,
     ("rule", "enable"): rules.enable,
     ("rule", "disable"): rules.disable,
     ("rule", "test"): rules.test,

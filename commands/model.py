@@ -4,9 +4,13 @@ render a Reply; nothing here knows which chat it came from."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from monitors.actors import Actor
 from monitors.cards import IncidentCard
+
+if TYPE_CHECKING:
+    from commands.rule_form import RuleForm
 
 __all__ = ["Actor", "Command", "IncidentCard", "Reply"]
 
@@ -25,10 +29,13 @@ class Command:
 @dataclass(frozen=True)
 class Reply:
     """A command's answer. ``ok`` is False for refusals and bad input; ``private`` asks the
-    platform to show it only to the caller (ephemeral)."""
+    platform to show it only to the caller (ephemeral). ``form`` asks platforms that have
+    forms to open it (the rule editor); ``text`` says what to do where there are none.
+    Text may name people with mention tokens (monitors.mentions)."""
 
     text: str
     ok: bool = True
     private: bool = False
     cards: tuple[IncidentCard, ...] = ()
     table: tuple[tuple[str, ...], ...] = field(default=())
+    form: RuleForm | None = None

@@ -149,6 +149,13 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "(default: the rule's lowest level)",
         admin=True,
     ),
+    CommandSpec(
+        "rule",
+        "edit",
+        (_NAME,),
+        "Edit a rule's thresholds, window and counters in a form (Slack and Discord)",
+        admin=True,
+    ),
     CommandSpec("rule", "enable", (_NAME,), "Turn a rule on", admin=True),
     CommandSpec("rule", "disable", (_NAME,), "Turn a rule off", admin=True),
     CommandSpec(

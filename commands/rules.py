@@ -5,6 +5,7 @@ from __future__ import annotations
 from commands.model import Command, Reply
 from commands.render import rule_table
 from commands.render_rule import number_text, rule_text, threshold_unit, with_unit
+from commands.rule_form import rule_form
 from monitors.actors import Actor
 from monitors.cards import incident_card
 from monitors.core import Core
@@ -42,6 +43,17 @@ async def set_threshold(core: Core, command: Command, actor: Actor) -> Reply:
         f"{rule.name}: {level} threshold {before} -> {after} "
         f"(alerts when {rule.aggregate} of {rule.metric} {rule.op} {limit}). "
         f"Saved; it applies from the next tick and survives restarts."
+    )
+
+
+async def edit(core: Core, command: Command, actor: Actor) -> Reply:
+    rule = core.rules.get(command.args[0])
+    return Reply(
+        f"The editor for {rule.name} is a form in Slack and Discord. Here: "
+        f"/rule set {rule.name} THRESHOLD [LEVEL], /rule enable|disable {rule.name}, "
+        f"or PATCH /v1/rules/{rule.name}.",
+        private=True,
+        form=rule_form(rule),
     )
 
 

@@ -17,7 +17,7 @@ from monitors.announce import Announcer, Journal
 from monitors.engine import SeriesCache
 from monitors.errors import ActionError, Invalid, NotFound, PermissionDenied
 from monitors.rulebook import RuleBook
-from monitors.rulefile import validation_errors
+from monitors.rulefile import RuleFileError, validation_errors
 from monitors.rules import LEVELS, Rule, series_identity
 from storage.db import Database
 from storage.models import IncidentRow
@@ -37,13 +37,22 @@ def require_admin(actor: Actor, what: str) -> None:
         )
 
 
+class RuleInvalid(Invalid):
+    """A rule that does not validate; ``problems`` says which field and why, one each,
+    so a form can show each beside its field."""
+
+    def __init__(self, label: str, problems: list[RuleFileError]) -> None:
+        self.problems = problems
+        details = "; ".join(f"{p.field}: {p.reason}" for p in problems)
+        super().__init__(f"Invalid {label}: {details}")
+
+
 def validate_rule(spec: dict[str, Any]) -> Rule:
     try:
         return Rule.model_validate(spec)
     except ValidationError as exc:
         label = f"rule '{spec.get('name')}'" if spec.get("name") else "rule"
-        details = "; ".join(f"{e.field}: {e.reason}" for e in validation_errors(label, exc))
-        raise Invalid(f"Invalid {label}: {details}") from None
+        raise RuleInvalid(label, validation_errors(label, exc)) from None
 
 
 class RuleAdmin:
@@ -115,10 +124,9 @@ class RuleAdmin:
             unknown = [n for n in routing.unknown(getattr(rule, field)) if n not in had]
             if unknown:
                 known = ", ".join(routing.names())
-                raise Invalid(
-                    f"Invalid rule '{rule.name}': {field}: '{unknown[0]}' is not a "
-                    f"destination; the config defines: {known}."
-                )
+                label = f"rule '{rule.name}'"
+                reason = f"'{unknown[0]}' is not a destination; the config defines: {known}"
+                raise RuleInvalid(label, [RuleFileError(label, field, reason)])
 
     async def create(self, spec: dict[str, Any], actor: Actor) -> Rule:
         require_admin(actor, "create rules")

@@ -43,6 +43,7 @@ async def test_help_for_one_group(core, text):
         "/rule list",
         "/rule show NAME",
         "/rule set NAME THRESHOLD [LEVEL]",
+        "/rule edit NAME",
         "/rule enable NAME",
         "/rule disable NAME",
         "/rule test NAME",

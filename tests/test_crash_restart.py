@@ -41,7 +41,7 @@ KILLS = 7
 CHANNELS = ("console",)
 ROUTES = ("/a", "/b", "/c")
 RULES = ("crash-reopen", "crash-fresh")
-CONFIG = f"""
+CONFIG = """
 timer_interval: 1
 rules:
   - name: crash-reopen          # breaching again within the cooldown reopens
@@ -50,7 +50,7 @@ rules:
     window: 2s
     interval: 1s
     group_by: [route]
-    thresholds: {{warning: 500, critical: 2000}}
+    thresholds: {warning: 500, critical: 2000}
     breaches_to_open: 2
     normals_to_resolve: 2
   - name: crash-fresh           # no cooldown: every episode is a new incident
@@ -59,7 +59,7 @@ rules:
     window: 2s
     interval: 1s
     group_by: [route]
-    thresholds: {{warning: 500, critical: 2000}}
+    thresholds: {warning: 500, critical: 2000}
     breaches_to_open: 2
     normals_to_resolve: 2
     cooldown: 0

@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from bot.http.app import build_app
 from bot.http.server import start_server, stop_server
 from bot.metrics import Metrics
-from monitors.formatting import iso
 from monitors.core import Core
+from monitors.formatting import iso
 
 METRIC = SLOW_API.metric
 

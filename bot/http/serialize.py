@@ -39,9 +39,7 @@ def incident_json(
         "opened_at": iso(incident.opened_at),
         "acknowledged_at": iso(incident.acknowledged_at),
         "acknowledged_by": incident.acknowledged_by,
-        "acknowledged_by_user": person_json(
-            incident.acknowledged_by, incident.acknowledged_by_ref
-        ),
+        "acknowledged_by_user": person_json(incident.acknowledged_by, incident.acknowledged_by_ref),
         "resolved_at": iso(incident.resolved_at),
         "resolved_by": incident.resolved_by,
         "resolved_by_user": person_json(incident.resolved_by, incident.resolved_by_ref),
