@@ -246,6 +246,7 @@ def test_table_shape() -> None:
     admin = {(s.group, s.action) for s in COMMANDS if s.admin}
     assert admin == {
         ("rule", "set"),
+        ("rule", "edit"),
         ("rule", "enable"),
         ("rule", "disable"),
         ("rule", "test"),
