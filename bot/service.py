@@ -12,6 +12,7 @@ import contextlib
 import logging
 import signal
 import sys
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -68,10 +69,14 @@ class Service:
 
     @classmethod
     async def create(
-        cls, settings: Settings, interactive: bool = False, console: ConsoleAdapter | None = None
+        cls,
+        settings: Settings,
+        interactive: bool = False,
+        console: ConsoleAdapter | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> Service:
         routing = settings.routing(console=interactive)
-        core = await Core.open(settings.database_url, settings.rules, routing)
+        core = await Core.open(settings.database_url, settings.rules, routing, clock)
         for problem in core.rulebook.load_errors:
             log.warning(problem)
         metrics = Metrics(core)

@@ -26,6 +26,8 @@ class Delivery:
     notify: bool
     message_ref: str | None
     attempt: int = 1
+    queued_at: float = 0.0
+    """When the row was written; a retried post looks for its message from then on."""
 
 
 class DeliveryError(Exception):

@@ -1,0 +1,155 @@
+"""Posting and editing incident messages through Slack's Web API.
+
+One message per incident and channel: the first delivery posts it (with metadata naming
+the incident), later ones edit it in place (chat.update) and add their line to its
+thread; a page (escalation, reminder) also broadcasts the thread line to the channel.
+A retried post first looks for the message its lost answer may have left (by that
+metadata), so a timeout never leaves two. Errors become DeliveryErrors: 429 with Slack's
+Retry-After, and errors no retry can fix (an unknown channel, a revoked token) marked
+permanent with Slack's reason."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters.base import Delivery, DeliveryError
+from bot.adapters.slack.render import incident_message, mrkdwn
+from storage.vocabulary import EventKind
+
+log = logging.getLogger(__name__)
+
+METADATA_TYPE = "tocsin_incident"
+LOOK_BACK = 60.0
+"""Seconds before a row was queued from which a retried post looks for its message."""
+PERMANENT = frozenset(
+    {
+        "account_inactive",
+        "channel_not_found",
+        "ekm_access_denied",
+        "invalid_attachments",
+        "invalid_auth",
+        "invalid_blocks",
+        "is_archived",
+        "missing_scope",
+        "msg_too_long",
+        "no_permission",
+        "not_authed",
+        "not_in_channel",
+        "restricted_action",
+        "team_access_not_granted",
+        "token_expired",
+        "token_revoked",
+    }
+)
+"""Slack errors that the same request can never get past."""
+
+
+def message_ref(channel: str, ts: str) -> str:
+    return f"{channel}:{ts}"
+
+
+def split_ref(ref: str) -> tuple[str, str]:
+    channel, _, ts = ref.partition(":")
+    return channel, ts
+
+
+def delivery_error(exc: SlackApiError) -> DeliveryError:
+    response = exc.response
+    data = response.data if isinstance(response.data, dict) else {}
+    error = str(data.get("error") or f"HTTP {response.status_code}")
+    if response.status_code == 429 or error == "ratelimited":
+        wait = float(response.headers.get("Retry-After", response.headers.get("retry-after", 1)))
+        return DeliveryError(f"Slack rate limit: retry after {wait:g}s", retry_after=wait)
+    detail = f" ({', '.join(data['response_metadata']['messages'])})" if _details(data) else ""
+    return DeliveryError(f"Slack: {error}{detail}", permanent=error in PERMANENT)
+
+
+def _details(data: dict[str, Any]) -> bool:
+    return bool(data.get("response_metadata", {}).get("messages"))
+
+
+class SlackPoster:
+    """Delivers outbox rows to Slack channels."""
+
+    def __init__(self, client: AsyncWebClient) -> None:
+        self.client = client
+
+    async def deliver(self, delivery: Delivery) -> str:
+        try:
+            if delivery.message_ref is None:
+                return await self._post(delivery)
+            return await self._edit(delivery, delivery.message_ref)
+        except SlackApiError as exc:
+            raise delivery_error(exc) from None
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryError(f"Slack unreachable: {type(exc).__name__}: {exc}") from None
+
+    async def _post(self, delivery: Delivery) -> str:
+        ref = await self._already_posted(delivery) if delivery.attempt > 1 else None
+        if ref is None:
+            incident_id = delivery.card.incident_id
+            response = await self.client.chat_postMessage(
+                channel=delivery.place,
+                metadata={"event_type": METADATA_TYPE, "event_payload": {"incident": incident_id}},
+                unfurl_links=False,
+                unfurl_media=False,
+                **incident_message(delivery.card),
+            )
+            ref = message_ref(str(response["channel"]), str(response["ts"]))
+        if delivery.event != EventKind.OPENED and delivery.line:  # why it is posted here
+            await self._thread_line(ref, delivery.line, broadcast=False)
+        return ref
+
+    async def _edit(self, delivery: Delivery, ref: str) -> str:
+        channel, ts = split_ref(ref)
+        try:
+            await self.client.chat_update(channel=channel, ts=ts, **incident_message(delivery.card))
+        except SlackApiError as exc:
+            if _error(exc) != "message_not_found":
+                raise
+            log.warning(
+                "the Slack message of #%s was deleted; posting it again", delivery.card.incident_id
+            )
+            return await self._post(delivery)
+        if delivery.line:
+            await self._thread_line(ref, delivery.line, broadcast=delivery.notify)
+        return ref
+
+    async def _thread_line(self, ref: str, line: str, broadcast: bool) -> None:
+        channel, ts = split_ref(ref)
+        await self.client.chat_postMessage(
+            channel=channel, thread_ts=ts, text=mrkdwn(line), reply_broadcast=broadcast
+        )
+
+    async def _already_posted(self, delivery: Delivery) -> str | None:
+        """The message an earlier attempt posted for this incident, if its answer was
+        lost: found by its metadata in the channel's recent history."""
+        try:
+            history = await self.client.conversations_history(
+                channel=delivery.place,
+                oldest=str(max(delivery.queued_at - LOOK_BACK, 0)),
+                include_all_metadata=True,
+                limit=200,
+            )
+        except SlackApiError as exc:  # e.g. missing channels:history: post, as before
+            log.warning("cannot look for an earlier post in %s: %s", delivery.place, _error(exc))
+            return None
+        for message in history.get("messages") or []:
+            metadata = message.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if (
+                metadata.get("event_type") == METADATA_TYPE
+                and payload.get("incident") == delivery.card.incident_id
+            ):
+                return message_ref(delivery.place, str(message["ts"]))
+        return None
+
+
+def _error(exc: SlackApiError) -> str:
+    data = exc.response.data
+    return str(data.get("error", "")) if isinstance(data, dict) else ""

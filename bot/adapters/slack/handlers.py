@@ -1,0 +1,128 @@
+"""What Tocsin does with Slack's requests: slash commands, button clicks and menu
+choices on incident messages, and the rule editor's submissions. Each becomes the same
+neutral command a typed one is (commands/), run for the Slack user Slack vouches for.
+
+Slack wants an answer within 3 seconds: commands answer in the acknowledgement when
+they finish within ``budget`` (nearly always: they take milliseconds), else Slack hears
+"working on it" at once and the reply follows through the response URL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.adapters.slack.people import SlackPeople
+from bot.adapters.slack.render import form_values, form_view, reply_blocks
+from commands.actions import decode
+from commands.dispatch import handle, run
+from commands.model import Reply
+from commands.parser import CommandError
+from commands.rule_form import FormErrors, submit
+from monitors.core import Core
+from monitors.errors import ActionError
+
+log = logging.getLogger(__name__)
+Ack = Callable[..., Awaitable[None]]
+Respond = Callable[..., Awaitable[Any]]
+BUDGET = 2.0
+WORKING = "Working on it…"
+
+
+class SlackHandlers:
+    def __init__(
+        self, core: Core, people: SlackPeople, client: AsyncWebClient, budget: float = BUDGET
+    ) -> None:
+        self.core = core
+        self.people = people
+        self.client = client
+        self.budget = budget
+
+    async def command(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
+        """``/alerts ack 42``: the reply is ephemeral; ``/rule edit`` opens the editor."""
+        actor = await self.people.actor(body["user_id"], body.get("user_name"))
+        text = f"{body.get('command', '')} {body.get('text', '')}"
+        work = asyncio.ensure_future(handle(self.core, text, actor))
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(work), self.budget)
+        except TimeoutError:
+            await ack(response_type="ephemeral", text=WORKING)
+            reply = await work
+            await respond(response_type="ephemeral", replace_original=False, **reply_blocks(reply))
+            return
+        if reply.form is not None and reply.ok and body.get("trigger_id"):
+            metadata = json.dumps({"rule": reply.form.rule, "channel": body.get("channel_id")})
+            try:
+                await self.client.views_open(
+                    trigger_id=body["trigger_id"], view=form_view(reply.form, metadata)
+                )
+            except SlackApiError as exc:  # e.g. the trigger expired: say so, and what else works
+                log.warning("views.open failed: %s", exc.response.data)
+                failed = f"Slack did not open the editor ({_error(exc)}). {reply.text}"
+                reply = Reply(failed, ok=False, private=True)
+            else:
+                await ack()
+                return
+        await ack(response_type="ephemeral", **reply_blocks(reply))
+
+    async def action(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """A button or the snooze menu on an incident message. The message itself is
+        edited through the outbox; the person gets an ephemeral word on what happened."""
+        await ack()
+        user = body.get("user") or {}
+        actor = await self.people.actor(
+            user.get("id", ""), user.get("username") or user.get("name")
+        )
+        chosen = (action.get("selected_option") or {}).get("value") or action.get("value") or ""
+        try:
+            reply = await run(self.core, decode(chosen).command(), actor)
+        except CommandError as exc:
+            reply = Reply(f"{exc}; nothing was changed.", ok=False, private=True)
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id"
+        )
+        if channel:
+            await self.client.chat_postEphemeral(
+                channel=channel, user=actor.id, **reply_blocks(_without_cards(reply))
+            )
+
+    async def form_submitted(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
+        """The rule editor's Save: field errors show in the modal and nothing is saved;
+        otherwise the modal closes and the editor hears what changed."""
+        user = body.get("user") or {}
+        actor = await self.people.actor(
+            user.get("id", ""), user.get("username") or user.get("name")
+        )
+        metadata = json.loads(view.get("private_metadata") or "{}")
+        rule_name = str(metadata.get("rule", ""))
+        try:
+            before = self.core.rules.get(rule_name)
+            rule = await submit(self.core, rule_name, form_values(view), actor)
+        except FormErrors as exc:
+            await ack(response_action="errors", errors=exc.errors)
+            return
+        except ActionError as exc:  # gone meanwhile, or not an admin
+            await ack(response_action="errors", errors={"thresholds": str(exc)})
+            return
+        await ack()
+        said = "nothing changed" if rule == before else "saved; it applies from the next tick"
+        channel = metadata.get("channel")
+        if channel:
+            await self.client.chat_postEphemeral(
+                channel=channel, user=actor.id, text=f"{rule.name}: {said}."
+            )
+
+
+def _error(exc: SlackApiError) -> str:
+    data = exc.response.data
+    return str(data.get("error", "an error")) if isinstance(data, dict) else "an error"
+
+
+def _without_cards(reply: Reply) -> Reply:
+    """The message shows the card already: the word after a click is text only."""
+    return Reply(reply.text, reply.ok, reply.private)

@@ -1,0 +1,304 @@
+"""Tocsin as a Slack app, at the protocol level: the real service, the real bolt app and
+slack_sdk client, a fake Slack Web API on loopback, and requests signed as Slack signs
+them. Assertions are on what the fake Slack received and on the database."""
+
+from __future__ import annotations
+
+import json
+import time
+from html import unescape
+
+import pytest
+from fake_slack import ADMIN, MEMBER, sign
+from slack_harness import eventually, slack_world
+from command_helpers import snapshot
+
+from monitors.cards import RESOLVED_COLOR, SEVERITY_COLORS
+from storage.vocabulary import IncidentStatus
+
+
+def buttons(message: dict) -> list[str]:
+    (attachment,) = message["attachments"]
+    ids = []
+    for block in attachment["blocks"]:
+        if block["type"] == "actions":
+            for element in block["elements"]:
+                ids.append(element["action_id"])
+                ids.extend(option["value"] for option in element.get("options", []))
+    return ids
+
+
+def text_of(message: dict) -> str:
+    (attachment,) = message["attachments"]
+    parts = []
+    for block in attachment["blocks"]:
+        if "text" in block:
+            parts.append(block["text"]["text"])
+        parts.extend(f["text"] for f in block.get("fields", []))
+        parts.extend(
+            e.get("text", "") for e in block.get("elements", []) if block["type"] == "context"
+        )
+    return "\n".join(parts)
+
+
+async def test_an_incident_from_ingested_samples_is_posted_once_with_colour_and_buttons(
+    database_url,
+):
+    async with slack_world(database_url) as world:
+        await world.breach("/checkout", 2500)
+        (post,) = await eventually(lambda: world.fake.posts("C0ALERTS"))
+        (incident,) = await world.incidents()
+        assert post["attachments"][0]["color"] == SEVERITY_COLORS["critical"]
+        body = text_of(post)
+        assert f"#{incident.id} CRITICAL slow-api (route=/checkout)" in body
+        assert "2,500 (threshold &gt; 2,000, 25% over)" in body
+        assert "<https://runbooks.example/slow-api|Runbook>" in body
+        assert f"<!date^{int(incident.opened_at)}^" in body
+        assert buttons(post) == [
+            f"tocsin:ack:{incident.id}",
+            f"tocsin:snooze:{incident.id}",
+            *(f"tocsin:snooze:{incident.id}:{d}" for d in ("15m", "1h", "4h", "1d")),
+            f"tocsin:resolve:{incident.id}",
+        ]
+        assert post["metadata"]["event_payload"] == {"incident": incident.id}
+        await world.tick()  # still breaching: nothing new
+        await world.service.dispatcher.run_once()
+        assert len(world.fake.called("chat.postMessage")) == 1
+        async with world.service.core.db.read() as session:
+            from storage.repositories import OutboxRepository
+
+            ref = await OutboxRepository(session).message_ref(incident.id, "slack:C0ALERTS")
+        assert ref == f"C0ALERTS:{post['ts']}"
+
+
+async def test_clicking_acknowledge_edits_the_message_and_says_who_in_its_thread(database_url):
+    async with slack_world(database_url) as world:
+        await world.breach()
+        (post,) = await eventually(lambda: world.fake.posts("C0ALERTS"))
+        (incident,) = await world.incidents()
+        response = await world.slack.click(post, f"tocsin:ack:{incident.id}", MEMBER)
+        assert response.status_code == 200
+        await eventually(lambda: post.get("edits"))
+        assert f"*Acknowledged by*\n<@{MEMBER.id}>" in text_of(post)
+        assert buttons(post)[0] == f"tocsin:snooze:{incident.id}"  # no Acknowledge any more
+        (line,) = await eventually(lambda: world.fake.replies(post["ts"]))
+        assert line["text"] == f"Acknowledged by <@{MEMBER.id}>" and not line["reply_broadcast"]
+        (word,) = world.fake.called("chat.postEphemeral")
+        assert word["user"] == MEMBER.id and word["text"].startswith(f"Acknowledged #{incident.id}")
+        (stored,) = await world.incidents()
+        assert stored.status == IncidentStatus.ACKNOWLEDGED
+        assert (stored.acknowledged_by, stored.acknowledged_by_ref) == ("bob", "slack:U0MEMBER")
+        assert len(world.fake.posts()) == 1, "edited in place, never posted twice"
+
+
+async def test_the_snooze_menu_snoozes_for_the_chosen_time(database_url):
+    async with slack_world(database_url) as world:
+        await world.breach()
+        (post,) = await eventually(lambda: world.fake.posts("C0ALERTS"))
+        (incident,) = await world.incidents()
+        before = time.time()
+        await world.slack.click(post, f"tocsin:snooze:{incident.id}:4h", MEMBER)
+        await eventually(lambda: post.get("edits"))
+        (stored,) = await world.incidents()
+        assert stored.snoozed_until is not None
+        assert 4 * 3600 - 5 < stored.snoozed_until - before < 4 * 3600 + 5
+        assert "Snoozed until" in text_of(post)
+
+
+async def test_resolving_by_button_turns_the_message_green_and_removes_the_buttons(
+    database_url,
+):
+    async with slack_world(database_url) as world:
+        await world.breach()
+        (post,) = await eventually(lambda: world.fake.posts("C0ALERTS"))
+        (incident,) = await world.incidents()
+        await world.slack.click(post, f"tocsin:resolve:{incident.id}", ADMIN)
+        await eventually(lambda: post.get("edits"))
+        assert post["attachments"][0]["color"] == RESOLVED_COLOR
+        assert buttons(post) == []
+        assert f"by <@{ADMIN.id}> after" in text_of(post)
+
+
+async def test_a_slash_command_is_answered_ephemerally_in_the_acknowledgement(database_url):
+    async with slack_world(database_url) as world:
+        await world.breach()
+        response = await world.slack.command("/alerts", "list")
+        assert response.status_code == 200
+        answer = response.json()
+        assert answer["response_type"] == "ephemeral"
+        assert "1 unresolved incident:" in answer["text"]
+        assert "slow-api" in json.dumps(answer["blocks"])
+
+
+async def test_a_non_admin_cannot_change_a_rule_and_nothing_changes(database_url):
+    async with slack_world(database_url) as world:
+        before = await snapshot(world.service.core)
+        response = await world.slack.command("/rule", "set slow-api 1000", MEMBER)
+        answer = response.json()
+        assert answer["response_type"] == "ephemeral"
+        assert "/rule set needs the admin role, which bob does not have" in answer["text"]
+        assert "slack.admins" in answer["text"]
+        assert await snapshot(world.service.core) == before
+        assert world.service.core.rulebook.get("slow-api").thresholds["warning"] == 500
+
+
+async def test_an_admin_changes_a_rule_with_the_slash_command(database_url):
+    async with slack_world(database_url) as world:
+        answer = (await world.slack.command("/rule", "set slow-api 1000", ADMIN)).json()
+        assert "warning threshold 500 -> 1000" in unescape(answer["text"])
+        assert world.service.core.rulebook.get("slow-api").thresholds["warning"] == 1000
+
+
+async def test_members_of_an_admin_user_group_are_admins(database_url):
+    from fake_slack import FakeSlack
+    from bot.settings import SlackConfig
+
+    fake = FakeSlack(user_groups={"S0ONCALL": [MEMBER.id]})
+    config = SlackConfig(channel="C0ALERTS", admins=[], admin_groups=["S0ONCALL"])
+    async with slack_world(database_url, fake, slack=config) as world:
+        answer = (await world.slack.command("/rule", "set slow-api 1000", MEMBER)).json()
+        assert "warning threshold 500 -> 1000" in unescape(answer["text"])
+        answer = (await world.slack.command("/rule", "set slow-api 900", ADMIN)).json()
+        assert "needs the admin role" in answer["text"]
+
+
+@pytest.mark.parametrize("forgery", ["wrong secret", "stale", "unsigned"])
+async def test_a_forged_or_stale_request_gets_401_and_changes_nothing(database_url, forgery):
+    async with slack_world(database_url) as world:
+        body = world.slack.command_body("/rule", "set slow-api 1000", ADMIN)
+        headers = {
+            "wrong secret": sign(body, secret="not-the-secret"),
+            "stale": sign(body, timestamp=int(time.time()) - 600),
+            "unsigned": {},
+        }[forgery]
+        before = await snapshot(world.service.core)
+        response = await world.slack.send(body, headers=headers)
+        assert response.status_code == 401
+        assert await snapshot(world.service.core) == before
+
+
+async def test_a_button_for_an_unknown_incident_gets_a_clear_ephemeral_answer(database_url):
+    async with slack_world(database_url) as world:
+        await world.breach()
+        (post,) = await eventually(lambda: world.fake.posts("C0ALERTS"))
+        payload = world.slack.click_payload(post, buttons(post)[0], ADMIN)
+        payload["actions"][0]["action_id"] = payload["actions"][0]["value"] = "tocsin:ack:999"
+        response = await world.slack.send(world.slack.interaction_body(payload))
+        assert response.status_code == 200
+        (word,) = await eventually(lambda: world.fake.called("chat.postEphemeral"))
+        assert word["text"] == ":warning: There is no incident #999. Nothing was changed." or (
+            "There is no incident #999" in word["text"]
+        )
+
+
+async def test_a_foreign_action_id_is_refused_with_a_sentence(database_url):
+    async with slack_world(database_url) as world:
+        await world.breach()
+        (post,) = await eventually(lambda: world.fake.posts("C0ALERTS"))
+        payload = world.slack.click_payload(post, buttons(post)[0], ADMIN)
+        payload["actions"][0]["action_id"] = payload["actions"][0]["value"] = "tocsin:nuke:1"
+        await world.slack.send(world.slack.interaction_body(payload))
+        (word,) = await eventually(lambda: world.fake.called("chat.postEphemeral"))
+        assert '"nuke" is not a button action' in word["text"]
+        (incident,) = await world.incidents()
+        assert incident.status == IncidentStatus.OPEN
+
+
+async def test_rule_edit_opens_a_modal_and_saving_it_changes_the_rule(database_url):
+    async with slack_world(database_url) as world:
+        response = await world.slack.command("/rule", "edit slow-api", ADMIN)
+        assert response.status_code == 200 and response.text == ""
+        (opened,) = world.fake.called("views.open")
+        view = opened["view"]
+        assert opened["trigger_id"].startswith("trigger-")
+        initial = {b["block_id"]: b["element"].get("initial_value") for b in view["blocks"]}
+        assert initial["thresholds"] == "warning 500, critical 2000"
+        assert initial["window"] == "1m"
+        response = await world.slack.submit(
+            view, {"thresholds": "warning 700, critical 2500", "window": "5m"}, ADMIN
+        )
+        assert response.status_code == 200 and response.text == ""
+        rule = world.service.core.rulebook.get("slow-api")
+        assert rule.thresholds == {"warning": 700, "critical": 2500} and rule.window == 300
+        (word,) = await eventually(lambda: world.fake.called("chat.postEphemeral"))
+        assert word["text"] == "slow-api: saved; it applies from the next tick."
+
+
+async def test_a_bad_rule_edit_shows_field_errors_and_saves_nothing(database_url):
+    async with slack_world(database_url) as world:
+        await world.slack.command("/rule", "edit slow-api", ADMIN)
+        (opened,) = world.fake.called("views.open")
+        before = await snapshot(world.service.core)
+        response = await world.slack.submit(
+            opened["view"],
+            {
+                "thresholds": "warning 3000, critical 2000",
+                "window": "soon",
+                "breaches_to_open": "x",
+            },
+            ADMIN,
+        )
+        answer = response.json()
+        assert answer["response_action"] == "errors"
+        assert set(answer["errors"]) == {"window", "breaches_to_open"}
+        assert "'soon' is not a duration" in answer["errors"]["window"]
+        assert answer["errors"]["breaches_to_open"] == "'x' is not a whole number"
+        response = await world.slack.submit(
+            opened["view"], {"thresholds": "warning 3000, critical 2000"}, ADMIN
+        )
+        answer = response.json()
+        assert answer["errors"] == {
+            "thresholds": "with op '>' they must increase from warning to critical"
+        }
+        assert await snapshot(world.service.core) == before
+
+
+async def test_a_429_storm_is_waited_out_and_every_message_arrives_once(database_url):
+    from fake_slack import FakeSlack
+
+    fake = FakeSlack()
+    fake.fail("chat.postMessage", status=429, retry_after=0.2, times=4)
+    async with slack_world(database_url, fake) as world:
+        for route in ("/a", "/b", "/c"):
+            await world.breach(route)
+        posts = await eventually(lambda: len(world.fake.posts()) == 3 and world.fake.posts())
+        incidents = await world.incidents()
+        assert sorted(p["metadata"]["event_payload"]["incident"] for p in posts) == [
+            i.id for i in incidents
+        ]
+        statuses = [c for c in world.fake.calls if c.method == "chat.postMessage"]
+        assert len(statuses) == 3 + 4  # three messages, four refused attempts, nothing else
+
+
+async def test_a_post_whose_answer_was_lost_is_not_posted_twice(database_url):
+    from fake_slack import FakeSlack
+
+    fake = FakeSlack()
+    fake.fail("chat.postMessage", lose_answer=True, times=1)
+    async with slack_world(database_url, fake) as world:
+        await world.breach()
+        await eventually(lambda: world.fake.called("conversations.history"), within=15)
+        await world.service.dispatcher.run_once()
+        assert len(world.fake.posts()) == 1
+        (incident,) = await world.incidents()
+        await world.slack.click(world.fake.posts()[0], f"tocsin:ack:{incident.id}", ADMIN)
+        await eventually(lambda: world.fake.posts()[0].get("edits"))
+        assert len(world.fake.posts()) == 1
+
+
+async def test_a_deleted_message_is_posted_again_on_the_next_change(database_url):
+    async with slack_world(database_url) as world:
+        await world.breach()
+        (post,) = await eventually(lambda: world.fake.posts("C0ALERTS"))
+        (incident,) = await world.incidents()
+        world.fake.messages["C0ALERTS"].clear()  # someone deleted it
+        await world.service.core.incidents.acknowledge(incident.id, world_actor())
+        (again,) = await eventually(lambda: world.fake.posts("C0ALERTS"))
+        assert "Acknowledged by" in text_of(again)
+
+
+def world_actor():
+    from monitors.actors import ADMIN as ADMIN_ROLE
+    from monitors.actors import Actor
+
+    return Actor(id="api", name="carol", surface="api", roles=frozenset({ADMIN_ROLE}))
