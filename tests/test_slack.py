@@ -9,12 +9,19 @@ import time
 from html import unescape
 
 import pytest
-from fake_slack import ADMIN, MEMBER, sign
-from slack_harness import eventually, slack_world
 from command_helpers import snapshot
+from fake_slack import ADMIN, MEMBER, FakeSlack, sign
+from slack_harness import eventually, slack_world
 
+from bot.settings import SlackConfig
+from monitors.actors import ADMIN as ADMIN_ROLE
+from monitors.actors import Actor
 from monitors.cards import RESOLVED_COLOR, SEVERITY_COLORS
+from storage.repositories import OutboxRepository
 from storage.vocabulary import IncidentStatus
+
+CAROL = Actor(id="api", name="carol", surface="api", roles=frozenset({ADMIN_ROLE}))
+"""Someone working an incident through the REST API."""
 
 
 def buttons(message: dict) -> list[str]:
@@ -65,8 +72,6 @@ async def test_an_incident_from_ingested_samples_is_posted_once_with_colour_and_
         await world.service.dispatcher.run_once()
         assert len(world.fake.called("chat.postMessage")) == 1
         async with world.service.core.db.read() as session:
-            from storage.repositories import OutboxRepository
-
             ref = await OutboxRepository(session).message_ref(incident.id, "slack:C0ALERTS")
         assert ref == f"C0ALERTS:{post['ts']}"
 
@@ -150,9 +155,6 @@ async def test_an_admin_changes_a_rule_with_the_slash_command(database_url):
 
 
 async def test_members_of_an_admin_user_group_are_admins(database_url):
-    from fake_slack import FakeSlack
-    from bot.settings import SlackConfig
-
     fake = FakeSlack(user_groups={"S0ONCALL": [MEMBER.id]})
     config = SlackConfig(channel="C0ALERTS", admins=[], admin_groups=["S0ONCALL"])
     async with slack_world(database_url, fake, slack=config) as world:
@@ -254,8 +256,6 @@ async def test_a_bad_rule_edit_shows_field_errors_and_saves_nothing(database_url
 
 
 async def test_a_429_storm_is_waited_out_and_every_message_arrives_once(database_url):
-    from fake_slack import FakeSlack
-
     fake = FakeSlack()
     fake.fail("chat.postMessage", status=429, retry_after=0.2, times=4)
     async with slack_world(database_url, fake) as world:
@@ -271,8 +271,6 @@ async def test_a_429_storm_is_waited_out_and_every_message_arrives_once(database
 
 
 async def test_a_post_whose_answer_was_lost_is_not_posted_twice(database_url):
-    from fake_slack import FakeSlack
-
     fake = FakeSlack()
     fake.fail("chat.postMessage", lose_answer=True, times=1)
     async with slack_world(database_url, fake) as world:
@@ -289,16 +287,9 @@ async def test_a_post_whose_answer_was_lost_is_not_posted_twice(database_url):
 async def test_a_deleted_message_is_posted_again_on_the_next_change(database_url):
     async with slack_world(database_url) as world:
         await world.breach()
-        (post,) = await eventually(lambda: world.fake.posts("C0ALERTS"))
+        await eventually(lambda: world.fake.posts("C0ALERTS"))
         (incident,) = await world.incidents()
         world.fake.messages["C0ALERTS"].clear()  # someone deleted it
-        await world.service.core.incidents.acknowledge(incident.id, world_actor())
+        await world.service.core.incidents.acknowledge(incident.id, CAROL)
         (again,) = await eventually(lambda: world.fake.posts("C0ALERTS"))
         assert "Acknowledged by" in text_of(again)
-
-
-def world_actor():
-    from monitors.actors import ADMIN as ADMIN_ROLE
-    from monitors.actors import Actor
-
-    return Actor(id="api", name="carol", surface="api", roles=frozenset({ADMIN_ROLE}))
