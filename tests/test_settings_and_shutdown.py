@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import subprocess
+import sys
 from pathlib import Path
+
+import pytest
 
 from bot.settings import load_settings
 from monitors.core import Core
@@ -96,3 +101,32 @@ async def test_stop_waits_for_the_tick_in_flight_then_ticks_no_more(tmp_path: Pa
         assert core.engine.stats.ticks == ticks  # stopped: no further ticks
     finally:
         await core.close()
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "says"),
+    [
+        ("TOCSIN_HTTP_PORT", "abc", "TOCSIN_HTTP_PORT: 'abc' is not a number"),
+        ("TOCSIN_HTTP_PORT", "70000", "TOCSIN_HTTP_PORT: Input should be less than or equal"),
+        ("TOCSIN_LOG_LEVEL", "bogus", "TOCSIN_LOG_LEVEL: 'bogus' is not a log level; use DEBUG"),
+        ("TOCSIN_DATABASE_URL", "mysql://x", "TOCSIN_DATABASE_URL: 'mysql://x' is not a SQLite"),
+        ("TOCSIN_SLACK_API_URL", "slack.example", "TOCSIN_SLACK_API_URL: 'slack.example' is not"),
+    ],
+)
+def test_a_bad_setting_is_one_line_naming_it_and_exit_status_2(tmp_path, variable, value, says):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TOCSIN_")}
+    environment.update({"TOCSIN_CONFIG": str(tmp_path / "none.yaml"), variable: value})
+    (tmp_path / "none.yaml").write_text("rules: []\n")
+    result = subprocess.run(
+        [sys.executable, "run.py"],
+        cwd=Path(__file__).resolve().parent.parent,
+        env=environment,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(f"Cannot start: {says}"), result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
