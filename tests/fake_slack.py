@@ -23,6 +23,7 @@ import httpx
 from aiohttp import web
 
 BOT_TOKEN = "xoxb-test-token"
+APP_TOKEN = "xapp-test-token"
 SIGNING_SECRET = "test-signing-secret"
 TEAM = "T0TEAM"
 BOT_USER = "U0TOCSIN"
@@ -60,6 +61,9 @@ class FakeSlack:
     faults: list[Fault] = field(default_factory=list)
     unknown_channels: set[str] = field(default_factory=set)
     url: str = ""
+    socket_acks: list[dict[str, Any]] = field(default_factory=list)
+    """What the app answered to Socket Mode envelopes."""
+    _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _last_ts: float = 0.0
 
     # ------------------------------------------------------------ what tests read
@@ -96,7 +100,37 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response)
+        app.router.add_get("/socket", self._socket)
         return app
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Socket Mode: hello, then envelopes the test sends; acks are recorded."""
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        self._sockets.append(socket)
+        await socket.send_json({"type": "hello", "num_connections": 1})
+        async for message in socket:
+            if message.type == web.WSMsgType.TEXT:
+                self.socket_acks.append(json.loads(message.data))
+        return socket
+
+    @property
+    def socket_connected(self) -> bool:
+        return any(not socket.closed for socket in self._sockets)
+
+    async def envelope(self, kind: str, payload: dict[str, Any]) -> str:
+        """Send the app a Socket Mode envelope; returns its id."""
+        envelope_id = f"env-{len(self.socket_acks)}-{time.time()}"
+        socket = next(s for s in self._sockets if not s.closed)
+        await socket.send_json(
+            {
+                "envelope_id": envelope_id,
+                "type": kind,
+                "accepts_response_payload": True,
+                "payload": payload,
+            }
+        )
+        return envelope_id
 
     async def _args(self, request: web.Request) -> dict[str, Any]:
         args: dict[str, Any] = dict(request.query)
@@ -116,7 +150,8 @@ class FakeSlack:
         method = request.match_info["method"]
         args = await self._args(request)
         self.calls.append(Call(method, args))
-        if request.headers.get("Authorization") != f"Bearer {self.token}":
+        allowed = APP_TOKEN if method == "apps.connections.open" else self.token
+        if request.headers.get("Authorization") != f"Bearer {allowed}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
         fault = next((f for f in self.faults if f.method == method and f.times > 0), None)
         if fault is not None:
@@ -194,6 +229,9 @@ class FakeSlack:
         oldest = float(args.get("oldest") or 0)
         found = [m for m in self.posts(args["channel"]) if float(m["ts"]) >= oldest]
         return {"ok": True, "messages": list(reversed(found)), "has_more": False}
+
+    def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"ok": True, "url": self.url.replace("http://", "ws://") + "/socket"}
 
     def _usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         group = args.get("usergroup", "")

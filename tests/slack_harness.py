@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from fake_slack import ADMIN, BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackClient, running_fake_slack
 
+from bot.adapters.console import ConsoleAdapter
 from bot.service import Service
 from bot.settings import Settings, SlackConfig
 from monitors.rules import Rule
@@ -93,11 +94,12 @@ async def slack_world(
     database_url: str,
     fake: FakeSlack | None = None,
     rules: Sequence[Rule] = (LATENCY,),
+    console: ConsoleAdapter | None = None,
     **overrides: Any,
 ) -> AsyncIterator[SlackWorld]:
     async with running_fake_slack(fake) as running:
         settings = slack_settings(database_url, running, rules=list(rules), **overrides)
-        service = await Service.create(settings, interactive=False)
+        service = await Service.create(settings, interactive=False, console=console)
         await service.start()
         try:
             async with httpx.AsyncClient(timeout=30) as http:

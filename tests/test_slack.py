@@ -4,19 +4,24 @@ them. Assertions are on what the fake Slack received and on the database."""
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from html import unescape
+from urllib.parse import parse_qsl
 
 import pytest
 from command_helpers import snapshot
-from fake_slack import ADMIN, MEMBER, FakeSlack, sign
-from slack_harness import eventually, slack_world
+from fake_slack import ADMIN, APP_TOKEN, MEMBER, FakeSlack, sign
+from rich.console import Console
+from slack_harness import LATENCY, eventually, slack_world
 
+from bot.adapters.console import ConsoleAdapter
 from bot.settings import SlackConfig
 from monitors.actors import ADMIN as ADMIN_ROLE
 from monitors.actors import Actor
 from monitors.cards import RESOLVED_COLOR, SEVERITY_COLORS
+from monitors.routing import Destination
 from storage.repositories import OutboxRepository
 from storage.vocabulary import IncidentStatus
 
@@ -293,3 +298,50 @@ async def test_a_deleted_message_is_posted_again_on_the_next_change(database_url
         await world.service.core.incidents.acknowledge(incident.id, CAROL)
         (again,) = await eventually(lambda: world.fake.posts("C0ALERTS"))
         assert "Acknowledged by" in text_of(again)
+
+
+async def test_socket_mode_answers_slash_commands_without_a_public_url(database_url):
+    async with slack_world(database_url, slack_app_token=APP_TOKEN) as world:
+        await eventually(lambda: world.fake.socket_connected)
+        await world.breach()
+        payload = dict(parse_qsl(world.slack.command_body("/alerts", "list")))
+        envelope_id = await world.fake.envelope("slash_commands", payload)
+        (ack,) = await eventually(
+            lambda: [a for a in world.fake.socket_acks if a.get("envelope_id") == envelope_id]
+        )
+        assert ack["payload"]["response_type"] == "ephemeral"
+        assert "1 unresolved incident:" in ack["payload"]["text"]
+
+
+async def test_each_rule_reaches_its_destination_and_nowhere_else(database_url):
+    payments = LATENCY.model_copy(update={"name": "slow-payments", "channels": ("payments-team",)})
+    destinations = {"payments-team": Destination(slack="C0PAYMENTS")}
+    console_out = io.StringIO()
+    async with slack_world(
+        database_url,
+        rules=(LATENCY, payments),
+        destinations=destinations,
+        console=ConsoleAdapter(Console(file=console_out)),
+    ) as world:
+        await world.breach("/checkout")
+        await eventually(lambda: len(world.fake.posts()) == 2)
+        by_rule = {i.id: i.rule for i in await world.incidents()}
+        arrived = {
+            channel: [by_rule[m["metadata"]["event_payload"]["incident"]] for m in messages]
+            for channel, messages in world.fake.messages.items()
+        }
+        assert arrived == {"C0ALERTS": ["slow-api"], "C0PAYMENTS": ["slow-payments"]}
+        assert console_out.getvalue() == "", "not interactive: the console shows nothing"
+
+
+async def test_a_slow_command_says_working_on_it_then_answers_through_the_response_url(
+    database_url,
+):
+    async with slack_world(database_url) as world:
+        (platform,) = world.service.platforms
+        platform.handlers.budget = 0.0  # as if the database took seconds to answer
+        response = await world.slack.command("/alerts", "list")
+        assert response.json() == {"response_type": "ephemeral", "text": "Working on it…"}
+        (answer,) = await eventually(lambda: world.fake.responses)
+        assert answer["response_type"] == "ephemeral"
+        assert answer["text"] == "No unresolved incidents."

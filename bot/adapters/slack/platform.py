@@ -3,6 +3,7 @@ Socket Mode, and delivery of incident messages."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -64,10 +65,12 @@ class SlackPlatform:
             name="tocsin",
             logger=logging.getLogger("slack_bolt"),
         )
-        register(self.app, SlackHandlers(core, people, client))
+        self.handlers = SlackHandlers(core, people, client)
+        register(self.app, self.handlers)
         self.poster = SlackPoster(client)
         self.app_token = app_token
         self._socket: AsyncSocketModeHandler | None = None
+        self._connecting: asyncio.Future[None] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, core: Core) -> SlackPlatform:
@@ -95,10 +98,13 @@ class SlackPlatform:
             from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
             self._socket = AsyncSocketModeHandler(self.app, self.app_token)
-            await self._socket.connect_async()
-            log.info("Slack: connected over Socket Mode")
+            # In the background: slack_sdk retries until Slack answers, and the rest of
+            # Tocsin (the engine, the API, deliveries) must not wait for that.
+            self._connecting = asyncio.ensure_future(self._socket.connect_async())
 
     async def stop(self) -> None:
+        if self._connecting is not None:
+            self._connecting.cancel()
         if self._socket is not None:
             await self._socket.close_async()
 
