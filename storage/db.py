@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -76,6 +78,11 @@ class Database:
         self.url = normalise_url(url)
         self.engine = create_engine(self.url)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._writer = asyncio.Lock() if self.is_sqlite else contextlib.nullcontext()
+        """SQLite has one writer at a time: writers of this process queue here, in
+        order, rather than in SQLite's busy handler, which sleeps up to 100 ms between
+        tries (seen as 4 s answers under 200 concurrent clicks). Other processes on the
+        same file still wait in the busy handler."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -83,8 +90,9 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncSession]:
-        """A session inside one transaction: committed on success, rolled back on error."""
-        async with self.sessions() as session, session.begin():
+        """A session inside one transaction: committed on success, rolled back on error.
+        Not to be nested: on SQLite an inner one would wait for the outer forever."""
+        async with self._writer, self.sessions() as session, session.begin():
             yield session
 
     @asynccontextmanager

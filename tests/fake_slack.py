@@ -101,7 +101,12 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response)
         app.router.add_get("/socket", self._socket)
+        app.router.add_get("/_posts", self._posts)
         return app
+
+    async def _posts(self, request: web.Request) -> web.Response:
+        """The top-level messages, for a benchmark running the fake in another process."""
+        return web.json_response(self.posts(request.query.get("channel")))
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         """Socket Mode: hello, then envelopes the test sends; acks are recorded."""
@@ -384,3 +389,15 @@ def _find_action(message: dict[str, Any], action_id: str) -> dict[str, Any]:
                         "action_ts": "1.0",
                     }
     raise AssertionError(f"no button or option {action_id!r} on the message")
+
+
+async def _serve_forever() -> None:
+    """``python tests/fake_slack.py``: serve the fake on a free loopback port and print
+    its URL (benchmarks run it in a process of its own)."""
+    async with running_fake_slack() as fake:
+        print(fake.url, flush=True)
+        await asyncio.Event().wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(_serve_forever())

@@ -8,6 +8,7 @@ import io
 import json
 import time
 from html import unescape
+from pathlib import Path
 from urllib.parse import parse_qsl
 
 import pytest
@@ -345,3 +346,25 @@ async def test_a_slow_command_says_working_on_it_then_answers_through_the_respon
         (answer,) = await eventually(lambda: world.fake.responses)
         assert answer["response_type"] == "ephemeral"
         assert answer["text"] == "No unresolved incidents."
+
+
+@pytest.mark.parametrize(
+    ("text", "says"), [("", "Tocsin commands:"), ("rule list", "1 rule:"), ("nope", "unknown")]
+)
+async def test_tocsin_alone_is_help_and_with_words_runs_that_command(database_url, text, says):
+    async with slack_world(database_url) as world:
+        answer = (await world.slack.command("/tocsin", text)).json()
+        assert says in answer["text"]
+
+
+def test_the_manifest_declares_every_command_tocsin_answers_at_one_url():
+    import yaml
+
+    from bot.adapters.slack.platform import COMMANDS, EVENTS_PATH
+
+    repo = Path(__file__).resolve().parent.parent
+    manifest = yaml.safe_load((repo / "config/slack-manifest.yaml").read_text())
+    declared = manifest["features"]["slash_commands"]
+    assert [c["command"] for c in declared] == list(COMMANDS)
+    urls = {c["url"] for c in declared} | {manifest["settings"]["interactivity"]["request_url"]}
+    assert len(urls) == 1 and urls.pop().endswith(EVENTS_PATH)

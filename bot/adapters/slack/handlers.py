@@ -2,9 +2,12 @@
 choices on incident messages, and the rule editor's submissions. Each becomes the same
 neutral command a typed one is (commands/), run for the Slack user Slack vouches for.
 
-Slack wants an answer within 3 seconds: commands answer in the acknowledgement when
-they finish within ``budget`` (nearly always: they take milliseconds), else Slack hears
-"working on it" at once and the reply follows through the response URL."""
+Slack wants an answer within 3 seconds. The bolt app runs each listener to its end
+before answering (``process_before_response``: no polling for the acknowledgement), so
+whatever may come after the acknowledgement runs as a task of its own: commands answer
+in the acknowledgement when they finish within ``budget`` (nearly always: they take
+milliseconds), else Slack hears "working on it" at once and the reply follows through
+the response URL; a click is acknowledged at once and its word to the person follows."""
 
 from __future__ import annotations
 
@@ -34,6 +37,17 @@ BUDGET = 2.0
 WORKING = "Working on it…"
 
 
+HELP_COMMAND = "/tocsin"
+"""``/tocsin alerts list`` runs ``/alerts list``; ``/tocsin`` alone is ``/help``."""
+
+
+def command_line(command: str, text: str) -> str:
+    """The line Tocsin's parser reads for a Slack slash command and its text."""
+    if command == HELP_COMMAND:
+        return text.strip() or "help"
+    return f"{command} {text}"
+
+
 class SlackHandlers:
     def __init__(
         self, core: Core, people: SlackPeople, client: AsyncWebClient, budget: float = BUDGET
@@ -42,18 +56,34 @@ class SlackHandlers:
         self.people = people
         self.client = client
         self.budget = budget
+        self._after_ack: set[asyncio.Task[None]] = set()
+
+    def later(self, work: Awaitable[None]) -> None:
+        """Run ``work`` after the acknowledgement; its failure is logged, not lost."""
+        task = asyncio.ensure_future(work)
+        self._after_ack.add(task)
+        task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._after_ack.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("Slack follow-up failed", exc_info=task.exception())
+
+    async def drain(self) -> None:
+        """Let follow-ups in flight finish (at shutdown)."""
+        if self._after_ack:
+            await asyncio.wait(set(self._after_ack), timeout=5)
 
     async def command(self, ack: Ack, body: dict[str, Any], respond: Respond) -> None:
         """``/alerts ack 42``: the reply is ephemeral; ``/rule edit`` opens the editor."""
         actor = await self.people.actor(body["user_id"], body.get("user_name"))
-        text = f"{body.get('command', '')} {body.get('text', '')}"
+        text = command_line(body.get("command", ""), body.get("text", ""))
         work = asyncio.ensure_future(handle(self.core, text, actor))
         try:
             reply = await asyncio.wait_for(asyncio.shield(work), self.budget)
         except TimeoutError:
             await ack(response_type="ephemeral", text=WORKING)
-            reply = await work
-            await respond(response_type="ephemeral", replace_original=False, **reply_blocks(reply))
+            self.later(self._respond_when_done(work, respond))
             return
         if reply.form is not None and reply.ok and body.get("trigger_id"):
             metadata = json.dumps({"rule": reply.form.rule, "channel": body.get("channel_id")})
@@ -70,10 +100,19 @@ class SlackHandlers:
                 return
         await ack(response_type="ephemeral", **reply_blocks(reply))
 
+    @staticmethod
+    async def _respond_when_done(work: asyncio.Future[Reply], respond: Respond) -> None:
+        reply = await work
+        await respond(response_type="ephemeral", replace_original=False, **reply_blocks(reply))
+
     async def action(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        """A button or the snooze menu on an incident message. The message itself is
-        edited through the outbox; the person gets an ephemeral word on what happened."""
+        """A button or the snooze menu on an incident message: acknowledged at once."""
         await ack()
+        self.later(self._act(body, action))
+
+    async def _act(self, body: dict[str, Any], action: dict[str, Any]) -> None:
+        """Run the button's command. The message itself is edited through the outbox;
+        the person gets an ephemeral word on what happened."""
         user = body.get("user") or {}
         actor = await self.people.actor(
             user.get("id", ""), user.get("username") or user.get("name")
@@ -113,8 +152,10 @@ class SlackHandlers:
         said = "nothing changed" if rule == before else "saved; it applies from the next tick"
         channel = metadata.get("channel")
         if channel:
-            await self.client.chat_postEphemeral(
-                channel=channel, user=actor.id, text=f"{rule.name}: {said}."
+            self.later(
+                self.client.chat_postEphemeral(
+                    channel=channel, user=actor.id, text=f"{rule.name}: {said}."
+                )
             )
 
 

@@ -8,6 +8,7 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -64,6 +65,7 @@ class SlackPlatform:
             signing_secret=signing_secret,
             name="tocsin",
             logger=logging.getLogger("slack_bolt"),
+            process_before_response=True,  # see bot.adapters.slack.handlers
         )
         self.handlers = SlackHandlers(core, people, client)
         register(self.app, self.handlers)
@@ -78,6 +80,9 @@ class SlackPlatform:
         client = AsyncWebClient(
             token=settings.slack_bot_token,
             base_url=settings.slack_api_url,
+            # One connection pool for every call: without it slack_sdk opens a new
+            # connection (and TLS handshake) per call.
+            session=aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)),
             retry_handlers=[],  # the outbox retries, and looks before posting again: see
             # SlackPoster._already_posted; slack_sdk's own retry would post a second message
         )
@@ -107,6 +112,9 @@ class SlackPlatform:
             self._connecting.cancel()
         if self._socket is not None:
             await self._socket.close_async()
+        await self.handlers.drain()
+        if self.client.session is not None:
+            await self.client.session.close()
 
     async def deliver(self, delivery: Delivery) -> str:
         return await self.poster.deliver(delivery)
