@@ -10,6 +10,7 @@ before :meth:`Metrics.render`, so the collector itself never blocks the event lo
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -18,6 +19,9 @@ from prometheus_client.registry import Collector
 
 from monitors.core import Core
 from storage.repositories import IncidentRepository, OutboxRepository
+
+if TYPE_CHECKING:
+    from bot.delivery.dispatcher import Dispatcher
 
 INCIDENT_STATUSES = ("open", "acknowledged", "resolved")
 TICK_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -63,6 +67,9 @@ class Metrics:
             self.ingest_samples.labels(result=result)
         self.incidents: dict[str, int] = dict.fromkeys(INCIDENT_STATUSES, 0)
         self.outbox_pending = 0
+        self.outbox_failed = 0
+        self.dispatcher: Dispatcher | None = None
+        """Set by the service: its delivery counts are served too."""
         self.registry.register(_LiveCollector(self))
 
     def observe_tick(self, elapsed: float, rules: int) -> None:
@@ -85,8 +92,9 @@ class Metrics:
         async with self.core.db.read() as session:
             counts = await IncidentRepository(session).count_by_status()
             pending = await OutboxRepository(session).pending_count()
+            failed = await OutboxRepository(session).failed_count()
         self.incidents = {**dict.fromkeys(INCIDENT_STATUSES, 0), **counts}
-        self.outbox_pending = pending
+        self.outbox_pending, self.outbox_failed = pending, failed
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -121,6 +129,13 @@ class _LiveCollector(Collector):
             "tocsin_outbox_pending", "Notifications not yet delivered.", value=m.outbox_pending
         )
         yield GaugeMetricFamily(
+            "tocsin_outbox_failed",
+            "Notifications given up on: an error no retry fixes, or too many attempts.",
+            value=m.outbox_failed,
+        )
+        if m.dispatcher is not None:
+            yield from _delivery_counters(m.dispatcher)
+        yield GaugeMetricFamily(
             "tocsin_series", "Series tracked by the engine.", value=len(core.cache.states)
         )
         yield CounterMetricFamily(
@@ -145,3 +160,22 @@ class _LiveCollector(Collector):
         for reason in DROP_REASONS:
             dropped.add_metric([reason], stats.get(f"dropped_{reason}", 0))
         yield dropped
+
+
+def _delivery_counters(dispatcher: Dispatcher) -> Iterator[Metric]:
+    counts = dispatcher.counts
+    delivered = CounterMetricFamily(
+        "tocsin_deliveries", "Notifications delivered, by platform.", labels=["platform"]
+    )
+    for platform, count in sorted(counts.delivered.items()):
+        delivered.add_metric([platform], count)
+    yield delivered
+    failures = CounterMetricFamily(
+        "tocsin_delivery_failures",
+        "Failed delivery attempts, by platform and outcome (retry, or given up).",
+        labels=["platform", "outcome"],
+    )
+    for outcome, counter in (("retry", counts.retried), ("given_up", counts.failed)):
+        for platform, count in sorted(counter.items()):
+            failures.add_metric([platform, outcome], count)
+    yield failures

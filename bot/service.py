@@ -84,7 +84,8 @@ class Service:
         console = console or ConsoleAdapter()
         platforms = chat_platforms(settings, core)
         adapters: list[ChatAdapter] = [console, *platforms]
-        dispatcher = Dispatcher(core.db, adapters, core.clock)
+        dispatcher = Dispatcher(core.db, adapters, core.clock, health=core.delivery_health)
+        metrics.dispatcher = dispatcher
         core.announcer.on_queued(dispatcher.wake)  # whichever surface made the change
         scheduler = core.scheduler(settings.timer_interval)
         return cls(settings, core, console, platforms, dispatcher, scheduler, metrics, interactive)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from commands.model import Command, Reply
 from commands.parser import SEVERITIES
-from commands.render import incident_table, timeline_text
+from commands.render import delivery_text, incident_table, timeline_text
 from monitors.actors import Actor
 from monitors.cards import incident_card
 from monitors.core import Core
@@ -35,7 +35,9 @@ async def show(core: Core, command: Command, actor: Actor) -> Reply:
     incident, events = await core.incidents.show(int(command.args[0]))
     silenced = await core.incidents.silenced([incident])
     card = incident_card(incident, core.clock(), silenced.get(incident.id))
-    return Reply(f"Timeline of #{incident.id}:\n{timeline_text(events)}", cards=(card,))
+    delivery = delivery_text(await core.incidents.deliveries(incident.id))
+    text = f"Timeline of #{incident.id}:\n{timeline_text(events)}"
+    return Reply(f"{text}\n{delivery}" if delivery else text, cards=(card,))
 
 
 async def ack(core: Core, command: Command, actor: Actor) -> Reply:

@@ -8,7 +8,9 @@ from commands.render_rule import thresholds_text
 from monitors.cards import status_text
 from monitors.durations import format_duration
 from monitors.formatting import format_value, short_time, snapshot_style
+from monitors.incident_actions import DeliveryState
 from monitors.rules import Rule
+from monitors.wording import counted
 from storage.models import IncidentEventRow, IncidentRow, SilenceRow
 
 Row = tuple[str, ...]
@@ -72,3 +74,18 @@ def silence_table(silences: Sequence[SilenceRow], now: float) -> tuple[Row, ...]
         for s in silences
     ]
     return (header, *rows)
+
+
+def delivery_text(states: Sequence[DeliveryState]) -> str:
+    """Per target, how its latest message fared; a failure says why."""
+    latest: dict[str, DeliveryState] = {}
+    for state in states:
+        latest[state.target] = state
+    lines = []
+    for target, state in latest.items():
+        how = f"{state.status} ({state.event})"
+        if state.error:
+            tries = counted(state.attempts, "attempt")
+            how = f"{state.status} after {tries} ({state.event}): {state.error}"
+        lines.append(f"  {target}: {how}")
+    return "\n".join(["Delivery:", *lines]) if lines else ""

@@ -23,7 +23,7 @@ from monitors.routing import Routing
 from monitors.suppression import decide, silenced_by
 from storage.models import IncidentRow, SilenceRow
 from storage.repositories import IncidentRepository, OutboxRepository, SilenceRepository
-from storage.vocabulary import EventKind
+from storage.vocabulary import EventKind, IncidentKind
 
 
 class Announcer:
@@ -35,6 +35,8 @@ class Announcer:
         self._listeners: list[Callable[[], None]] = []
 
     def targets(self, incident: IncidentRow) -> tuple[str, ...]:
+        if incident.kind == IncidentKind.DELIVERY_FAILING:  # tell everywhere but there
+            return self.routing.elsewhere(incident.labels.get("target", ""))
         return self.routing.targets((incident.rule_snapshot or {}).get("channels") or ())
 
     def on_queued(self, listener: Callable[[], None]) -> None:

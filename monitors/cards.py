@@ -172,7 +172,7 @@ def incident_card(
     if silenced_by is not None:
         status += f", silenced (silence {silenced_by})"
     fields: list[tuple[str, str]] = [("Status", status)]
-    if incident.kind == IncidentKind.SOURCE_DOWN:
+    if incident.kind != IncidentKind.METRIC:
         fields.append(("Problem", incident.summary))
     else:
         fields.append(("Value", _value_field(incident)))

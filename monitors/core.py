@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from monitors.announce import Announcer
 from monitors.baselines import Baselines
+from monitors.delivery_health import DeliveryHealth
 from monitors.engine import Engine, SeriesCache
 from monitors.incident_actions import IncidentActions
 from monitors.routing import Routing
@@ -46,6 +47,7 @@ class Core:
     rules: RuleAdmin
     silences: SilenceAdmin
     timers: Timers
+    delivery_health: DeliveryHealth
     clock: Callable[[], float]
 
     @classmethod
@@ -82,6 +84,7 @@ class Core:
             rules=RuleAdmin(db, rulebook, cache, announcer, clock),
             silences=SilenceAdmin(db, clock),
             timers=Timers(db, announcer, clock),
+            delivery_health=DeliveryHealth(db, announcer, clock),
             clock=clock,
         )
         await core.rules.retire_inactive()  # disabled or removed in the file meanwhile

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,17 +24,42 @@ from monitors.rule_admin import require_admin
 from monitors.rulebook import RuleBook
 from monitors.suppression import silenced_by
 from storage.db import Database
-from storage.models import IncidentEventRow, IncidentRow
+from storage.models import IncidentEventRow, IncidentRow, OutboxRow
 from storage.repositories import (
     AuditRepository,
     IncidentRepository,
+    OutboxRepository,
     SeriesRepository,
     SilenceRepository,
 )
+from storage.repositories.outbox import PARKED
 from storage.vocabulary import EventKind
 
 MAX_SNOOZE = 7 * 86400.0
 MIN_SNOOZE = 60.0
+
+
+@dataclass(frozen=True)
+class DeliveryState:
+    """One outbox row as people care about it: where, what, and how it went."""
+
+    target: str
+    event: str
+    status: str  # delivered | pending | retrying | failed
+    attempts: int
+    error: str | None
+    delivered_at: float | None
+
+    @classmethod
+    def of(cls, row: OutboxRow) -> DeliveryState:
+        if row.delivered_at is not None:
+            status = "delivered"
+        elif row.available_at >= PARKED:
+            status = "failed"
+        else:
+            status = "retrying" if row.last_error else "pending"
+        error = row.last_error if status != "delivered" else None
+        return cls(row.channel, row.event, status, row.attempts, error, row.delivered_at)
 
 
 class IncidentActions:
@@ -64,6 +89,12 @@ class IncidentActions:
             active = await SilenceRepository(session).active(self.clock())
         found = {incident.id: silenced_by(incident, active) for incident in incidents}
         return {key: silence.id for key, silence in found.items() if silence is not None}
+
+    async def deliveries(self, incident_id: int) -> list[DeliveryState]:
+        """How each of the incident's messages fared, oldest first."""
+        async with self.db.read() as session:
+            rows = await OutboxRepository(session).for_incident(incident_id)
+        return [DeliveryState.of(row) for row in rows]
 
     async def show(self, incident_id: int) -> tuple[IncidentRow, Sequence[IncidentEventRow]]:
         async with self.db.read() as session:

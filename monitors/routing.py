@@ -88,6 +88,11 @@ class Routing:
         known = set(self.names())
         return [name for name in names if name not in known]
 
+    def elsewhere(self, target: str) -> tuple[str, ...]:
+        """The default targets but ``target`` (which fails), and the console."""
+        others = [place for place in self.defaults if place != target]
+        return tuple(dict.fromkeys([*others, CONSOLE_TARGET]))
+
     def targets(self, names: Sequence[str] = ()) -> tuple[str, ...]:
         """The targets of ``names`` in order, each once; the defaults for none. Names
         no longer configured (a saved rule's, after a config change) are skipped; if

@@ -27,7 +27,7 @@ from storage.repositories import (
     RuleRepository,
     SeriesRepository,
 )
-from storage.vocabulary import EventKind, IncidentKind
+from storage.vocabulary import RULE_KINDS, EventKind, IncidentKind
 
 
 def require_admin(actor: Actor, what: str) -> None:
@@ -213,7 +213,9 @@ class RuleAdmin:
         async with self.cache.lock:
             async with self.db.transaction() as session:
                 unresolved = [
-                    i for i in await IncidentRepository(session).unresolved() if not i.test
+                    i
+                    for i in await IncidentRepository(session).unresolved()
+                    if not i.test and i.kind in RULE_KINDS
                 ]
                 why = self._stale_rules(unresolved)
                 stale = [incident for incident in unresolved if incident.rule in why]

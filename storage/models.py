@@ -134,6 +134,7 @@ class OutboxRow(Base):
     __table_args__ = (
         Index("ix_outbox_pending", "delivered_at", "available_at"),
         Index("ix_outbox_stream", "incident_id", "channel", "id"),  # see OutboxRepository.claim
+        Index("ix_outbox_claimed_by", "claimed_by"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -148,6 +149,8 @@ class OutboxRow(Base):
     available_at: Mapped[float]
     delivered_at: Mapped[float | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+    """The dispatcher holding the row; it renews ``available_at`` while it lives."""
 
 
 class MessageRow(Base):
@@ -171,3 +174,16 @@ class SeriesHistoryRow(Base):
     hour: Mapped[int] = mapped_column(Integer, primary_key=True)  # epoch // 3600
     total: Mapped[float]
     count: Mapped[int] = mapped_column(Integer)
+
+
+class TargetHealthRow(Base):
+    """Consecutive delivery failures of one target, and the incident they opened."""
+
+    __tablename__ = "target_health"
+
+    target: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    failing_since: Mapped[float | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    incident_id: Mapped[int | None] = mapped_column(Integer)
+    updated_at: Mapped[float]

@@ -22,6 +22,12 @@ class IncidentKind(StrEnum):
     """A rule's series breached its thresholds."""
     SOURCE_DOWN = "source_down"
     """The rule's source failed ``source_errors_to_alert`` times in a row."""
+    DELIVERY_FAILING = "delivery_failing"
+    """Messages to one target keep failing (Tocsin's own health; no rule)."""
+
+
+RULE_KINDS: tuple[IncidentKind, ...] = (IncidentKind.METRIC, IncidentKind.SOURCE_DOWN)
+"""Kinds of incident that belong to a rule (and are retired with it)."""
 
 
 class EventKind(StrEnum):

@@ -83,6 +83,17 @@ async def database_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterato
 
 
 @pytest.fixture
+async def postgres_database_url() -> AsyncIterator[str]:
+    """An empty PostgreSQL database, for what only PostgreSQL does (several processes
+    writing at once); mark such tests ``postgres``."""
+    name = await _postgres_database()
+    try:
+        yield postgres_url(name)
+    finally:
+        await _drop_database(name)
+
+
+@pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
     database = Database(database_url)
     await database.migrate()

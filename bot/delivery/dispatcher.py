@@ -1,18 +1,29 @@
-"""Delivering the outbox: claim rows, hand them to the adapter for their channel, record
-the platform message so later events edit it, and retry failures with backoff.
+"""Delivering the outbox: claim rows, hand each to the adapter of its target's platform,
+record the platform message so later events edit it, and retry failures with backoff.
 
 At least once: a row is marked delivered only after the platform accepted it, so a crash
-in between delivers it again (posts carry the incident id, and edits are idempotent).
-Rows of one incident and channel go out in order: if one fails, the later ones wait."""
+in between delivers it again (adapters look for what a lost answer left behind where the
+platform allows). Rows of one incident and target go out in order: if one fails, the
+later ones wait. Targets are served concurrently, each by one worker at a time, so a
+slow or dead destination never holds back the others.
+
+Claims belong to this process (``owner``) and last ``LEASE`` seconds, renewed by a
+heartbeat while the process lives: after a crash, a restarted (or another) process takes
+the rows over within seconds, and two live processes never deliver the same row."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import os
 import random
+import socket
 import time
-from collections.abc import Callable, Sequence
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from bot.adapters.base import ChatAdapter, Delivery, DeliveryError
 from monitors.cards import IncidentCard
@@ -26,11 +37,41 @@ log = logging.getLogger(__name__)
 
 MAX_BACKOFF = 300.0
 MAX_ATTEMPTS = 50
+LEASE = 10.0
+"""Seconds a claim lasts without a heartbeat: a dead process's rows wait this long."""
+HEARTBEAT = LEASE / 4
 
 
 def backoff(attempts: int, rng: Callable[[], float] = random.random) -> float:
-    """Exponential backoff with full jitter: up to 1, 2, 4 ... seconds, capped."""
-    return min(MAX_BACKOFF, 2.0 ** max(attempts - 1, 0)) * (0.5 + rng() / 2)
+    """Exponential backoff with full jitter: anywhere from 0 up to 1, 2, 4 ... seconds,
+    capped, so retries from many rows do not arrive in step."""
+    return min(MAX_BACKOFF, 2.0 ** max(attempts - 1, 0)) * rng()
+
+
+class HealthObserver(Protocol):
+    """Told how each delivery went (monitors.delivery_health.DeliveryHealth)."""
+
+    async def failed(self, target: str, error: str, permanent: bool) -> None: ...
+
+    async def delivered(self, target: str) -> None: ...
+
+
+@dataclass
+class DeliveryCounts:
+    """What this dispatcher did, by platform (for /metrics)."""
+
+    delivered: dict[str, int] = field(default_factory=dict)
+    retried: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, int] = field(default_factory=dict)
+
+    @staticmethod
+    def add(counter: dict[str, int], platform: str) -> None:
+        counter[platform] = counter.get(platform, 0) + 1
+
+
+def process_owner() -> str:
+    """A name for this dispatcher, unique across hosts, processes and restarts."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:100]
 
 
 class Dispatcher:
@@ -41,16 +82,30 @@ class Dispatcher:
         clock: Callable[[], float] = time.time,
         poll_interval: float = 0.2,
         batch: int = 100,
+        owner: str | None = None,
+        health: HealthObserver | None = None,
+        lease: float = LEASE,
     ) -> None:
         self.db = db
         self.adapters = {adapter.platform: adapter for adapter in adapters}
         self.clock = clock
         self.poll_interval = poll_interval
         self.batch = batch
-        self.delivered = 0
-        self.failed = 0
+        self.owner = owner or process_owner()
+        self.health = health
+        self.lease = lease
+        self.counts = DeliveryCounts()
+        self._workers: dict[str, asyncio.Task[int]] = {}
         self._wake = asyncio.Event()
         self._stopping = False
+
+    @property
+    def delivered(self) -> int:
+        return sum(self.counts.delivered.values())
+
+    @property
+    def failed(self) -> int:
+        return sum(self.counts.retried.values()) + sum(self.counts.failed.values())
 
     def wake(self) -> None:
         """Deliver now rather than at the next poll (called after a change is queued)."""
@@ -60,49 +115,86 @@ class Dispatcher:
         return self.adapters.get(split_target(target)[0])
 
     async def run(self) -> None:
-        while not self._stopping:
-            try:
-                sent = await self.run_once()
-            except Exception:
-                log.exception("dispatcher pass failed")
-                sent = 0
-            if sent < self.batch:
+        """Deliver until stopped: claim what is due, start a worker per target that has
+        none, and come back when woken, when a worker finishes, or at the next poll."""
+        beat = asyncio.ensure_future(self._heartbeat())
+        try:
+            while not self._stopping:
+                try:
+                    await self._claim_and_start()
+                except Exception:  # a database hiccup must not end delivery for good
+                    log.exception("dispatcher pass failed")
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval)
                 self._wake.clear()
+        finally:
+            beat.cancel()
+            await asyncio.gather(beat, *self._workers.values(), return_exceptions=True)
 
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
 
     async def run_once(self) -> int:
-        """Deliver what is due; returns how many rows were delivered. A claim takes one
-        row per incident and channel (see OutboxRepository.claim), so claim again while
-        rows go out, until nothing more is due."""
+        """Deliver everything due now, waiting for it; returns how many rows went out.
+        A claim takes one row per incident and target (see OutboxRepository.claim), so
+        claim again while rows go out, until nothing more is due."""
         total = 0
-        while sent := await self._pass():
-            total += sent
-        return total
+        while True:
+            await self._claim_and_start()
+            if not self._workers:
+                return total
+            done = await asyncio.gather(*self._workers.values(), return_exceptions=True)
+            total += sum(n for n in done if isinstance(n, int))
 
-    async def _pass(self) -> int:
+    async def _claim_and_start(self) -> None:
         now = self.clock()
         async with self.db.transaction() as session:
-            rows = await OutboxRepository(session).claim(now, self.batch)
-        blocked: set[tuple[int | None, str]] = set()
+            rows = await OutboxRepository(session).claim(
+                now, self.batch, self.lease, self.owner, skip_targets=list(self._workers)
+            )
+        by_target: dict[str, list[OutboxRow]] = {}
+        for row in rows:
+            by_target.setdefault(row.channel, []).append(row)
+        for target, queue in by_target.items():
+            worker = asyncio.ensure_future(self._serve(target, queue))
+            self._workers[target] = worker
+            worker.add_done_callback(lambda _, target=target: self._finished(target))
+
+    def _finished(self, target: str) -> None:
+        self._workers.pop(target, None)
+        self._wake.set()  # its target may have more waiting
+
+    async def _serve(self, target: str, rows: list[OutboxRow]) -> int:
+        """Deliver one target's claimed rows in order; a failure holds back the rows of
+        the same incident behind it."""
+        blocked: set[int | None] = set()
         delivered = 0
         for row in rows:
-            stream = (row.incident_id, row.channel)
-            if stream in blocked:
-                await self._release(row.id, self.clock())
+            if row.incident_id in blocked:
+                await self._release(row.id)
                 continue
             if await self._deliver(row):
                 delivered += 1
             else:
-                blocked.add(stream)
+                blocked.add(row.incident_id)
         return delivered
+
+    async def _heartbeat(self) -> None:
+        """Keep this process's claims alive while it lives."""
+        while True:
+            await asyncio.sleep(HEARTBEAT)
+            if not self._workers:
+                continue
+            try:
+                async with self.db.transaction() as session:
+                    await OutboxRepository(session).renew(self.owner, self.clock() + self.lease)
+            except Exception:  # the next beat tries again; a lapse costs a duplicate at most
+                log.exception("renewing outbox claims failed")
 
     async def _deliver(self, row: OutboxRow) -> bool:
         adapter = self.adapter_for(row.channel)
+        platform, place = split_target(row.channel)
         async with self.db.read() as session:
             ref = (
                 await OutboxRepository(session).message_ref(row.incident_id, row.channel)
@@ -114,7 +206,7 @@ class Dispatcher:
                 raise DeliveryError(f"{row.channel}: that platform is not configured")
             delivery = Delivery(
                 target=row.channel,
-                place=split_target(row.channel)[1],
+                place=place,
                 event=row.event,
                 card=IncidentCard.from_json(row.payload["card"]),
                 line=row.payload.get("line", ""),
@@ -125,24 +217,26 @@ class Dispatcher:
             )
             new_ref = await adapter.deliver(delivery)
         except Exception as exc:  # recorded on the row and retried, never swallowed
-            await self._failed(row, exc)
+            await self._failed(row, platform, exc)
             return False
         now = self.clock()
         async with self.db.transaction() as session:
             outbox = OutboxRepository(session)
             stored = await outbox.get(row.id)
             if stored is not None:
-                stored.delivered_at, stored.last_error = now, None
+                stored.delivered_at, stored.last_error, stored.claimed_by = now, None, None
             if row.incident_id is not None and new_ref and new_ref != ref:
                 await outbox.save_message_ref(row.incident_id, row.channel, new_ref, now)
-        self.delivered += 1
+        self.counts.add(self.counts.delivered, platform)
+        if self.health is not None:
+            await self._observe(self.health.delivered(row.channel))
         return True
 
-    async def _failed(self, row: OutboxRow, exc: Exception) -> None:
-        self.failed += 1
+    async def _failed(self, row: OutboxRow, platform: str, exc: Exception) -> None:
         retry_after = exc.retry_after if isinstance(exc, DeliveryError) else None
         permanent = isinstance(exc, DeliveryError) and exc.permanent
         wait = retry_after if retry_after is not None else backoff(row.attempts)
+        error = f"{type(exc).__name__}: {exc}"[:1000]
         log.warning(
             "delivery of outbox row %s to %s failed (attempt %s): %s",
             row.id,
@@ -154,16 +248,26 @@ class Dispatcher:
             stored = await OutboxRepository(session).get(row.id)
             if stored is None:
                 return
-            stored.last_error = f"{type(exc).__name__}: {exc}"[:1000]
-            if permanent or stored.attempts >= MAX_ATTEMPTS:
-                stored.available_at = PARKED  # visible in /metrics and the database
-            else:
-                stored.available_at = self.clock() + wait
+            stored.last_error, stored.claimed_by = error, None
+            given_up = permanent or stored.attempts >= MAX_ATTEMPTS
+            stored.available_at = PARKED if given_up else self.clock() + wait
+        self.counts.add(self.counts.failed if given_up else self.counts.retried, platform)
+        if self.health is not None:
+            await self._observe(self.health.failed(row.channel, str(exc), permanent))
 
-    async def _release(self, row_id: int, now: float) -> None:
+    @staticmethod
+    async def _observe(report: Awaitable[None]) -> None:
+        """Tell the health observer; its trouble must not undo a delivery's record."""
+        try:
+            await report
+        except Exception:
+            log.exception("recording delivery health failed")
+
+    async def _release(self, row_id: int) -> None:
         """Put back a row claimed behind a failed one, to go out after it."""
         async with self.db.transaction() as session:
             stored = await OutboxRepository(session).get(row_id)
             if stored is not None:
-                stored.available_at = now + 1.0
+                stored.available_at = self.clock() + 1.0
                 stored.attempts = max(stored.attempts - 1, 0)
+                stored.claimed_by = None

@@ -58,7 +58,10 @@ async def show_alert(request: web.Request) -> web.Response:
     core = request.app[CORE]
     incident, events = await core.incidents.show(path_id(request, "incident"))
     silenced = await core.incidents.silenced([incident])
-    detail = incident_detail_json(incident, events, core.clock(), silenced.get(incident.id))
+    deliveries = await core.incidents.deliveries(incident.id)
+    detail = incident_detail_json(
+        incident, events, core.clock(), silenced.get(incident.id), deliveries
+    )
     return json_response(detail)
 
 

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitors.formatting import iso
+from monitors.incident_actions import DeliveryState
 from monitors.mentions import plain
 from monitors.rulebook import RuleOrigin
 from monitors.rules import Rule
@@ -61,16 +62,30 @@ def event_json(event: IncidentEventRow) -> dict[str, Any]:
     }
 
 
+def delivery_json(state: DeliveryState) -> dict[str, Any]:
+    return {
+        "target": state.target,
+        "event": state.event,
+        "status": state.status,
+        "attempts": state.attempts,
+        "error": state.error,
+        "delivered_at": iso(state.delivered_at),
+    }
+
+
 def incident_detail_json(
     incident: IncidentRow,
     events: Sequence[IncidentEventRow],
     now: float,
     silenced_by: int | None = None,
+    deliveries: Sequence[DeliveryState] = (),
 ) -> dict[str, Any]:
-    """An incident with its timeline, oldest event first."""
+    """An incident with its timeline, oldest event first, and how each of its messages
+    fared (``deliveries``: delivered, pending, retrying or failed, with the reason)."""
     return {
         **incident_json(incident, now, silenced_by),
         "timeline": [event_json(e) for e in events],
+        "deliveries": [delivery_json(d) for d in deliveries],
     }
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -21,9 +21,18 @@ class OutboxRepository:
         if rows:
             await self.session.execute(insert(OutboxRow), rows)
 
-    async def claim(self, now: float, limit: int = 100, lease: float = 30.0) -> list[OutboxRow]:
-        """Take pending rows in order and hide them for ``lease`` seconds; a crashed
-        dispatcher's rows become available again when the lease runs out.
+    async def claim(
+        self,
+        now: float,
+        limit: int = 100,
+        lease: float = 30.0,
+        owner: str | None = None,
+        skip_targets: Sequence[str] = (),
+    ) -> list[OutboxRow]:
+        """Take pending rows in order for ``owner`` and hide them for ``lease`` seconds,
+        which the owner's heartbeat renews; a dead dispatcher's rows become available
+        again when the lease runs out. ``skip_targets`` are targets the owner is busy
+        with already.
 
         Only the first undelivered row of each incident and channel is taken: a later
         one waits while an earlier one is leased (its dispatcher may have died) or
@@ -48,11 +57,37 @@ class OutboxRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
+        if skip_targets:
+            query = query.where(OutboxRow.channel.not_in(list(skip_targets)))
         rows = list((await self.session.scalars(query)).all())
         for row in rows:
             row.available_at = now + lease
             row.attempts += 1
+            row.claimed_by = owner
         return rows
+
+    async def renew(self, owner: str, until: float) -> int:
+        """The owner's heartbeat: keep its claims hidden until ``until``."""
+        query = (
+            update(OutboxRow)
+            .where(
+                OutboxRow.claimed_by == owner,
+                OutboxRow.delivered_at.is_(None),
+                OutboxRow.available_at < until,
+            )
+            .values(available_at=until)
+        )
+        result = await self.session.execute(query)
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    async def failed_count(self) -> int:
+        """Rows given up on (parked): an error no retry fixes, or too many attempts."""
+        query = (
+            select(func.count())
+            .select_from(OutboxRow)
+            .where(OutboxRow.delivered_at.is_(None), OutboxRow.available_at >= PARKED)
+        )
+        return int(await self.session.scalar(query) or 0)
 
     async def get(self, row_id: int) -> OutboxRow | None:
         return await self.session.get(OutboxRow, row_id)
