@@ -87,7 +87,7 @@ class Service:
         dispatcher = Dispatcher(core.db, adapters, core.clock, health=core.delivery_health)
         metrics.dispatcher = dispatcher
         core.announcer.on_queued(dispatcher.wake)  # whichever surface made the change
-        scheduler = core.scheduler(settings.timer_interval)
+        scheduler = core.scheduler(settings.timer_interval, settings.evaluate_on_push)
         return cls(settings, core, console, platforms, dispatcher, scheduler, metrics, interactive)
 
     async def handle(self, text: str, actor: Actor) -> Reply:

@@ -99,6 +99,7 @@ class FileSettings(BaseModel):
     http_port: int | None = Field(default=None, ge=0, le=65535)
     timer_interval: float = Field(default=5.0, gt=0)
     console_admin: bool = True
+    evaluate_on_push: bool = True
     slack: SlackConfig = Field(default_factory=SlackConfig)
     discord: DiscordConfig = Field(default_factory=DiscordConfig)
     destinations: dict[str, Destination] = Field(default_factory=dict)
@@ -106,7 +107,15 @@ class FileSettings(BaseModel):
 
 
 FILE_ONLY = frozenset(
-    {"timer_interval", "console_admin", "slack", "discord", "destinations", "rules"}
+    {
+        "timer_interval",
+        "console_admin",
+        "evaluate_on_push",
+        "slack",
+        "discord",
+        "destinations",
+        "rules",
+    }
 )
 """Settings that only the config file sets (the environment holds no rule files)."""
 
@@ -132,6 +141,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     timer_interval: float = 5.0
     console_admin: bool = True
+    evaluate_on_push: bool = True
     slack: SlackConfig = Field(default_factory=SlackConfig)
     discord: DiscordConfig = Field(default_factory=DiscordConfig)
     destinations: dict[str, Destination] = Field(default_factory=dict)

@@ -77,15 +77,15 @@ def silence_table(silences: Sequence[SilenceRow], now: float) -> tuple[Row, ...]
 
 
 def delivery_text(states: Sequence[DeliveryState]) -> str:
-    """Per target, how its latest message fared; a failure says why."""
+    """The targets whose latest message is failing or failed, and why; "" when every
+    message went out or is on its way."""
     latest: dict[str, DeliveryState] = {}
     for state in states:
         latest[state.target] = state
-    lines = []
-    for target, state in latest.items():
-        how = f"{state.status} ({state.event})"
-        if state.error:
-            tries = counted(state.attempts, "attempt")
-            how = f"{state.status} after {tries} ({state.event}): {state.error}"
-        lines.append(f"  {target}: {how}")
+    lines = [
+        f"  {target}: {state.status} after {counted(state.attempts, 'attempt')} "
+        f"({state.event}): {state.error}"
+        for target, state in latest.items()
+        if state.status in ("retrying", "failed")
+    ]
     return "\n".join(["Delivery:", *lines]) if lines else ""

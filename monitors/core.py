@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from monitors.announce import Announcer
 from monitors.baselines import Baselines
@@ -49,6 +49,7 @@ class Core:
     timers: Timers
     delivery_health: DeliveryHealth
     clock: Callable[[], float]
+    _pushed_listeners: list[Callable[[set[str]], None]] = field(default_factory=list)
 
     @classmethod
     async def open(
@@ -90,10 +91,20 @@ class Core:
         await core.rules.retire_inactive()  # disabled or removed in the file meanwhile
         return core
 
-    def scheduler(self, timer_interval: float = 5.0) -> Scheduler:
-        return Scheduler(
+    def scheduler(self, timer_interval: float = 5.0, evaluate_on_push: bool = True) -> Scheduler:
+        """The scheduler of this core's rules; with ``evaluate_on_push``, pushed samples
+        are evaluated as they arrive (see ``ingested``)."""
+        scheduler = Scheduler(
             self.engine, self.rulebook, self.timers, self.baselines, timer_interval=timer_interval
         )
+        if evaluate_on_push:
+            self._pushed_listeners.append(scheduler.evaluate_soon)
+        return scheduler
+
+    def ingested(self, metrics: set[str]) -> None:
+        """Samples of ``metrics`` were added to the window store (POST /v1/samples)."""
+        for listener in self._pushed_listeners:
+            listener(metrics)
 
     async def close(self) -> None:
         await self.baselines.flush()

@@ -29,6 +29,7 @@ from monitors.machine import (
     Reading,
     SeriesState,
     Step,
+    spacing_for,
     step,
     track_source,
 )
@@ -55,6 +56,7 @@ def policy_for(rule: Rule) -> Policy:
         on_error=rule.on_error,
         source_errors_to_alert=rule.source_errors_to_alert,
         lowest_level=rule.levels[0],
+        spacing=spacing_for(rule.interval),
     )
 
 

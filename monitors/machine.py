@@ -127,6 +127,18 @@ class Policy:
     on_error: str = "keep"
     source_errors_to_alert: int = 3
     lowest_level: str = "warning"
+    spacing: float = 0.0
+    """Seconds at least between two readings that count in one run (breaches toward
+    opening, normals toward resolving). Readings come more often than the rule's
+    interval when pushed samples are evaluated on arrival; the first reading of a run
+    counts at once, the next only an interval (less a tolerance) later, so flap
+    protection keeps its meaning. 0: every reading counts."""
+
+
+def spacing_for(interval: float) -> float:
+    """A rule's ``Policy.spacing``: its interval, less up to a second for the scheduler's
+    own lateness (half the interval for intervals under two seconds)."""
+    return interval - min(1.0, interval / 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +156,9 @@ class SeriesState:
     last_incident_id: int | None = None
     resolved_at: float | None = None
     source_down: bool = False
+    counted_at: float | None = None
+    """When the last reading of the current run counted (see ``Policy.spacing``); None
+    when no run is under way, so that a steady series keeps an identical state."""
 
 
 SOURCE_SERIES = "__source__"
@@ -211,18 +226,30 @@ def step(state: SeriesState, reading: Reading, policy: Policy, now: float) -> St
     return Step(state, (), state.level, state.level)  # no data / error kept: untouched
 
 
+def _too_soon(state: SeriesState, policy: Policy, now: float) -> bool:
+    """Whether a reading continuing the current run came too soon after the last one
+    that counted (``Policy.spacing``)."""
+    return (
+        policy.spacing > 0
+        and state.counted_at is not None
+        and now - state.counted_at < policy.spacing
+    )
+
+
 def _on_breach(state: SeriesState, reading: Reading, policy: Policy, now: float) -> Step:
     breaches = min(state.breaches + 1, policy.breaches_to_open)
     level = reading.level or state.level or policy.lowest_level
     if state.incident_id is not None:  # firing: follow the level up or down
-        new = replace(state, breaches=breaches, normals=0, level=level)
+        new = replace(state, breaches=breaches, normals=0, level=level, counted_at=None)
         if level_rank(level) > level_rank(state.level):
             return Step(new, (Effect.ESCALATE,), level, state.level)
         if level_rank(level) < level_rank(state.level):
             return Step(new, (Effect.DEESCALATE,), level, state.level)
         return Step(new, (), level, state.level)
+    if state.breaches > 0 and _too_soon(state, policy, now):
+        return Step(state, (), None, None)  # not counted: the run goes on
     if breaches < policy.breaches_to_open:
-        return Step(replace(state, breaches=breaches, normals=0), (), None, None)
+        return Step(replace(state, breaches=breaches, normals=0, counted_at=now), (), None, None)
     in_cooldown = (
         state.last_incident_id is not None
         and state.resolved_at is not None
@@ -230,20 +257,30 @@ def _on_breach(state: SeriesState, reading: Reading, policy: Policy, now: float)
     )
     if in_cooldown:
         new = replace(
-            state, breaches=breaches, normals=0, level=level, incident_id=state.last_incident_id
+            state,
+            breaches=breaches,
+            normals=0,
+            level=level,
+            incident_id=state.last_incident_id,
+            counted_at=None,
         )
         return Step(new, (Effect.REOPEN,), level, None)
-    new = replace(state, breaches=breaches, normals=0, level=level, incident_id=None)
+    new = replace(
+        state, breaches=breaches, normals=0, level=level, incident_id=None, counted_at=None
+    )
     return Step(new, (Effect.OPEN,), level, None)
 
 
 def _on_normal(state: SeriesState, policy: Policy, now: float) -> Step:
     if state.incident_id is None:  # nothing to resolve: the count would mean nothing
-        calm = replace(state, breaches=0, normals=0)
+        calm = replace(state, breaches=0, normals=0, counted_at=None)
         return Step(calm if calm != state else state, (), None, None)
+    if state.normals > 0 and _too_soon(state, policy, now):
+        return Step(state, (), state.level, state.level)  # not counted: the run goes on
     normals = min(state.normals + 1, policy.normals_to_resolve)
     if normals < policy.normals_to_resolve:
-        return Step(replace(state, breaches=0, normals=normals), (), state.level, state.level)
+        counting = replace(state, breaches=0, normals=normals, counted_at=now)
+        return Step(counting, (), state.level, state.level)
     resolved = SeriesState(normals=normals, last_incident_id=state.incident_id, resolved_at=now)
     return Step(resolved, (Effect.RESOLVE,), None, state.level)
 

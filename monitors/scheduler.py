@@ -14,7 +14,7 @@ import logging
 import math
 import zlib
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -22,11 +22,16 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from monitors.baselines import Baselines
 from monitors.engine import Engine
 from monitors.rulebook import RuleBook
+from monitors.rules import Rule
 from monitors.timers import Timers
 
 log = logging.getLogger(__name__)
 SHARD_SIZE = 1000
 """Rules per job at most (see benchmarks/engine.py: about 50 ms of a tick per 1,000)."""
+EARLY_DELAY = 0.02
+"""Seconds that pushes are gathered before the rules they touch are evaluated."""
+EARLY_GAP = 1.0
+"""Seconds at least between two evaluations of a rule on arrival of its samples."""
 
 
 def shard_of(name: str, shards: int) -> int:
@@ -53,6 +58,12 @@ class Scheduler:
         self._scheduler = AsyncIOScheduler()
         self._in_flight: set[asyncio.Task[object]] = set()
         self._stopping = False
+        self._pushed: set[str] = set()
+        self._early: asyncio.Task[None] | None = None
+        self._early_at: dict[str, float] = {}
+        self._by_metric: dict[str, list[Rule]] = {}
+        self._index()
+        rulebook.on_change(self._index)
 
     def start(self) -> None:
         self._plan()
@@ -80,6 +91,52 @@ class Scheduler:
             if self._scheduler.get_job(job_id) is None:
                 work = self._tick_factory(interval, shard, shards)
                 self._add(job_id, interval, work, delay=interval * shard / shards)
+
+    def _index(self) -> None:
+        """Pushed metric name -> the enabled rules that read it."""
+        index: dict[str, list[Rule]] = {}
+        for rule in self.rulebook.enabled():
+            if rule.source == "ingest":
+                index.setdefault(rule.metric, []).append(rule)
+        self._by_metric = index
+
+    def evaluate_soon(self, metrics: Iterable[str]) -> None:
+        """Samples of ``metrics`` were pushed: evaluate the rules that read them now
+        rather than at their next tick, so a regression counts as soon as it shows (the
+        machine keeps counted readings an interval apart: monitors.machine.spacing_for).
+        Pushes within EARLY_DELAY are gathered; a rule is evaluated so at most once
+        per EARLY_GAP."""
+        if self._stopping:
+            return
+        self._pushed.update(name for name in metrics if name in self._by_metric)
+        if self._pushed and self._early is None:
+            self._early = asyncio.ensure_future(self._evaluate_pushed(EARLY_DELAY))
+
+    async def _evaluate_pushed(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        if self._stopping:
+            return
+        metrics, self._pushed, self._early = self._pushed, set(), None
+        now = self.engine.clock()
+        due, later = [], set()
+        for name in metrics:
+            for rule in self._by_metric.get(name, ()):
+                if now - self._early_at.get(rule.name, -EARLY_GAP) >= EARLY_GAP:
+                    due.append(rule)
+                else:
+                    later.add(name)
+        for rule in due:
+            self._early_at[rule.name] = now
+        if later:  # evaluated a moment ago: once more when the gap is over
+            self._pushed.update(later)
+            self._early = asyncio.ensure_future(self._evaluate_pushed(EARLY_GAP))
+        if due:
+            await self._guarded("pushed", lambda: self.engine.tick(due))()
+
+    async def settle(self) -> None:
+        """Wait until the pushed samples gathered so far are evaluated (tests)."""
+        while self._early is not None:
+            await self._early
 
     def planned(self) -> dict[str, datetime]:
         """Rule jobs by id (``rules@INTERVAL#SHARD/SHARDS``) and when each runs next."""
@@ -152,6 +209,8 @@ class Scheduler:
         self._stopping = True
         if self._scheduler.running:
             self._scheduler.pause()
+        if self._early is not None and self._early not in self._in_flight:
+            self._early.cancel()  # gathering pushes; nothing started
         if self._in_flight:
             await asyncio.gather(*self._in_flight, return_exceptions=True)
         if self._scheduler.running:

@@ -44,6 +44,7 @@ class SeriesStateRow(Base):
     last_incident_id: Mapped[int | None] = mapped_column(Integer)
     resolved_at: Mapped[float | None]
     source_down: Mapped[bool] = mapped_column(Boolean, default=False)
+    counted_at: Mapped[float | None]
     updated_at: Mapped[float]
 
 

@@ -5,6 +5,7 @@ the dispatcher delivers."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ LATENCY = Rule.model_validate(
         "metric": "latency",
         "aggregate": "max",
         "window": "1m",
-        "interval": "1h",  # ticked by the tests, not the scheduler
+        "interval": "1m",  # ticked by the tests (see SlackWorld.breach)
         "group_by": ["route"],
         "thresholds": {"warning": 500, "critical": 2000},
         "runbook": "https://runbooks.example/slow-api",
@@ -47,12 +48,27 @@ def slack_settings(database_url: str, fake: FakeSlack, **overrides: Any) -> Sett
     return Settings(**{**values, **overrides})
 
 
+class Clock:
+    """Tocsin's clock in these tests: real time, moved on by the tests between ticks
+    (Slack's signatures use the real time)."""
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += seconds
+
+
 @dataclass
 class SlackWorld:
     service: Service
     fake: FakeSlack
     slack: SlackClient
     http: httpx.AsyncClient
+    clock: Clock
 
     @property
     def base(self) -> str:
@@ -68,9 +84,11 @@ class SlackWorld:
         await core.engine.tick(core.rulebook.enabled())
 
     async def breach(self, route: str = "/checkout", value: float = 2500, ticks: int = 2) -> None:
+        """Breaching readings a rule interval apart: two open an incident."""
         for _ in range(ticks):
             await self.push(route, value)
             await self.tick()
+            self.clock.advance(LATENCY.interval)
 
     async def incidents(self) -> list[IncidentRow]:
         found = await self.service.core.incidents.list("all", limit=1000)
@@ -99,11 +117,12 @@ async def slack_world(
 ) -> AsyncIterator[SlackWorld]:
     async with running_fake_slack(fake) as running:
         settings = slack_settings(database_url, running, rules=list(rules), **overrides)
-        service = await Service.create(settings, interactive=False, console=console)
+        clock = Clock()
+        service = await Service.create(settings, interactive=False, console=console, clock=clock)
         await service.start()
         try:
             async with httpx.AsyncClient(timeout=30) as http:
                 url = f"http://127.0.0.1:{service.port}/slack/events"
-                yield SlackWorld(service, running, SlackClient(url, running, http), http)
+                yield SlackWorld(service, running, SlackClient(url, running, http), http, clock)
         finally:
             await service.stop()

@@ -107,7 +107,7 @@ async def test_the_snooze_menu_snoozes_for_the_chosen_time(database_url):
         await world.breach()
         (post,) = await eventually(lambda: world.fake.posts("C0ALERTS"))
         (incident,) = await world.incidents()
-        before = time.time()
+        before = world.clock()
         await world.slack.click(post, f"tocsin:snooze:{incident.id}:4h", MEMBER)
         await eventually(lambda: post.get("edits"))
         (stored,) = await world.incidents()

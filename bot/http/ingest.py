@@ -39,6 +39,8 @@ async def post_samples(request: web.Request) -> web.Response:
         )
     kept = core.store.add_many(samples, now=now)
     metrics.count_samples(kept, len(samples) - kept)
+    if kept:
+        core.ingested({sample.metric for sample in samples})
     return json_response({"accepted": kept, "dropped": len(samples) - kept}, status=202)
 
 

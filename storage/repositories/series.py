@@ -17,6 +17,7 @@ SERIES_FIELDS = (
     "last_incident_id",
     "resolved_at",
     "source_down",
+    "counted_at",
 )
 
 
