@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import re
 import statistics
 import sys
 import tempfile
@@ -26,17 +24,11 @@ from pathlib import Path
 
 import aiohttp
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO / "tests"))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent / "tests")]
 
-from fake_slack import (  # noqa: E402
-    ADMIN,
-    BOT_TOKEN,
-    SIGNING_SECRET,
-    FakeSlack,
-    SlackClient,
-    sign,
-)
+from fake_slack import ADMIN, FakeSlack, SlackClient, sign
+from running import fake_slack, percentile, tocsin
 
 ROUTES = 100
 CONFIG = """
@@ -54,51 +46,6 @@ rules:
     thresholds: {{warning: 500}}
     repeat_interval: 0
 """
-
-
-async def spawn(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        *args,
-        cwd=REPO,
-        env=env,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-
-
-async def read_until(stream: asyncio.StreamReader, pattern: str) -> re.Match[str]:
-    while True:
-        line = (await asyncio.wait_for(stream.readline(), 60)).decode()
-        if not line:
-            raise RuntimeError(f"a process ended before printing {pattern!r}")
-        found = re.search(pattern, line)
-        if found:
-            return found
-
-
-async def drain(stream: asyncio.StreamReader) -> None:
-    while await stream.readline():
-        pass
-
-
-async def start_service(folder: Path, fake_url: str) -> tuple[asyncio.subprocess.Process, str]:
-    config = folder / "tocsin.yaml"
-    config.write_text(CONFIG.format(admin=ADMIN.id))
-    env = {
-        **os.environ,
-        "TOCSIN_CONFIG": str(config),
-        "TOCSIN_DATABASE_URL": f"sqlite+aiosqlite:///{folder / 'tocsin.db'}",
-        "TOCSIN_HTTP_PORT": "0",
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "TOCSIN_SLACK_API_URL": f"{fake_url}/api/",
-    }
-    process = await spawn("run.py", env=env)
-    assert process.stderr is not None
-    found = await read_until(process.stderr, r"HTTP on (http://[^,\s]+)")
-    return process, found[1]
 
 
 async def open_incidents(http: aiohttp.ClientSession, base: str, fake_url: str) -> list[dict]:
@@ -146,37 +93,24 @@ def bodies(
     return out
 
 
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
 async def main(concurrent: int, rounds: int) -> None:
-    fake_process = await spawn("tests/fake_slack.py")
-    assert fake_process.stdout is not None
-    fake_url = (await read_until(fake_process.stdout, r"(http://\S+)"))[1]
     results: list[tuple[float, bool]] = []
     with tempfile.TemporaryDirectory(prefix="tocsin-bench-") as folder:
-        process, base = await start_service(Path(folder), fake_url)
-        assert process.stderr is not None
-        draining = asyncio.ensure_future(drain(process.stderr))
-        try:
+        async with (
+            fake_slack() as fake,
+            tocsin(Path(folder), CONFIG.format(admin=ADMIN.id), fake.url) as service,
+        ):
             connector = aiohttp.TCPConnector(limit=concurrent)
             async with aiohttp.ClientSession(connector=connector) as http:
-                posts = await open_incidents(http, base, fake_url)
-                slack = SlackClient(f"{base}/slack/events", FakeSlack(url=fake_url), None)  # type: ignore[arg-type]
-                url = f"{base}/slack/events"
+                posts = await open_incidents(http, service.url, fake.url)
+                url = f"{service.url}/slack/events"
+                slack = SlackClient(url, FakeSlack(url=fake.url), None)  # type: ignore[arg-type]
                 warm_up = bodies(slack, posts, 20, 0, clicks=False)
                 await asyncio.gather(*(timed(http, url, body) for body in warm_up))
                 for round_no in range(rounds):
                     batch = bodies(slack, posts, concurrent, round_no, clicks=True)
                     results += await asyncio.gather(*(timed(http, url, b) for b in batch))
                     await asyncio.sleep(1)  # let the round's follow-ups settle
-        finally:
-            for running in (process, fake_process):
-                running.terminate()
-                await running.wait()
-            draining.cancel()
     times = [t * 1000 for t, _ in results]
     errors = sum(1 for _, ok in results if not ok)
     print(f"Slack: {len(results)} requests, {concurrent} at once, {rounds} rounds")

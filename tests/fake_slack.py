@@ -33,6 +33,7 @@ BOT_USER = "U0TOCSIN"
 class Call:
     method: str
     args: dict[str, Any]
+    received_at: float = field(default_factory=time.time)
 
 
 @dataclass
@@ -102,11 +103,22 @@ class FakeSlack:
         app.router.add_post("/response/{name}", self._response)
         app.router.add_get("/socket", self._socket)
         app.router.add_get("/_posts", self._posts)
+        app.router.add_get("/_calls", self._calls)
         return app
 
     async def _posts(self, request: web.Request) -> web.Response:
         """The top-level messages, for a benchmark running the fake in another process."""
         return web.json_response(self.posts(request.query.get("channel")))
+
+    async def _calls(self, request: web.Request) -> web.Response:
+        """Calls of one method with the time each arrived, for benchmarks."""
+        method = request.query.get("method", "")
+        calls = [
+            {"args": c.args, "received_at": c.received_at}
+            for c in self.calls
+            if not method or c.method == method
+        ]
+        return web.json_response(calls)
 
     async def _socket(self, request: web.Request) -> web.WebSocketResponse:
         """Socket Mode: hello, then envelopes the test sends; acks are recorded."""
@@ -210,7 +222,7 @@ class FakeSlack:
         channel = args["channel"]
         if channel in self.unknown_channels:
             return {"ok": False, "error": "channel_not_found"}
-        message = {**args, "ts": self._next_ts(), "user": BOT_USER}
+        message = {**args, "ts": self._next_ts(), "user": BOT_USER, "received_at": time.time()}
         if message.get("thread_ts") is None:
             message.pop("thread_ts", None)
         self.messages.setdefault(channel, []).append(message)
