@@ -16,7 +16,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from fake_slack import BOT_TOKEN, SIGNING_SECRET  # noqa: E402
+from fake_slack import BOT_TOKEN, SIGNING_SECRET
 
 
 async def spawn(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
