@@ -250,6 +250,10 @@ class FakeSlack:
     def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "url": self.url.replace("http://", "ws://") + "/socket"}
 
+    def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        thread = [m for m in self.messages.get(args["channel"], []) if m["ts"] == args["ts"]]
+        return {"ok": True, "messages": thread + self.replies(args["ts"]), "has_more": False}
+
     def _usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         group = args.get("usergroup", "")
         if group not in self.user_groups:

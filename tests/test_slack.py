@@ -368,3 +368,16 @@ def test_the_manifest_declares_every_command_tocsin_answers_at_one_url():
     assert [c["command"] for c in declared] == list(COMMANDS)
     urls = {c["url"] for c in declared} | {manifest["settings"]["interactivity"]["request_url"]}
     assert len(urls) == 1 and urls.pop().endswith(EVENTS_PATH)
+
+
+async def test_a_thread_line_whose_answer_was_lost_is_not_posted_twice(database_url):
+    async with slack_world(database_url) as world:
+        await world.breach()
+        (post,) = await eventually(lambda: world.fake.posts("C0ALERTS"))
+        (incident,) = await world.incidents()
+        world.fake.fail("chat.postMessage", lose_answer=True, times=1)  # the thread line
+        await world.service.core.incidents.acknowledge(incident.id, CAROL)
+        await eventually(lambda: world.fake.called("conversations.replies"), within=15)
+        await world.service.dispatcher.run_once()
+        lines = world.fake.replies(post["ts"])
+        assert [line["text"] for line in lines] == ["Acknowledged by carol"]

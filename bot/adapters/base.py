@@ -28,6 +28,8 @@ class Delivery:
     attempt: int = 1
     queued_at: float = 0.0
     """When the row was written; a retried post looks for its message from then on."""
+    row_id: int = 0
+    """The outbox row: names this update, so a retry can tell whether it went out."""
 
 
 class DeliveryError(Exception):

@@ -214,6 +214,7 @@ class Dispatcher:
                 message_ref=ref,
                 attempt=row.attempts,
                 queued_at=row.created_at,
+                row_id=row.id,
             )
             new_ref = await adapter.deliver(delivery)
         except Exception as exc:  # recorded on the row and retried, never swallowed

@@ -24,6 +24,7 @@ from storage.vocabulary import EventKind
 log = logging.getLogger(__name__)
 
 METADATA_TYPE = "tocsin_incident"
+LINE_TYPE = "tocsin_update"
 LOOK_BACK = 60.0
 """Seconds before a row was queued from which a retried post looks for its message."""
 PERMANENT = frozenset(
@@ -102,7 +103,7 @@ class SlackPoster:
             )
             ref = message_ref(str(response["channel"]), str(response["ts"]))
         if delivery.event != EventKind.OPENED and delivery.line:  # why it is posted here
-            await self._thread_line(ref, delivery.line, broadcast=False)
+            await self._thread_line(ref, delivery, broadcast=False)
         return ref
 
     async def _edit(self, delivery: Delivery, ref: str) -> str:
@@ -117,13 +118,35 @@ class SlackPoster:
             )
             return await self._post(delivery)
         if delivery.line:
-            await self._thread_line(ref, delivery.line, broadcast=delivery.notify)
+            await self._thread_line(ref, delivery, broadcast=delivery.notify)
         return ref
 
-    async def _thread_line(self, ref: str, line: str, broadcast: bool) -> None:
+    async def _thread_line(self, ref: str, delivery: Delivery, broadcast: bool) -> None:
+        """The update's line in the message's thread, once: a retry first looks for the
+        line an earlier attempt posted (by the outbox row named in its metadata)."""
         channel, ts = split_ref(ref)
+        if delivery.attempt > 1 and await self._line_posted(channel, ts, delivery.row_id):
+            return
         await self.client.chat_postMessage(
-            channel=channel, thread_ts=ts, text=mrkdwn(line), reply_broadcast=broadcast
+            channel=channel,
+            thread_ts=ts,
+            text=mrkdwn(delivery.line),
+            reply_broadcast=broadcast,
+            metadata={"event_type": LINE_TYPE, "event_payload": {"row": delivery.row_id}},
+        )
+
+    async def _line_posted(self, channel: str, ts: str, row_id: int) -> bool:
+        try:
+            replies = await self.client.conversations_replies(
+                channel=channel, ts=ts, include_all_metadata=True, limit=200
+            )
+        except SlackApiError as exc:  # e.g. missing channels:history: post, as before
+            log.warning("cannot look for an earlier thread line in %s: %s", channel, _error(exc))
+            return False
+        return any(
+            (m.get("metadata") or {}).get("event_type") == LINE_TYPE
+            and (m.get("metadata") or {}).get("event_payload", {}).get("row") == row_id
+            for m in replies.get("messages") or []
         )
 
     async def _already_posted(self, delivery: Delivery) -> str | None:
