@@ -25,6 +25,9 @@ from storage.models import IncidentRow, SilenceRow
 from storage.repositories import IncidentRepository, OutboxRepository, SilenceRepository
 from storage.vocabulary import EventKind, IncidentKind
 
+DEFAULT_MAX_PER_HOUR = 10
+"""A rule's ``max_per_hour`` when its snapshot predates the field."""
+
 
 class Announcer:
     """Builds the outbox rows of incident events, for the targets of the rule's
@@ -57,7 +60,12 @@ class Announcer:
         page: bool,
         targets: Sequence[str],
     ) -> list[dict[str, Any]]:
-        payload = {"card": incident_card(incident, now).to_json(), "line": line}
+        snapshot = incident.rule_snapshot or {}
+        payload = {
+            "card": incident_card(incident, now).to_json(),
+            "line": line,
+            "limits": {"max_per_hour": snapshot.get("max_per_hour", DEFAULT_MAX_PER_HOUR)},
+        }
         return [
             {
                 "created_at": now,

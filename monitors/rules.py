@@ -153,6 +153,10 @@ class Rule(BaseModel):
     escalate_after: Duration | None = None
     escalate_to: tuple[str, ...] = ()
     channels: tuple[str, ...] = ()
+    max_per_hour: Count = Field(default=10, ge=0, le=10_000)
+    """New messages a destination gets for this rule in an hour at most (a grouped
+    message counts once; edits and resolutions never); past it, one message says how
+    many more were held back. 0: no cap."""
     runbook: str = ""
     enabled: bool = True
 

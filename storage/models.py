@@ -163,6 +163,25 @@ class MessageRow(Base):
     channel: Mapped[str] = mapped_column(String(200), primary_key=True)
     message_ref: Mapped[str] = mapped_column(String(400))
     updated_at: Mapped[float]
+    group_id: Mapped[int | None] = mapped_column(Integer)
+    """The message group it belongs to (every message is a group, most of one)."""
+
+
+class MessageGroupRow(Base):
+    """One platform message showing one or more incidents of a target: incidents that
+    open within a short wait of each other share it (storm grouping); a ``capped``
+    group is the "N more not posted" message of a rule past its ``max_per_hour``."""
+
+    __tablename__ = "message_groups"
+    __table_args__ = (Index("ix_message_groups_target", "target", "opened_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    target: Mapped[str] = mapped_column(String(200))
+    rule: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))  # incidents | capped
+    opened_at: Mapped[float]
+    members: Mapped[list[int]] = mapped_column(JSON)
+    message_ref: Mapped[str | None] = mapped_column(String(400))
 
 
 class SeriesHistoryRow(Base):

@@ -389,16 +389,23 @@ class SlackClient:
         return await self.send(self.interaction_body(payload))
 
 
+def _elements(block: dict[str, Any]) -> list[dict[str, Any]]:
+    """The interactive elements of a block: an actions block's, a section's accessory."""
+    if block.get("type") == "actions":
+        return list(block.get("elements", []))
+    return [block["accessory"]] if "accessory" in block else []
+
+
 def _find_action(message: dict[str, Any], action_id: str) -> dict[str, Any]:
     blocks = [b for a in message.get("attachments") or [] for b in a.get("blocks", [])]
     for block in blocks + list(message.get("blocks") or []):
-        for element in block.get("elements", []) if block.get("type") == "actions" else []:
+        for element in _elements(block):
             if element.get("action_id") == action_id:
                 return {**element, "block_id": block.get("block_id"), "action_ts": "1.0"}
             for option in element.get("options", []):
                 if option["value"] == action_id:
                     return {
-                        "type": "static_select",
+                        "type": element["type"],
                         "action_id": element["action_id"],
                         "block_id": block.get("block_id"),
                         "selected_option": option,

@@ -100,6 +100,7 @@ async def test_show_writes_every_field_as_in_the_rule_file(tmp_path, clock):
         "  escalate_after: 30m",
         "  escalate_to: [oncall]",
         "  channels: [ops, alerts]",
+        "  max_per_hour: 10",
         "  enabled: false",
     ]
 

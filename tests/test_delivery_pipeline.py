@@ -25,6 +25,8 @@ from storage.vocabulary import IncidentKind, IncidentStatus
 class Recorder:
     """A platform stand-in that records what it was asked to post or edit."""
 
+    max_group = 1
+
     def __init__(self, platform: str = "console") -> None:
         self.platform = platform
         self.seen: list[Delivery] = []

@@ -18,6 +18,8 @@ ALICE = Actor("alice", "alice", "console", frozenset({ADMIN}))
 class Recorder:
     """A chat platform stand-in: records what it was asked to post or edit."""
 
+    max_group = 1
+
     def __init__(self, platform: str = "console") -> None:
         self.platform = platform
         self.seen: list[Delivery] = []

@@ -381,3 +381,70 @@ async def test_a_thread_line_whose_answer_was_lost_is_not_posted_twice(database_
         await world.service.dispatcher.run_once()
         lines = world.fake.replies(post["ts"])
         assert [line["text"] for line in lines] == ["Acknowledged by carol"]
+
+
+def lines_of(message: dict) -> list[str]:
+    """The incident lines of a storm message (its first block is the heading)."""
+    (attachment,) = message["attachments"]
+    return [unescape(b["text"]["text"]) for b in attachment["blocks"][1:] if "accessory" in b]
+
+
+def storm_of(fake: FakeSlack, size: int) -> dict | None:
+    """The first message once it shows ``size`` incident lines."""
+    posts = fake.posts()
+    return posts[0] if posts and len(lines_of(posts[0])) == size else None
+
+
+async def test_a_storm_is_one_message_with_a_line_and_a_menu_per_incident(database_url):
+    async with slack_world(database_url) as world:
+        for route in ("/a", "/b", "/c"):
+            await world.push(route, 900)
+        await world.tick()
+        world.clock.advance(60)
+        await world.push("/a", 900)
+        await world.push("/b", 900)
+        await world.push("/c", 900)
+        await world.tick()  # three incidents open on one tick
+        storm = await eventually(lambda: storm_of(world.fake, 3))
+        assert world.fake.posts("C0ALERTS") == [storm]
+        first, second, third = await world.incidents()
+        assert "3 incidents opened together" in text_of(storm)
+        assert [line.split("*")[1] for line in lines_of(storm)] == [
+            f"#{i.id} WARNING slow-api (route={r})"
+            for i, r in ((first, "/a"), (second, "/b"), (third, "/c"))
+        ]
+        edits = storm.get("edits", 0)
+        await world.slack.click(storm, f"tocsin:ack:{second.id}", MEMBER)
+        await eventually(lambda: storm.get("edits", 0) > edits)
+        statuses = [line.rsplit("· ", 1)[1] for line in lines_of(storm)]
+        assert statuses == ["open", "acknowledged", "open"]
+        (line,) = await eventually(
+            lambda: [r for r in world.fake.replies(storm["ts"]) if "Acknowledged" in r["text"]]
+        )
+        assert line["text"] == f"#{second.id}: Acknowledged by <@{MEMBER.id}>"
+        assert len(world.fake.posts()) == 1
+
+
+async def test_a_critical_incident_never_joins_a_storm_message(database_url):
+    async with slack_world(database_url) as world:
+        await world.breach("/a", 900)
+        await eventually(lambda: world.fake.posts("C0ALERTS"))
+        await world.breach("/b", 2500)  # within the wait, but critical: its own page
+        posts = await eventually(lambda: len(world.fake.posts()) == 2 and world.fake.posts())
+        assert "CRITICAL" in posts[1]["text"]
+
+
+async def test_past_max_per_hour_one_message_counts_what_was_not_posted(database_url):
+    capped = LATENCY.model_copy(update={"max_per_hour": 2})
+    async with slack_world(database_url, rules=(capped,)) as world:
+        for n, route in enumerate(("/a", "/b", "/c", "/d")):
+            await world.breach(route, 900)
+            await eventually(lambda n=n: len(world.fake.posts()) == min(n + 1, 3))
+            world.clock.advance(31)  # past the storm wait: each would post alone
+        await world.service.dispatcher.run_once()
+        posts = world.fake.posts("C0ALERTS")
+        assert len(posts) == 3  # two incidents, then the notice, edited as it grows
+        assert unescape(posts[2]["text"]) == "slow-api: 2 more incidents not posted this hour"
+        assert posts[2]["edits"] == 1
+        listed = (await world.slack.command("/alerts", "list")).json()["text"]
+        assert "4 unresolved incidents" in listed

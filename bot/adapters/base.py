@@ -30,6 +30,10 @@ class Delivery:
     """When the row was written; a retried post looks for its message from then on."""
     row_id: int = 0
     """The outbox row: names this update, so a retry can tell whether it went out."""
+    group: tuple[IncidentCard, ...] = ()
+    """Several incidents share the message (a storm): show every one of them, ``card``
+    among them. Empty for a message of one incident. Only adapters whose
+    ``max_group`` is over 1 are given groups."""
 
 
 class DeliveryError(Exception):
@@ -47,6 +51,8 @@ class DeliveryError(Exception):
 class ChatAdapter(Protocol):
     platform: str
     """The platform whose targets this adapter delivers (monitors.routing.Platform)."""
+    max_group: int
+    """Incidents one message can show at most (1: no storm grouping)."""
 
     async def deliver(self, delivery: Delivery) -> str:
         """Post or edit; return the platform's reference to the message."""

@@ -72,6 +72,7 @@ class ConsoleAdapter:
     """Delivers the console target to the terminal, and reads commands from it."""
 
     platform = Platform.CONSOLE.value
+    max_group = 1
 
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(highlight=False)

@@ -22,10 +22,11 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from bot.adapters.base import ChatAdapter, Delivery, DeliveryError
+from bot.delivery.messages import MessagePlanner, Plan, Route, capped_card
 from monitors.cards import IncidentCard
 from monitors.routing import split_target
 from storage.db import Database
@@ -194,44 +195,58 @@ class Dispatcher:
 
     async def _deliver(self, row: OutboxRow) -> bool:
         adapter = self.adapter_for(row.channel)
-        platform, place = split_target(row.channel)
-        async with self.db.read() as session:
-            ref = (
-                await OutboxRepository(session).message_ref(row.incident_id, row.channel)
-                if row.incident_id is not None
-                else None
-            )
+        platform = split_target(row.channel)[0]
+        card = IncidentCard.from_json(row.payload["card"])
         try:
             if adapter is None:
                 raise DeliveryError(f"{row.channel}: that platform is not configured")
-            delivery = Delivery(
-                target=row.channel,
-                place=place,
-                event=row.event,
-                card=IncidentCard.from_json(row.payload["card"]),
-                line=row.payload.get("line", ""),
-                notify=row.notify,
-                message_ref=ref,
-                attempt=row.attempts,
-                queued_at=row.created_at,
-                row_id=row.id,
-            )
-            new_ref = await adapter.deliver(delivery)
+            async with self.db.transaction() as session:
+                plan = await MessagePlanner(session, self.clock()).plan(row, adapter.max_group)
+            delivery = self._delivery(row, card, plan)
+            ref = await adapter.deliver(delivery) if delivery is not None else None
         except Exception as exc:  # recorded on the row and retried, never swallowed
             await self._failed(row, platform, exc)
             return False
-        now = self.clock()
         async with self.db.transaction() as session:
-            outbox = OutboxRepository(session)
-            stored = await outbox.get(row.id)
+            stored = await OutboxRepository(session).get(row.id)
             if stored is not None:
-                stored.delivered_at, stored.last_error, stored.claimed_by = now, None, None
-            if row.incident_id is not None and new_ref and new_ref != ref:
-                await outbox.save_message_ref(row.incident_id, row.channel, new_ref, now)
+                stored.delivered_at, stored.last_error, stored.claimed_by = self.clock(), None, None
+            if ref is not None:
+                await MessagePlanner(session, self.clock()).record(row, plan, ref, card.rule)
         self.counts.add(self.counts.delivered, platform)
         if self.health is not None:
             await self._observe(self.health.delivered(row.channel))
         return True
+
+    def _delivery(self, row: OutboxRow, card: IncidentCard, plan: Plan) -> Delivery | None:
+        """What the adapter is asked to do for ``row`` under ``plan``; None: nothing."""
+        base = Delivery(
+            target=row.channel,
+            place=split_target(row.channel)[1],
+            event=row.event,
+            card=card,
+            line=row.payload.get("line", ""),
+            notify=row.notify,
+            message_ref=plan.ref,
+            attempt=row.attempts,
+            queued_at=row.created_at,
+            row_id=row.id,
+        )
+        if plan.route is Route.DROP:
+            return None
+        if plan.route is Route.CAPPED:
+            held = len({*(plan.group.members if plan.group else []), row.incident_id})
+            cap = int(row.payload.get("limits", {}).get("max_per_hour", 0))
+            notice = capped_card(card.rule, held, cap)
+            return replace(base, card=notice, line="", notify=plan.ref is None)
+        this = next((c for c in plan.cards if c.incident_id == row.incident_id), card)
+        if len(plan.cards) <= 1:
+            return replace(base, card=this)
+        line = f"#{row.incident_id}: {base.line}" if base.line else ""
+        joining = plan.route is Route.JOIN  # an edit: the storm's first message paged
+        return replace(
+            base, card=this, group=plan.cards, line=line, notify=base.notify and not joining
+        )
 
     async def _failed(self, row: OutboxRow, platform: str, exc: Exception) -> None:
         retry_after = exc.retry_after if isinstance(exc, DeliveryError) else None

@@ -3,6 +3,7 @@
 from storage.repositories.audit import AuditRepository
 from storage.repositories.history import HistoryRepository
 from storage.repositories.incidents import IncidentRepository
+from storage.repositories.messages import MessageRepository
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.rules import RuleRepository
 from storage.repositories.series import SeriesRepository
@@ -13,6 +14,7 @@ __all__ = [
     "AuditRepository",
     "HistoryRepository",
     "IncidentRepository",
+    "MessageRepository",
     "OutboxRepository",
     "RuleRepository",
     "SeriesRepository",

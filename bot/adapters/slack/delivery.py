@@ -18,7 +18,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.base import Delivery, DeliveryError
-from bot.adapters.slack.render import incident_message, mrkdwn
+from bot.adapters.slack.render import group_message, incident_message, mrkdwn
 from storage.vocabulary import EventKind
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,8 @@ class SlackPoster:
             raise DeliveryError(f"Slack unreachable: {type(exc).__name__}: {exc}") from None
 
     async def _post(self, delivery: Delivery) -> str:
-        ref = await self._already_posted(delivery) if delivery.attempt > 1 else None
+        findable = delivery.attempt > 1 and delivery.card.incident_id > 0  # not a notice
+        ref = await self._already_posted(delivery) if findable else None
         if ref is None:
             incident_id = delivery.card.incident_id
             response = await self.client.chat_postMessage(
@@ -99,7 +100,7 @@ class SlackPoster:
                 metadata={"event_type": METADATA_TYPE, "event_payload": {"incident": incident_id}},
                 unfurl_links=False,
                 unfurl_media=False,
-                **incident_message(delivery.card),
+                **message_of(delivery),
             )
             ref = message_ref(str(response["channel"]), str(response["ts"]))
         if delivery.event != EventKind.OPENED and delivery.line:  # why it is posted here
@@ -109,7 +110,7 @@ class SlackPoster:
     async def _edit(self, delivery: Delivery, ref: str) -> str:
         channel, ts = split_ref(ref)
         try:
-            await self.client.chat_update(channel=channel, ts=ts, **incident_message(delivery.card))
+            await self.client.chat_update(channel=channel, ts=ts, **message_of(delivery))
         except SlackApiError as exc:
             if _error(exc) != "message_not_found":
                 raise
@@ -171,6 +172,11 @@ class SlackPoster:
             ):
                 return message_ref(delivery.place, str(message["ts"]))
         return None
+
+
+def message_of(delivery: Delivery) -> dict[str, Any]:
+    """The message for the delivery: its incident's, or its storm's."""
+    return group_message(delivery.group) if delivery.group else incident_message(delivery.card)
 
 
 def _error(exc: SlackApiError) -> str:

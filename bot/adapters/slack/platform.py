@@ -18,7 +18,7 @@ from bot.adapters.base import Delivery
 from bot.adapters.slack.delivery import SlackPoster
 from bot.adapters.slack.handlers import SlackHandlers
 from bot.adapters.slack.people import SlackPeople
-from bot.adapters.slack.render import FORM_CALLBACK
+from bot.adapters.slack.render import FORM_CALLBACK, MAX_GROUP
 from commands.actions import PREFIX
 from monitors.core import Core
 from monitors.routing import Platform
@@ -50,6 +50,7 @@ async def _log_error(error: Exception, body: dict[str, Any]) -> None:
 
 class SlackPlatform:
     platform = Platform.SLACK.value
+    max_group = MAX_GROUP
 
     def __init__(
         self,

@@ -7,12 +7,13 @@ per text, 10 fields per section, 2,000 characters per field."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from commands.actions import SNOOZE_CHOICES, Button, card_buttons
 from commands.model import Reply
 from commands.rule_form import RuleForm
-from monitors.cards import IncidentCard
+from monitors.cards import RESOLVED_COLOR, SEVERITY_COLORS, IncidentCard
 from monitors.machine import Action
 from monitors.mentions import render
 from monitors.routing import Platform
@@ -126,6 +127,54 @@ def incident_message(card: IncidentCard) -> dict[str, Any]:
     return {
         "text": fallback_text(card),
         "attachments": [{"color": card.color, "blocks": card_blocks(card)}],
+    }
+
+
+MAX_GROUP = MAX_BLOCKS - 2
+"""Incidents a storm message shows at most: a block each, and a heading."""
+MENU_SNOOZES = ("1h", "4h", "1d")
+"""A line's menu holds five options at most: Acknowledge, three snoozes, Resolve."""
+
+
+def _line_menu(card: IncidentCard) -> Block | None:
+    options = [
+        {"text": {"type": "plain_text", "text": button.label}, "value": button.custom_id}
+        for button in card_buttons(card.incident_id, card.actions)
+        if button.duration is None or button.duration in MENU_SNOOZES
+    ]
+    if not options:
+        return None
+    return {"type": "overflow", "action_id": f"tocsin:menu:{card.incident_id}", "options": options}
+
+
+def _group_line(card: IncidentCard) -> Block:
+    fields = dict(card.fields)
+    detail = fields.get("Value") or fields.get("Problem", "")
+    text = f"*{mrkdwn(card.title)}*\n{mrkdwn(detail)} · {mrkdwn(fields.get('Status', card.status))}"
+    block = _section(text)
+    menu = _line_menu(card)
+    if menu is not None:
+        block["accessory"] = menu
+    return block
+
+
+def group_color(cards: Sequence[IncidentCard]) -> str:
+    """The most severe colour among the incidents still firing; green when none is."""
+    firing = [c for c in cards if c.color != RESOLVED_COLOR]
+    rank = {color: i for i, color in enumerate(SEVERITY_COLORS.values())}
+    return max((c.color for c in firing), key=lambda c: rank.get(c, 0), default=RESOLVED_COLOR)
+
+
+def group_message(cards: Sequence[IncidentCard]) -> dict[str, Any]:
+    """Several incidents that opened together, in one message: a line each, with its own
+    menu of actions, edited in place as each changes."""
+    firing = sum(card.color != RESOLVED_COLOR for card in cards)
+    heading = f"*{len(cards)} incidents opened together* ({firing} still firing)"
+    blocks = [_section(heading), *(_group_line(card) for card in cards[:MAX_GROUP])]
+    titles = ", ".join(card.title for card in cards)
+    return {
+        "text": _cut(mrkdwn(f"{len(cards)} incidents: {titles}"), MAX_TEXT),
+        "attachments": [{"color": group_color(cards), "blocks": blocks}],
     }
 
 

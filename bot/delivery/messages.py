@@ -1,0 +1,133 @@
+"""Which platform message an update goes to: storm grouping and the hourly cap.
+
+Every incident message is a group, most of one incident. An incident that opens on a
+target within ``STORM_WAIT`` of a message posted there joins that message (edited in
+place: one message for a storm, one line per incident, each with its own buttons)
+instead of posting its own; nobody waits for a group to fill, so the first incident of
+a storm is posted at once. A critical incident never joins: it gets its own message and
+its own ping. Past a rule's ``max_per_hour`` new messages on a target, an incident is not
+posted; one "N more not posted" message per rule, target and hour says so, edited as N
+grows. Decisions are made per delivery, in the dispatcher's transaction, and recorded
+only once the platform accepted the message, so a crash in between decides again."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from monitors.cards import SEVERITY_COLORS, IncidentCard, incident_card
+from storage.models import IncidentRow, MessageGroupRow, OutboxRow
+from storage.repositories import IncidentRepository, MessageRepository
+from storage.repositories.messages import CAPPED, INCIDENTS
+
+STORM_WAIT = 30.0
+"""Seconds after a message is posted on a target during which new incidents join it."""
+CAP_WINDOW = 3600.0
+DEFAULT_MAX_PER_HOUR = 10
+
+
+class Route(StrEnum):
+    POST = "post"
+    """A new message of its own (a group of one, others may join within the wait)."""
+    JOIN = "join"
+    """Into a message posted moments ago on the target: edit it to show one more."""
+    EDIT = "edit"
+    """The incident's message exists: edit it in place."""
+    CAPPED = "capped"
+    """Past the rule's cap: not posted; the "N more not posted" message says so."""
+    DROP = "drop"
+    """An update of an incident that was never posted on the target: nothing to edit."""
+
+
+@dataclass(frozen=True)
+class Plan:
+    route: Route
+    ref: str | None = None
+    """The message to edit; None to post one."""
+    group: MessageGroupRow | None = None
+    cards: tuple[IncidentCard, ...] = ()
+    """What the message shows once this update is in: every incident of its group."""
+
+
+class MessagePlanner:
+    """Plans and records messages, in the caller's transaction."""
+
+    def __init__(self, session: AsyncSession, now: float) -> None:
+        self.messages = MessageRepository(session)
+        self.incidents = IncidentRepository(session)
+        self.now = now
+
+    async def plan(self, row: OutboxRow, max_group: int) -> Plan:
+        assert row.incident_id is not None
+        message = await self.messages.of(row.incident_id, row.channel)
+        group = (
+            await self.messages.group(message.group_id) if message and message.group_id else None
+        )
+        if message is not None and (group is None or group.kind == INCIDENTS):
+            members = group.members if group else [row.incident_id]
+            return Plan(Route.EDIT, message.message_ref, group, await self._cards(members))
+        if message is not None and not row.notify:  # capped, and this is no page
+            return Plan(Route.DROP)
+        incident = (await self.incidents.get_many([row.incident_id]))[row.incident_id]
+        if max_group > 1 and incident.severity != "critical":
+            since = self.now - STORM_WAIT
+            joinable = await self.messages.joinable(row.channel, since, max_group)
+            if joinable is not None and row.incident_id not in joinable.members:
+                members = [*joinable.members, row.incident_id]
+                return Plan(Route.JOIN, joinable.message_ref, joinable, await self._cards(members))
+        if not incident.test and await self._over_cap(row, incident):
+            since = self.now - CAP_WINDOW
+            notice = await self.messages.capped_since(row.channel, incident.rule, since)
+            return Plan(Route.CAPPED, notice.message_ref if notice else None, notice)
+        return Plan(Route.POST, None, None, await self._cards([row.incident_id]))
+
+    async def _over_cap(self, row: OutboxRow, incident: IncidentRow) -> bool:
+        cap = int(row.payload.get("limits", {}).get("max_per_hour", DEFAULT_MAX_PER_HOUR))
+        if cap <= 0:
+            return False
+        since = self.now - CAP_WINDOW
+        return await self.messages.posts_since(row.channel, incident.rule, since) >= cap
+
+    async def _cards(self, members: Sequence[int]) -> tuple[IncidentCard, ...]:
+        found = await self.incidents.get_many(list(members))
+        return tuple(incident_card(found[m], self.now) for m in members if m in found)
+
+    async def record(self, row: OutboxRow, plan: Plan, ref: str, rule: str) -> None:
+        """The platform accepted the message ``ref``: remember what it shows."""
+        assert row.incident_id is not None
+        group = await self.messages.group(plan.group.id) if plan.group else None
+        if plan.route is Route.POST:
+            group = await self.messages.add_group(
+                row.channel, rule, INCIDENTS, self.now, [row.incident_id], ref
+            )
+        elif plan.route is Route.CAPPED and group is None:
+            group = await self.messages.add_group(
+                row.channel, rule, CAPPED, self.now, [row.incident_id], ref
+            )
+        elif group is not None:
+            if row.incident_id not in group.members:
+                group.members = [*group.members, row.incident_id]
+            group.message_ref = ref
+        await self.messages.place(
+            row.incident_id, row.channel, ref, group.id if group else None, self.now
+        )
+
+
+def capped_card(rule: str, held_back: int, cap: int) -> IncidentCard:
+    """The "N more not posted" message of a rule past its hourly cap on a target."""
+    more = "1 more incident" if held_back == 1 else f"{held_back} more incidents"
+    return IncidentCard(
+        incident_id=0,
+        title=f"{rule}: {more} not posted this hour",
+        status="open",
+        severity="info",
+        color=SEVERITY_COLORS["info"],
+        fields=(
+            ("Why", f"{rule} may post {cap} messages an hour here (max_per_hour)"),
+            ("Where to look", "/alerts list"),
+        ),
+        rule=rule,
+    )
