@@ -16,7 +16,9 @@ class Delivery:
     With no ``message_ref`` the adapter posts a new message; with one it edits that
     message in place and adds ``line`` to its thread. ``notify`` asks for a ping (a new
     incident, an escalation, a reminder); otherwise the update is quiet. ``attempt``
-    counts from 1: a retried post may find the message its lost answer left behind."""
+    counts from 1: a retried post may find the message its lost answer left behind;
+    ``row_id`` (the outbox row) is the same on every attempt, for idempotency keys such
+    as Discord's message nonce."""
 
     target: str
     place: str
@@ -26,6 +28,7 @@ class Delivery:
     notify: bool
     message_ref: str | None
     attempt: int = 1
+    row_id: int | None = None
 
 
 class DeliveryError(Exception):

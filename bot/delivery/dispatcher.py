@@ -121,6 +121,7 @@ class Dispatcher:
                 notify=row.notify,
                 message_ref=ref,
                 attempt=row.attempts,
+                row_id=row.id,
             )
             new_ref = await adapter.deliver(delivery)
         except Exception as exc:  # recorded on the row and retried, never swallowed
