@@ -178,6 +178,13 @@ class Interactions:
         return self.base(5, user, data)
 
 
+def carrying(message: dict[str, Any], custom_id: str) -> dict[str, Any]:
+    """``message`` with one button, ``custom_id``: a card from another database or
+    an older version, as far as this bot is concerned."""
+    button = {"type": 2, "style": 1, "label": "Acknowledge", "custom_id": custom_id}
+    return {**message, "components": [{"type": 1, "components": [button]}]}
+
+
 def buttons_of(message: dict[str, Any]) -> dict[str, str]:
     """Label -> custom id of the buttons on a message (URL buttons by label -> url)."""
     found = {}

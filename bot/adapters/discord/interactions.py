@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +44,7 @@ DEFER_AFTER = 2.0
 """Seconds of work before an interaction is deferred (Discord allows 3 for the first
 answer, then 15 minutes for follow-ups)."""
 TROUBLE = "Something went wrong handling that; see Tocsin's log."
+SELECT = discord.ComponentType.select.value
 
 
 def interactions_of(interaction: discord.Interaction[Any]) -> Interactions:
@@ -62,6 +63,21 @@ def _snooze_choice(menu_id: str, chosen: Sequence[str]) -> Button:
     if button.action is not Action.SNOOZE or snooze_menu_id(button.incident_id) != menu_id:
         raise CommandError(f'"{chosen[0][:80]}" is not an option of this snooze menu')
     return button
+
+
+def _components(components: Sequence[Any]) -> Iterator[Any]:
+    for component in components:
+        yield component
+        yield from _components(getattr(component, "children", ()))
+
+
+def _on_its_message(interaction: discord.Interaction[Any], custom_id: str) -> bool:
+    """Whether the clicked component is on the message as Discord sent it, which is
+    what discord.py needs to hand the click to one of our DynamicItems."""
+    if interaction.message is None:
+        return False
+    found = _components(interaction.message.components)
+    return any(getattr(component, "custom_id", None) == custom_id for component in found)
 
 
 @dataclass
@@ -132,12 +148,15 @@ class Interactions:
     async def on_interaction(self, interaction: discord.Interaction[Any]) -> None:
         """Answers what no command, item or form of ours handles, so that nothing a
         person clicks is left unanswered: a component whose id is not one of our
-        buttons, and modal submissions (handled here from their id alone)."""
+        buttons, or is no longer on the message (discord.py's items only answer what
+        the message still shows: a click racing an edit), and modal submissions
+        (handled here from their id alone)."""
         data: Mapping[str, Any] = interaction.data or {}
         custom_id = str(data.get("custom_id", ""))
         if interaction.type is discord.InteractionType.component:
-            if not handled_here(custom_id):
-                await self.click(interaction, custom_id)
+            if not (handled_here(custom_id) and _on_its_message(interaction, custom_id)):
+                chosen = data.get("values") if data.get("component_type") == SELECT else None
+                await self.click(interaction, custom_id, chosen)
         elif interaction.type is discord.InteractionType.modal_submit:
             rule = rule_of(custom_id)
             if rule is None:
