@@ -5,10 +5,16 @@ engine, and reads of what the fake received."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import re
+import signal
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
@@ -33,6 +39,23 @@ SLOW_API = {
     "runbook": "https://runbooks.example/slow-api",
 }
 T = TypeVar("T")
+REPO = Path(__file__).resolve().parent.parent
+PROCESS_CONFIG = """
+timer_interval: 1
+discord:
+  channel_id: 123456789012345678
+  guild_ids: [234567890123456789]
+  admin_role_ids: [345678901234567890]
+rules:
+  - name: fast-api
+    metric: latency
+    aggregate: max
+    window: 2s
+    interval: 1s
+    group_by: [route]
+    thresholds: {warning: 500}
+"""
+"""A config as an operator writes it, with the ``discord:`` keys exactly as documented."""
 
 
 async def eventually(probe: Callable[[], T], within: float = 10.0, what: str = "") -> T:
@@ -45,6 +68,17 @@ async def eventually(probe: Callable[[], T], within: float = 10.0, what: str = "
         if time.monotonic() > until:
             raise AssertionError(f"timed out waiting for {what or probe}")
         await asyncio.sleep(0.02)
+
+
+def card_message(
+    fake: FakeDiscord, incident_id: int, channel: str = CHANNEL_ID
+) -> dict[str, Any] | None:
+    """The message in ``channel`` that shows incident ``incident_id``, if posted."""
+    for message in fake.channel_messages(channel):
+        embeds = message.get("embeds") or []
+        if embeds and embeds[0]["title"].removeprefix("[TEST] ").startswith(f"#{incident_id} "):
+            return message
+    return None
 
 
 def settings_for(
@@ -103,11 +137,7 @@ class Running:
         )
 
     def message_of(self, incident_id: int, channel: str = CHANNEL_ID) -> dict[str, Any] | None:
-        for message in self.fake.channel_messages(channel):
-            embeds = message.get("embeds") or []
-            if embeds and embeds[0]["title"].removeprefix("[TEST] ").startswith(f"#{incident_id} "):
-                return message
-        return None
+        return card_message(self.fake, incident_id, channel)
 
     async def delivered(self) -> None:
         """Until every outbox row is delivered (or parked)."""
@@ -159,3 +189,86 @@ async def running_service(settings: Settings, fake: FakeDiscord) -> AsyncIterato
             yield Running(fake, service, http, Interactions(fake))
     finally:
         await service.stop()
+
+
+@dataclass
+class ServiceProcess:
+    """``python run.py`` configured for the fake Discord through the environment, as an
+    operator would (DISCORD_TOKEN and the two URL settings), asked for HTTP port 0; its
+    output is read all along, so it never blocks on a full pipe."""
+
+    process: asyncio.subprocess.Process
+    database_url: str
+    lines: list[str] = field(default_factory=list)
+    reader: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def start(
+        cls,
+        fake: FakeDiscord,
+        directory: Path,
+        config: str = PROCESS_CONFIG,
+        database_url: str | None = None,
+    ) -> ServiceProcess:
+        """Start it with ``config`` in ``directory``, on ``database_url`` (default: a
+        SQLite file there)."""
+        path = directory / "tocsin.yaml"
+        path.write_text(config)
+        database_url = database_url or f"sqlite+aiosqlite:///{directory / 'tocsin.db'}"
+        environment = {
+            **os.environ,
+            "TOCSIN_DATABASE_URL": database_url,
+            "TOCSIN_CONFIG": str(path),
+            "TOCSIN_HTTP_PORT": "0",
+            "DISCORD_TOKEN": fake.token,
+            "TOCSIN_DISCORD_API_URL": fake.api_url,
+            "TOCSIN_DISCORD_GATEWAY_URL": fake.gateway_url,
+        }
+        fake.disconnected()
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "run.py",
+            cwd=REPO,
+            env=environment,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        running = cls(process, database_url)
+        running.reader = asyncio.ensure_future(running._read())
+        return running
+
+    async def _read(self) -> None:
+        assert self.process.stdout is not None
+        while line := await self.process.stdout.readline():
+            self.lines.append(line.decode(errors="replace"))
+
+    async def port(self) -> int:
+        """The HTTP port the service reports it got."""
+
+        def reported() -> int | None:
+            for line in self.lines:
+                found = re.search(r"Tocsin is up: .* HTTP on http://127\.0\.0\.1:(\d+)", line)
+                if found:
+                    return int(found[1])
+            assert self.process.returncode is None, "".join(self.lines)
+            return None
+
+        return await eventually(reported, 30, "the service to start")
+
+    async def terminate(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(self.process.wait(), 30)
+        await self._drained()
+        return code
+
+    async def kill(self) -> None:
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGKILL)
+        await self.process.wait()
+        await self._drained()
+
+    async def _drained(self) -> None:
+        if self.reader is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.reader

@@ -449,8 +449,10 @@ class FakeDiscord:
 
     # ------------------------------------------------------------ gateway
 
-    def snowflake(self) -> str:
-        return str(((int(time.time() * 1000) - DISCORD_EPOCH_MS) << 22) + next(self._ids))
+    def snowflake(self, at: float | None = None) -> str:
+        """A new id, made at ``at`` (now by default), as Discord's ids tell their time."""
+        made = time.time() if at is None else at
+        return str(((int(made * 1000) - DISCORD_EPOCH_MS) << 22) + next(self._ids))
 
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
         if not self._sockets:

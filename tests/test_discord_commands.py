@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -237,6 +238,19 @@ async def test_slow_work_is_deferred_then_answered(app: Running) -> None:
     followed = await eventually(lambda: app.fake.follow_ups(typed["id"]), what="the follow-up")
     assert "is already resolved" in readable(followed[0].body["content"])
     assert followed[0].body["flags"] & EPHEMERAL
+
+
+async def test_time_queued_before_the_work_counts_toward_the_deadline(app: Running) -> None:
+    """An interaction Discord created 2.5 s ago (its id tells) has no time left to
+    wait: it is deferred at once rather than after two more seconds."""
+    incident = await app.open_incident()
+    message = await app.posted(incident)
+    click = app.people.click(BOB, message, f"tocsin:resolve:{incident}")
+    click["id"] = app.fake.snowflake(at=time.time() - 2.5)
+    async with app.service.core.cache.lock:
+        deferred = await app.fake.interact(click, within=1.0)
+    assert deferred.body["type"] == DEFERRED_UPDATE
+    await eventually(lambda: app.fake.follow_ups(click["id"]), what="the edit")
 
 
 async def test_every_one_of_many_concurrent_interactions_is_answered(app: Running) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,10 +42,21 @@ from monitors.machine import Action
 log = logging.getLogger(__name__)
 
 DEFER_AFTER = 2.0
-"""Seconds of work before an interaction is deferred (Discord allows 3 for the first
-answer, then 15 minutes for follow-ups)."""
+"""Seconds after Discord created an interaction by which it is deferred if its work is
+not done (Discord allows 3 for the first answer, then 15 minutes for follow-ups)."""
+MIN_DEFER_WAIT = 0.1
+"""The least time given to the work itself, whatever the clocks say."""
 TROUBLE = "Something went wrong handling that; see Tocsin's log."
 SELECT = discord.ComponentType.select.value
+
+
+def time_to_defer(interaction: discord.Interaction[Any], now: float) -> float:
+    """Seconds the work may take before the interaction is deferred: counted from when
+    Discord created it (its id says when), so time spent queued behind a burst of
+    other interactions counts too. Clocks differ: it is never more than DEFER_AFTER
+    nor less than MIN_DEFER_WAIT."""
+    age = now - interaction.created_at.timestamp()
+    return min(DEFER_AFTER, max(MIN_DEFER_WAIT, DEFER_AFTER - age))
 
 
 def interactions_of(interaction: discord.Interaction[Any]) -> Interactions:
@@ -191,7 +203,7 @@ class Interactions:
     ) -> tuple[Reply, bool]:
         """The work's reply, and whether the interaction had to be deferred first."""
         task = asyncio.ensure_future(self._safely(work))
-        done, _ = await asyncio.wait({task}, timeout=DEFER_AFTER)
+        done, _ = await asyncio.wait({task}, timeout=time_to_defer(interaction, time.time()))
         if not done:
             await defer()
         return await task, not done
