@@ -92,6 +92,11 @@ class DiscordPlatform:
         not stop the service: it keeps trying, and the outbox keeps what is to be
         posted until it can."""
         use_urls(self.api_url, self.gateway_url)
+        if self.config.channel_id is None:
+            log.warning(
+                "DISCORD_TOKEN is set but discord.channel_id is not: only rules whose "
+                "channels name a Discord destination post to Discord"
+            )
         try:
             await asyncio.wait_for(self._log_in(), LOGIN_WAIT)
         except discord.LoginFailure:
