@@ -106,6 +106,9 @@ async def test_unknown_resolved_and_malformed_ids_get_a_clear_ephemeral_answer(
     ):
         click = app.people.click(BOB, carrying(message, custom_id), custom_id)
         assert expected in ephemeral_text((await app.fake.interact(click)).body), custom_id
+    gone = app.people.base(2, BOB, {"id": "1", "name": "page-everyone", "type": 1})
+    text = ephemeral_text((await app.fake.interact(gone)).body)
+    assert text == "That command is not one of Tocsin's any more; /help lists them."
     stale = app.people.choose(BOB, message, f"tocsin:snooze:{incident}", ["tocsin:snooze:7:1h"])
     text = ephemeral_text((await app.fake.interact(stale)).body)
     assert "is not an option of this snooze menu" in text

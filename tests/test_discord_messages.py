@@ -173,8 +173,12 @@ async def test_a_rate_limit_storm_is_waited_out_and_every_message_arrives_once(
             message = app.message_of(incident)
             assert message is not None and fields(message)["Status"] == "acknowledged"
             assert len(fake_discord.thread_lines(message["id"])) == 1
-        refused = [c for c in fake_discord.calls if c.method == "POST" and "messages" in c.path]
-        assert len(refused) >= 12 + 3  # every 429 was answered, and each post went through
+        posts = fake_discord.calls_to("POST", rf"/channels/{CHANNEL_ID}/messages")
+        assert len(posts) == 12 + 3  # every 429 was answered, and each post went through
+        nonces: dict[str, set[str]] = {}
+        for post in posts:
+            nonces.setdefault(post.body["embeds"][0]["title"], set()).add(post.body["nonce"])
+        assert all(len(same) == 1 for same in nonces.values())  # one nonce per message
         rows = await app.outbox()
         assert max(row.attempts for row in rows) >= 2  # the outbox retried, durably
         assert all(row.delivered_at and row.last_error is None for row in rows)

@@ -7,8 +7,9 @@ every other surface. Answers are ephemeral; a click that changed an incident red
 its message in place.
 
 Discord fails an interaction nobody answers within 3 seconds ("This interaction
-failed"). Work that is not done after ``DEFER_AFTER`` seconds is deferred and answered
-by a follow-up; a refusal, a bad id or an error in our own code is answered too."""
+failed"). Work not done ``DEFER_AFTER`` seconds after Discord created the interaction
+is deferred and answered by a follow-up; a refusal, a bad id or an error in our own
+code is answered too."""
 
 from __future__ import annotations
 
@@ -57,14 +58,6 @@ def time_to_defer(interaction: discord.Interaction[Any], now: float) -> float:
     nor less than MIN_DEFER_WAIT."""
     age = now - interaction.created_at.timestamp()
     return min(DEFER_AFTER, max(MIN_DEFER_WAIT, DEFER_AFTER - age))
-
-
-def interactions_of(interaction: discord.Interaction[Any]) -> Interactions:
-    """The Interactions of the client that received ``interaction``."""
-    found = getattr(interaction.client, "tocsin", None)
-    if not isinstance(found, Interactions):
-        raise TypeError("this interaction did not reach Tocsin's Discord client")
-    return found
 
 
 def _snooze_choice(menu_id: str, chosen: Sequence[str]) -> Button:

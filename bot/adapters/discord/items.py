@@ -9,7 +9,8 @@ the id and the database, nothing in memory."""
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 import discord
 
@@ -26,6 +27,23 @@ STYLES = {
     Action.ACKNOWLEDGE: discord.ButtonStyle.primary,
     Action.RESOLVE: discord.ButtonStyle.success,
 }
+
+
+class ClickHandler(Protocol):
+    async def click(
+        self,
+        interaction: discord.Interaction[Any],
+        custom_id: str,
+        chosen: Sequence[str] | None = None,
+    ) -> None: ...
+
+
+def handler_of(interaction: discord.Interaction[Any]) -> ClickHandler:
+    """What handles clicks for the client that received ``interaction``."""
+    handler = getattr(interaction.client, "tocsin", None)
+    if handler is None:
+        raise TypeError("this interaction did not reach Tocsin's Discord client")
+    return handler
 
 
 def snooze_menu_id(incident_id: int) -> str:
@@ -57,9 +75,7 @@ class CardButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=BUTTON
         return cls(match.string, item.label or "", item.style)
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        from bot.adapters.discord.interactions import interactions_of
-
-        await interactions_of(interaction).click(interaction, self.custom_id)
+        await handler_of(interaction).click(interaction, self.custom_id)
 
 
 class SnoozeMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=SNOOZE_TEMPLATE):
@@ -86,9 +102,7 @@ class SnoozeMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=SNOOZE
         return cls(match.string, list(item.options))
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
-        from bot.adapters.discord.interactions import interactions_of
-
-        await interactions_of(interaction).click(interaction, self.custom_id, self.item.values)
+        await handler_of(interaction).click(interaction, self.custom_id, self.item.values)
 
 
 def card_view(card: IncidentCard) -> discord.ui.View | None:
