@@ -109,7 +109,7 @@ class FakeDiscord:
     # ------------------------------------------------------------ lifecycle
 
     async def start(self) -> FakeDiscord:
-        app = web.Application(middlewares=[self._record])
+        app = web.Application()
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", API + "/{tail:.*}", self._rest)
         self._runner = web.AppRunner(app, handle_signals=False)
@@ -193,32 +193,27 @@ class FakeDiscord:
 
     # ------------------------------------------------------------ REST
 
-    @web.middleware
-    async def _record(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        if not request.path.startswith(API):
-            return await handler(request)
-        body = await request.json() if request.body_exists else None
+    async def _rest(self, request: web.Request) -> web.Response:
+        """Record the call, check the token, fail on demand, then answer by route."""
         path = request.path.removeprefix(API)
-        self.calls.append(Call(request.method, path, dict(request.query), body, time.monotonic()))
-        needs_token = not path.startswith(
-            ("/interactions/", "/webhooks/")
-        )  # their token is in the path
-        if needs_token and request.headers.get("Authorization") != f"Bot {self.token}":
+        body = await request.json() if request.body_exists else None
+        call = Call(request.method, path, dict(request.query), body, time.monotonic())
+        self.calls.append(call)
+        token_in_path = path.startswith(("/interactions/", "/webhooks/"))
+        if not token_in_path and request.headers.get("Authorization") != f"Bot {self.token}":
             return as_json(error_body(0, "401: Unauthorized"), status=401)
         failure = self._failure_for(request.method, path)
         if failure is not None and not failure.after_effect:
             return self._failure_response(failure)
-        response = await handler(request)
+        response = await self._answer(call)
         return self._failure_response(failure) if failure is not None else response
 
-    async def _rest(self, request: web.Request) -> web.Response:
-        path = request.path.removeprefix(API)
-        body = await request.json() if request.body_exists else None  # read once, cached
+    async def _answer(self, call: Call) -> web.Response:
         for method, pattern, handler in self._routes():
-            found = re.fullmatch(pattern, path)
-            if found and method == request.method:
-                return await handler(body, *found.groups())
-        return as_json(error_body(0, f"404: Not Found {path}"), status=404)
+            found = re.fullmatch(pattern, call.path)
+            if found and method == call.method:
+                return await handler(call, *found.groups())
+        return as_json(error_body(0, f"404: Not Found {call.path}"), status=404)
 
     def _routes(self) -> list[tuple[str, str, Any]]:
         return [
@@ -236,10 +231,10 @@ class FakeDiscord:
             ("PATCH", r"/webhooks/(\d+)/([^/]+)/messages/@original", self._edit_original),
         ]
 
-    async def _me(self, body: Any) -> web.Response:
+    async def _me(self, call: Call) -> web.Response:
         return as_json(BOT_USER)
 
-    async def _application(self, body: Any) -> web.Response:
+    async def _application(self, call: Call) -> web.Response:
         return as_json(
             {
                 "id": BOT_ID,
@@ -255,7 +250,7 @@ class FakeDiscord:
             }
         )
 
-    async def _gateway_info(self, body: Any) -> web.Response:
+    async def _gateway_info(self, call: Call) -> web.Response:
         limit = {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}
         return as_json({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
 
@@ -278,13 +273,13 @@ class FakeDiscord:
         self.commands[scope] = saved
         return as_json(saved)
 
-    async def _sync_global(self, body: Any, app_id: str) -> web.Response:
-        return self._synced("global", body)
+    async def _sync_global(self, call: Call, app_id: str) -> web.Response:
+        return self._synced("global", call.body)
 
-    async def _sync_guild(self, body: Any, app_id: str, guild_id: str) -> web.Response:
+    async def _sync_guild(self, call: Call, app_id: str, guild_id: str) -> web.Response:
         if guild_id not in self.guilds:
             return as_json(error_body(50001, "Missing Access"), status=403)
-        return self._synced(guild_id, body)
+        return self._synced(guild_id, call.body)
 
     def _channel_object(self, channel_id: str) -> dict[str, Any]:
         return {
@@ -302,7 +297,7 @@ class FakeDiscord:
             "flags": 0,
         }
 
-    async def _get_channel(self, body: Any, channel_id: str) -> web.Response:
+    async def _get_channel(self, call: Call, channel_id: str) -> web.Response:
         if channel_id in self.threads:
             return as_json(self.threads[channel_id])
         if channel_id not in self.channels:
@@ -312,9 +307,10 @@ class FakeDiscord:
     def _known_place(self, channel_id: str) -> bool:
         return channel_id in self.channels or channel_id in self.threads
 
-    async def _create_message(self, body: Any, channel_id: str) -> web.Response:
+    async def _create_message(self, call: Call, channel_id: str) -> web.Response:
         if not self._known_place(channel_id):
             return as_json(error_body(10003, "Unknown Channel"), status=404)
+        body = call.body
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce"):
             for message in self.messages.values():
@@ -355,14 +351,14 @@ class FakeDiscord:
                 )
         message["edited_timestamp"] = iso()
 
-    async def _edit_message(self, body: Any, channel_id: str, message_id: str) -> web.Response:
+    async def _edit_message(self, call: Call, channel_id: str, message_id: str) -> web.Response:
         message = self.messages.get(message_id)
         if message is None or message["channel_id"] != channel_id:
             return as_json(error_body(10008, "Unknown Message"), status=404)
-        self._apply_edit(message, body)
+        self._apply_edit(message, call.body)
         return as_json(message)
 
-    async def _start_thread(self, body: Any, channel_id: str, message_id: str) -> web.Response:
+    async def _start_thread(self, call: Call, channel_id: str, message_id: str) -> web.Response:
         message = self.messages.get(message_id)
         if message is None or message["channel_id"] != channel_id:
             return as_json(error_body(10008, "Unknown Message"), status=404)
@@ -375,7 +371,7 @@ class FakeDiscord:
             "guild_id": self.guilds[0],
             "parent_id": channel_id,
             "owner_id": BOT_ID,
-            "name": body["name"],
+            "name": call.body["name"],
             "last_message_id": None,
             "message_count": 0,
             "member_count": 1,
@@ -383,7 +379,7 @@ class FakeDiscord:
             "flags": 0,
             "thread_metadata": {
                 "archived": False,
-                "auto_archive_duration": body.get("auto_archive_duration", 1440),
+                "auto_archive_duration": call.body.get("auto_archive_duration", 1440),
                 "archive_timestamp": iso(),
                 "locked": False,
             },
@@ -393,8 +389,7 @@ class FakeDiscord:
 
     # ------------------------------------------------------------ interactions
 
-    async def _callback(self, body: Any, interaction_id: str, token: str) -> web.Response:
-        call = self.calls[-1]
+    async def _callback(self, call: Call, interaction_id: str, token: str) -> web.Response:
         future = self._callbacks.get(interaction_id)
         if future is None:
             return as_json(error_body(10062, "Unknown interaction"), status=404)
@@ -402,7 +397,7 @@ class FakeDiscord:
             text = "Interaction has already been acknowledged."
             return as_json(error_body(40060, text), status=400)
         future.set_result(call)
-        kind, data = body["type"], body.get("data") or {}
+        kind, data = call.body["type"], call.body.get("data") or {}
         if kind == 7:  # UPDATE_MESSAGE: the message the component is on
             message_id = self._interaction_messages.get(interaction_id)
             if message_id in self.messages:
@@ -415,16 +410,16 @@ class FakeDiscord:
         }
         return as_json({"interaction": interaction})
 
-    async def _follow_up(self, body: Any, app_id: str, token: str) -> web.Response:
+    async def _follow_up(self, call: Call, app_id: str, token: str) -> web.Response:
         if token not in self._tokens:
             return as_json(error_body(10015, "Unknown Webhook"), status=404)
-        message = self.message_object(self._tokens[token], body)
+        message = self.message_object(self._tokens[token], call.body)
         return as_json(message)
 
-    async def _edit_original(self, body: Any, app_id: str, token: str) -> web.Response:
+    async def _edit_original(self, call: Call, app_id: str, token: str) -> web.Response:
         if token not in self._tokens:
             return as_json(error_body(10015, "Unknown Webhook"), status=404)
-        message = self.message_object(self._tokens[token], body)
+        message = self.message_object(self._tokens[token], call.body)
         return as_json(message)
 
     def follow_ups(self, interaction_id: str) -> list[Call]:
