@@ -238,7 +238,11 @@ def build(group: str, action: str, values: Sequence[str]) -> Command:
     if spec.max_args is not None and len(values) > spec.max_args:
         raise _fail(spec, f'too many arguments: "{values[spec.max_args]}" is not expected')
     checked = []
-    for arg, value in zip(spec.args, values, strict=False):
+    if spec.any_order:  # each value to the argument that accepts it, as typed words go
+        pairs = [(_accepting_arg(spec, value.strip()), value) for value in values]
+    else:
+        pairs = list(zip(spec.args, values, strict=False))
+    for arg, value in pairs:
         if arg.rest:
             text = " ".join(value.split())
             if text:

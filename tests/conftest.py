@@ -11,6 +11,7 @@ import asyncpg
 import command_helpers
 import pytest
 from command_helpers import open_core
+from fake_discord import FakeDiscord
 from http_harness import Api, serve
 
 from monitors.core import Core
@@ -130,3 +131,13 @@ async def api(sqlite_url: str, clock: Clock) -> AsyncIterator[Api]:
     """The HTTP API on loopback, over a fresh SQLite database (see http_harness)."""
     async with serve(sqlite_url, clock) as running:
         yield running
+
+
+@pytest.fixture
+async def fake_discord() -> AsyncIterator[FakeDiscord]:
+    """The fake Discord (REST and gateway) on a loopback port; see tests/fake_discord.py."""
+    server = await FakeDiscord().start()
+    try:
+        yield server
+    finally:
+        await server.close()

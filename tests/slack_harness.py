@@ -5,13 +5,13 @@ the dispatcher delivers."""
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+from clocks import OffsetClock
 from fake_slack import ADMIN, BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackClient, running_fake_slack
 
 from bot.adapters.console import ConsoleAdapter
@@ -48,27 +48,13 @@ def slack_settings(database_url: str, fake: FakeSlack, **overrides: Any) -> Sett
     return Settings(**{**values, **overrides})
 
 
-class Clock:
-    """Tocsin's clock in these tests: real time, moved on by the tests between ticks
-    (Slack's signatures use the real time)."""
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-
-    def __call__(self) -> float:
-        return time.time() + self.offset
-
-    def advance(self, seconds: float) -> None:
-        self.offset += seconds
-
-
 @dataclass
 class SlackWorld:
     service: Service
     fake: FakeSlack
     slack: SlackClient
     http: httpx.AsyncClient
-    clock: Clock
+    clock: OffsetClock
 
     @property
     def base(self) -> str:
@@ -117,7 +103,7 @@ async def slack_world(
 ) -> AsyncIterator[SlackWorld]:
     async with running_fake_slack(fake) as running:
         settings = slack_settings(database_url, running, rules=list(rules), **overrides)
-        clock = Clock()
+        clock = OffsetClock()
         service = await Service.create(settings, interactive=False, console=console, clock=clock)
         await service.start()
         try:

@@ -1,0 +1,208 @@
+"""Incident messages in a Discord channel: post the card once, then edit it in place and
+add each update as a line in a thread started on it.
+
+The message reference kept in the database is ``channel:message`` and, once the thread
+exists, ``channel:message:thread``, so edits find the message after a restart.
+
+Nothing is posted twice: every post carries a nonce derived from its outbox row with
+``enforce_nonce`` (discord.py sends it with every nonce), so when an answer is lost and
+the row is retried, by discord.py after a 5xx or by the outbox after a crash, Discord
+returns the message it already created. A thread already started on the message is
+found (a thread started on a message has the message's id), and an edit is idempotent.
+
+Rate limits: discord.py waits out a 429 itself (its per-route buckets, ``Retry-After``)
+for up to ``MAX_RATELIMIT_WAIT`` seconds per try; a longer wait, or a 429 that persists
+after its retries, fails the delivery with ``retry_after`` so the outbox row is retried
+at that time, durably, instead of holding the dispatcher."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, replace
+
+import aiohttp
+import discord
+
+from bot.adapters.base import Delivery, DeliveryError
+from bot.adapters.discord.items import card_view
+from bot.adapters.discord.rendering import (
+    MAX_CONTENT,
+    allowed_mentions,
+    card_embed,
+    clip,
+    discord_text,
+    thread_name,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_RATELIMIT_WAIT = 30.0
+"""discord.py's smallest allowed ``max_ratelimit_timeout``."""
+NOT_CONNECTED_RETRY = 5.0
+THREAD_ARCHIVE_MINUTES = 1440
+UNKNOWN_CHANNEL = 10003
+UNKNOWN_MESSAGE = 10008
+THREAD_ALREADY_STARTED = 160004
+PERMISSIONS = (
+    "View Channel, Send Messages, Embed Links, Create Public Threads, "
+    "Send Messages in Threads and Read Message History"
+)
+
+
+@dataclass(frozen=True)
+class MessageRef:
+    channel_id: int
+    message_id: int
+    thread_id: int | None = None
+
+    def __str__(self) -> str:
+        parts = [self.channel_id, self.message_id] + ([self.thread_id] if self.thread_id else [])
+        return ":".join(map(str, parts))
+
+    @classmethod
+    def parse(cls, text: str) -> MessageRef:
+        parts = text.split(":")
+        if len(parts) not in (2, 3) or not all(part.isdigit() for part in parts):
+            raise DeliveryError(f"{text!r} is not a Discord message reference", permanent=True)
+        numbers = [int(part) for part in parts]
+        return cls(numbers[0], numbers[1], numbers[2] if len(numbers) == 3 else None)
+
+
+def nonce(delivery: Delivery, step: str) -> str:
+    """The same for every attempt of one outbox row's ``step`` (post, line); 24
+    characters (Discord takes up to 25)."""
+    key = "|".join(
+        map(
+            str,
+            (delivery.target, delivery.row_id, delivery.card.incident_id, delivery.event, step),
+        )
+    )
+    return hashlib.blake2b(f"{key}|{delivery.line}".encode(), digest_size=12).hexdigest()
+
+
+def _retry_after(exc: discord.HTTPException) -> float | None:
+    header = exc.response.headers.get("Retry-After") if exc.response is not None else None
+    try:
+        return float(header) if header is not None else None
+    except ValueError:
+        return None
+
+
+def delivery_error(exc: Exception, place: str) -> DeliveryError:
+    """A Discord failure as the outbox understands it: when to retry, or that retrying
+    cannot help, with the reason in words."""
+    if isinstance(exc, discord.RateLimited):
+        return DeliveryError(
+            f"Discord asks to wait {exc.retry_after:.0f} s (rate limit)",
+            retry_after=exc.retry_after,
+        )
+    if not isinstance(exc, discord.HTTPException):
+        return DeliveryError(f"Discord is not reachable: {type(exc).__name__}: {exc}")
+    said = f"Discord answered {exc.status}: {exc.text or 'no reason given'} (code {exc.code})"
+    if exc.status == 429:
+        return DeliveryError(said, retry_after=_retry_after(exc))
+    if exc.status == 401:
+        return DeliveryError(f"{said}; DISCORD_TOKEN is not a valid bot token", permanent=True)
+    if exc.status == 403:
+        return DeliveryError(
+            f"{said}; the bot may not post in channel {place}: give it {PERMISSIONS} there",
+            permanent=True,
+        )
+    if exc.status == 404 and exc.code == UNKNOWN_CHANNEL:
+        return DeliveryError(
+            f"{said}; there is no channel {place} the bot can see: check discord.channel_id "
+            "and the destinations in the config",
+            permanent=True,
+        )
+    if 400 <= exc.status < 500:
+        return DeliveryError(said, permanent=True)
+    return DeliveryError(said)  # 5xx after discord.py's own retries: back off and retry
+
+
+class DiscordDelivery:
+    """Posts and edits incident messages through a logged-in discord.py client."""
+
+    def __init__(self, client: discord.Client) -> None:
+        self.client = client
+
+    async def deliver(self, delivery: Delivery) -> str:
+        if self.client.user is None or self.client.is_closed():
+            raise DeliveryError("not logged in to Discord yet", retry_after=NOT_CONNECTED_RETRY)
+        try:
+            return str(await self._deliver(delivery))
+        except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise delivery_error(exc, delivery.place) from exc
+
+    async def _deliver(self, delivery: Delivery) -> MessageRef:
+        if delivery.message_ref is None:
+            return await self._post(delivery)
+        ref = MessageRef.parse(delivery.message_ref)
+        try:
+            await self._edit(ref, delivery)
+        except discord.NotFound as exc:
+            if exc.code != UNKNOWN_MESSAGE:
+                raise
+            log.warning("incident message %s was deleted in Discord; posting it again", ref)
+            return await self._post(delivery)
+        if not delivery.line:
+            return ref
+        return await self._add_line(ref, delivery)
+
+    def _channel(self, place: str | int) -> discord.PartialMessageable:
+        if not str(place).isdigit():
+            raise DeliveryError(f"{place!r} is not a Discord channel id", permanent=True)
+        return self.client.get_partial_messageable(int(place))
+
+    async def _post(self, delivery: Delivery) -> MessageRef:
+        card = delivery.card
+        message = await self._channel(delivery.place).send(
+            content=clip(discord_text(delivery.line), MAX_CONTENT) or None,
+            embed=card_embed(card),
+            view=card_view(card),
+            nonce=nonce(delivery, "post"),
+            allowed_mentions=allowed_mentions(delivery.notify),
+            silent=not delivery.notify,
+        )
+        return MessageRef(message.channel.id, message.id)
+
+    async def _edit(self, ref: MessageRef, delivery: Delivery) -> None:
+        message = self._channel(ref.channel_id).get_partial_message(ref.message_id)
+        await message.edit(
+            embed=card_embed(delivery.card),
+            view=card_view(delivery.card),
+            allowed_mentions=allowed_mentions(False),
+        )
+
+    async def _add_line(self, ref: MessageRef, delivery: Delivery) -> MessageRef:
+        if ref.thread_id is None:
+            ref = replace(ref, thread_id=await self._start_thread(ref, delivery))
+        assert ref.thread_id is not None
+        await self._channel(ref.thread_id).send(
+            content=clip(discord_text(delivery.line), MAX_CONTENT),
+            nonce=nonce(delivery, "line"),
+            allowed_mentions=allowed_mentions(delivery.notify),
+            silent=not delivery.notify,
+        )
+        return ref
+
+    async def _start_thread(self, ref: MessageRef, delivery: Delivery) -> int:
+        channel = self.client.get_channel(ref.channel_id) or await self.client.fetch_channel(
+            ref.channel_id
+        )
+        if not isinstance(channel, discord.TextChannel):
+            raise DeliveryError(
+                f"channel {ref.channel_id} cannot hold threads; use a text channel",
+                permanent=True,
+            )
+        try:
+            thread = await channel.create_thread(
+                name=thread_name(delivery.card),
+                message=discord.Object(ref.message_id),
+                auto_archive_duration=THREAD_ARCHIVE_MINUTES,
+            )
+        except discord.HTTPException as exc:
+            if exc.code == THREAD_ALREADY_STARTED:  # a retry: our earlier try started it
+                return ref.message_id
+            raise
+        return thread.id
