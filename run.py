@@ -19,14 +19,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--port", type=int, help="HTTP port (default: TOCSIN_HTTP_PORT or 8080)")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="run the bot (the default)")
-    check = commands.add_parser("check-config", help="validate a config or rules file")
-    check.add_argument("path", type=Path)
+    check = commands.add_parser("check-config", help="validate config or rules files")
+    check.add_argument("paths", type=Path, nargs="+", metavar="PATH")
     demo = commands.add_parser("demo", help="play a latency regression, fast")
     demo.add_argument("--no-input", action="store_true", help="do not wait for typed commands")
     return parser.parse_args(argv)
 
 
-def check_config(path: Path) -> int:
+def check_config(paths: list[Path]) -> int:
+    """Check each file on its own; the status is 1 if any has an error."""
+    return max(_check_one(path) for path in paths)
+
+
+def _check_one(path: Path) -> int:
     from bot.settings import read_config
     from monitors.rulefile import RuleFileInvalid
 
@@ -47,7 +52,7 @@ def check_config(path: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "check-config":
-        return check_config(args.path)
+        return check_config(args.paths)
 
     from bot.settings import load_settings
     from monitors.rulefile import RuleFileInvalid

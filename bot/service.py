@@ -26,6 +26,7 @@ from commands.model import Reply
 from monitors.actors import Actor
 from monitors.core import Core
 from monitors.scheduler import Scheduler
+from monitors.sources.env import Environment
 from monitors.wording import counted
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,13 @@ class Service:
 
     @classmethod
     async def create(cls, settings: Settings, console: ConsoleAdapter | None = None) -> Service:
-        core = await Core.open(settings.database_url, settings.rules, settings.default_channels)
+        core = await Core.open(
+            settings.database_url,
+            settings.rules,
+            settings.default_channels,
+            environment=Environment(settings.environment),
+            event_types=settings.event_types,
+        )
         for problem in core.rulebook.load_errors:
             log.warning(problem)
         metrics = Metrics(core)

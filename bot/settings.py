@@ -5,6 +5,7 @@ Nothing else in the code reads the environment."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from monitors.rulefile import RuleFileError, RuleFileInvalid, parse_rules, validation_errors
-from monitors.rules import Rule
+from monitors.rules import Duration, Rule
+from monitors.sources.events import EventType, parse_event_types
 from storage.db import DEFAULT_URL
 
 DEFAULT_CONFIG = Path("config/tocsin.yaml")
@@ -30,6 +32,10 @@ class FileSettings(BaseModel):
     default_channels: list[str] = Field(default_factory=lambda: ["alerts"])
     timer_interval: float = Field(default=5.0, gt=0)
     console_admin: bool = True
+    behind_after: Duration = 60.0
+    """Ticks starting this late open the "Tocsin is behind" incident."""
+    event_types: dict[str, Any] | None = None
+    """Event types for POST /v1/events over the shipped ones (monitors/sources/events.py)."""
     rules: list[Any] = Field(default_factory=list)
 
 
@@ -67,6 +73,10 @@ class Settings(BaseModel):
     timer_interval: float
     console_admin: bool
     rules: list[Rule]
+    behind_after: float = 60.0
+    event_types: dict[str, EventType] = Field(default_factory=dict)
+    environment: dict[str, str] = Field(default_factory=dict, repr=False)
+    """The variables rule URLs may name as ``${NAME}``: read here, once."""
     discord_token: str | None = None
     slack_bot_token: str | None = None
     slack_signing_secret: str | None = None
@@ -103,6 +113,10 @@ def read_config(path: Path) -> tuple[FileSettings, list[Rule]]:
         rules = parse_rules({"rules": document.get("rules") or []}, str(path))
     except RuleFileInvalid as exc:
         errors.extend(exc.errors)
+    try:
+        parse_event_types(document.get("event_types"), str(path))
+    except RuleFileInvalid as exc:
+        errors.extend(exc.errors)
     if errors:
         raise RuleFileInvalid(str(path), errors)
     return file_settings, rules
@@ -125,6 +139,9 @@ def load_settings(config: Path | None = None, http_port: int | None = None) -> S
         timer_interval=file_settings.timer_interval,
         console_admin=file_settings.console_admin,
         rules=rules,
+        behind_after=file_settings.behind_after,
+        event_types=parse_event_types(file_settings.event_types, str(path)),
+        environment=dict(os.environ),
         discord_token=env.discord_token,
         slack_bot_token=env.slack_bot_token,
         slack_signing_secret=env.slack_signing_secret,

@@ -8,6 +8,7 @@ from commands.render_rule import thresholds_text
 from monitors.announce import format_value, short_time, snapshot_style, status_text
 from monitors.durations import format_duration
 from monitors.rules import Rule
+from monitors.sources.fields import reads_over_window
 from storage.models import IncidentEventRow, IncidentRow, SilenceRow
 
 Row = tuple[str, ...]
@@ -40,7 +41,7 @@ def rule_table(rules: Sequence[Rule]) -> tuple[Row, ...]:
         (
             r.name,
             "enabled" if r.enabled else "disabled",
-            f"{r.aggregate} of {r.metric} over {format_duration(r.window)}",
+            reads_over_window(r.to_json()),
             thresholds_text(r),
             format_duration(r.interval),
         )

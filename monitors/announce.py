@@ -20,6 +20,7 @@ from monitors.actors import AUTO_RESOLVER
 from monitors.cards import IncidentCard
 from monitors.durations import format_duration
 from monitors.matchers import Matcher, parse_matchers
+from monitors.sources.fields import reads_over_window
 from monitors.wording import counted
 from storage.models import IncidentRow, SilenceRow
 from storage.repositories import IncidentRepository, OutboxRepository, SilenceRepository
@@ -109,7 +110,7 @@ def describe_metric(rule_spec: Mapping[str, object]) -> str:
     """``p95 of http.request.duration_ms over 5m``, or for a percent-change rule
     ``change in rate of checkout.requests over 10m against the previous 10m``."""
     window = rule_spec.get("window", "")
-    text = f"{rule_spec.get('aggregate', '')} of {rule_spec.get('metric', '')} over {window}"
+    text = reads_over_window(rule_spec)
     if snapshot_style(rule_spec) == CHANGE:
         return f"change in {text} against the previous {window}"
     return text
@@ -134,7 +135,7 @@ def incident_card(incident: IncidentRow, now: float) -> IncidentCard:
     snoozed = is_snoozed(incident, now)
     status = f"{incident.status}, snoozed" if snoozed else incident.status
     fields: list[tuple[str, str]] = [("Status", status)]
-    if incident.kind == "source_down":
+    if incident.kind != "metric":  # source down, a pushed event, Tocsin behind
         fields.append(("Problem", incident.summary))
     else:
         op, style = snapshot.get("op", ">"), snapshot_style(snapshot)
@@ -145,7 +146,7 @@ def incident_card(incident: IncidentRow, now: float) -> IncidentCard:
                 f"{format_value(incident.threshold, style)})",
             )
         )
-        if snapshot.get("metric"):
+        if snapshot.get("metric") or snapshot.get("query"):
             fields.append(("Metric", describe_metric(snapshot)))
     fields.append(("Opened", short_time(incident.opened_at)))
     if incident.acknowledged_by:
@@ -154,6 +155,8 @@ def incident_card(incident: IncidentRow, now: float) -> IncidentCard:
         fields.append(("Snoozed until", short_time(incident.snoozed_until)))
     if incident.reopen_count:
         fields.append(("Reopened", counted(incident.reopen_count, "time")))
+    if incident.event_count and incident.event_count > 1:  # repeats of a pushed event
+        fields.append(("Events", f"{incident.event_count:,}"))
     if incident.status == "resolved" and incident.resolved_at:
         took = format_duration(max(incident.resolved_at - incident.opened_at, 1))
         automatic = incident.resolved_by == AUTO_RESOLVER

@@ -6,19 +6,22 @@ verbs; nothing in here knows which surface is calling."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from monitors.announce import Announcer
 from monitors.baselines import Baselines
 from monitors.engine import Engine, SeriesCache
+from monitors.event_intake import EventIntake
 from monitors.incident_actions import IncidentActions
 from monitors.rule_admin import RuleAdmin
 from monitors.rulebook import RuleBook
 from monitors.rules import Rule
 from monitors.scheduler import Scheduler
 from monitors.silence_admin import SilenceAdmin
-from monitors.sources.ingest import IngestSource
+from monitors.sources.env import Environment
+from monitors.sources.events import DEFAULT_EVENT_TYPES, EventType
+from monitors.sources.registry import build_sources, close_sources
 from monitors.timers import Timers
 from monitors.window import WindowStore
 from storage.db import Database
@@ -42,6 +45,7 @@ class Core:
     baselines: Baselines
     engine: Engine
     incidents: IncidentActions
+    events: EventIntake
     rules: RuleAdmin
     silences: SilenceAdmin
     timers: Timers
@@ -54,8 +58,12 @@ class Core:
         file_rules: Sequence[Rule] = (),
         default_channels: Sequence[str] = ("alerts",),
         clock: Callable[[], float] = time.time,
+        environment: Environment | None = None,
+        event_types: Mapping[str, EventType] = DEFAULT_EVENT_TYPES,
     ) -> Core:
-        """Migrate the database, load saved rules and series state, and wire it all up."""
+        """Migrate the database, load saved rules and series state, and wire it all up.
+        ``environment`` holds the variables rules may name as ``${NAME}``; ``event_types``
+        what ``POST /v1/events`` accepts."""
         db = Database(database_url)
         await db.migrate()
         rulebook = RuleBook(file_rules)
@@ -68,7 +76,8 @@ class Core:
         await cache.load(db)
         announcer = Announcer(default_channels)
         baselines = Baselines(db)
-        engine = Engine(db, {"ingest": IngestSource(store)}, announcer, cache, baselines, clock)
+        sources = build_sources(store, environment or Environment())
+        engine = Engine(db, sources, announcer, cache, baselines, clock)
         core = cls(
             db=db,
             rulebook=rulebook,
@@ -78,6 +87,7 @@ class Core:
             baselines=baselines,
             engine=engine,
             incidents=IncidentActions(db, announcer, cache, rulebook, clock),
+            events=EventIntake(db, announcer, event_types, clock),
             rules=RuleAdmin(db, rulebook, cache, announcer, clock),
             silences=SilenceAdmin(db, clock),
             timers=Timers(db, announcer, clock),
@@ -93,4 +103,5 @@ class Core:
 
     async def close(self) -> None:
         await self.baselines.flush()
+        await close_sources(self.engine.sources)
         await self.db.close()

@@ -199,7 +199,7 @@ class IncidentActions:
         before = self.cache.states.get(key)
         if before is None:
             return None
-        if key[1] == SOURCE_SERIES:
+        if key[1] == SOURCE_SERIES or incident.kind == "source_down":  # a rule's or endpoint's
             after = replace(before, incident_id=None)
         else:
             after = after_manual_resolve(before, incident.id, now)
