@@ -225,7 +225,7 @@ def _reading(
     except SourceError as exc:
         return RuleReading(error=str(exc))
     if before is not None:
-        values = {s.labels: s.value for s in before}
+        values = {labels: s.value for labels, s in before.items()}
         series = {
             labels: SeriesValue(labels, s.value, s.count, values.get(labels))
             for labels, s in series.items()
