@@ -55,6 +55,7 @@ class Service:
             settings.default_channels,
             environment=Environment(settings.environment),
             event_types=settings.event_types,
+            behind_after=settings.behind_after,
         )
         for problem in core.rulebook.load_errors:
             log.warning(problem)

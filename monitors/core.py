@@ -18,6 +18,7 @@ from monitors.rule_admin import RuleAdmin
 from monitors.rulebook import RuleBook
 from monitors.rules import Rule
 from monitors.scheduler import Scheduler
+from monitors.self_monitor import SelfMonitor
 from monitors.silence_admin import SilenceAdmin
 from monitors.sources.env import Environment
 from monitors.sources.events import DEFAULT_EVENT_TYPES, EventType
@@ -49,6 +50,7 @@ class Core:
     rules: RuleAdmin
     silences: SilenceAdmin
     timers: Timers
+    health: SelfMonitor
     clock: Callable[[], float]
 
     @classmethod
@@ -60,10 +62,12 @@ class Core:
         clock: Callable[[], float] = time.time,
         environment: Environment | None = None,
         event_types: Mapping[str, EventType] = DEFAULT_EVENT_TYPES,
+        behind_after: float = 60.0,
     ) -> Core:
         """Migrate the database, load saved rules and series state, and wire it all up.
         ``environment`` holds the variables rules may name as ``${NAME}``; ``event_types``
-        what ``POST /v1/events`` accepts."""
+        what ``POST /v1/events`` accepts; ``behind_after`` how late ticks may start
+        before "Tocsin is behind" opens."""
         db = Database(database_url)
         await db.migrate()
         rulebook = RuleBook(file_rules)
@@ -91,6 +95,7 @@ class Core:
             rules=RuleAdmin(db, rulebook, cache, announcer, clock),
             silences=SilenceAdmin(db, clock),
             timers=Timers(db, announcer, clock),
+            health=SelfMonitor(db, announcer, behind_after, clock),
             clock=clock,
         )
         await core.rules.retire_inactive()  # disabled or removed in the file meanwhile
@@ -98,7 +103,12 @@ class Core:
 
     def scheduler(self, timer_interval: float = 5.0) -> Scheduler:
         return Scheduler(
-            self.engine, self.rulebook, self.timers, self.baselines, timer_interval=timer_interval
+            self.engine,
+            self.rulebook,
+            self.timers,
+            self.baselines,
+            timer_interval=timer_interval,
+            health=self.health,
         )
 
     async def close(self) -> None:

@@ -186,20 +186,21 @@ def check(rule: Any) -> list[Problem]:
             problems.append((name, _required(spec, name)))
     if spec.metrics and rule.metric:
         problems += _metric_problems(spec, rule)
-    if rule.url:
+    takes = spec.takes  # the contents of fields the source does not take were refused above
+    if rule.url and "url" in takes:
         problems += [("url", reason) for reason in _url_problems(spec, rule.url)]
-    for header, value in (rule.headers or {}).items():
+    for header, value in (rule.headers or {}).items() if "headers" in takes else ():
         reason = reference_problem(value)
         if reason:
             problems.append((f"headers.{header}", reason))
-    if rule.query:
+    if rule.query and "query" in takes:
         problems += _query_problems(spec, rule.query)
-    if rule.body_match:
+    if rule.body_match and "body_match" in takes:
         try:
             re.compile(rule.body_match)
         except re.error as exc:
             problems.append(("body_match", f"not a valid regular expression ({exc})"))
-    if rule.method and rule.method not in HTTP_METHODS:
+    if rule.method and "method" in takes and rule.method not in HTTP_METHODS:
         problems.append(("method", f"'{rule.method}': use one of {', '.join(HTTP_METHODS)}"))
     if rule.threshold_type == "percent_change" and not spec.changes:
         problems.append(
