@@ -36,7 +36,7 @@ def _check_one(path: Path) -> int:
     from monitors.rulefile import RuleFileInvalid
 
     try:
-        _, rules = read_config(path)
+        file_settings, rules = read_config(path)
     except RuleFileInvalid as exc:
         print(f"{path}: {len(exc.errors)} error(s)", file=sys.stderr)
         for error in exc.errors:
@@ -45,7 +45,12 @@ def _check_one(path: Path) -> int:
     from monitors.wording import counted
 
     names = ", ".join(r.name for r in rules) or "none"
-    print(f"{path}: OK, {counted(len(rules), 'rule')}: {names}")
+    events = ""
+    if file_settings.event_types is not None:
+        from monitors.sources.events import parse_event_types
+
+        events = f"; {counted(len(parse_event_types(file_settings.event_types)), 'event type')}"
+    print(f"{path}: OK, {counted(len(rules), 'rule')}: {names}{events}")
     return 0
 
 

@@ -15,6 +15,7 @@ import pytest
 import redis
 from command_helpers import open_core
 from http_harness import Api, serve
+from prometheus_server import Prometheus, Target, run_prometheus, serve_target
 
 from monitors.core import Core
 from storage.db import Database
@@ -166,3 +167,27 @@ def redis_url() -> Iterator[str]:
     finally:
         client.close()
     yield REDIS_URL
+
+
+QUEUES = """\
+# TYPE celery_queue_length gauge
+celery_queue_length{queue="email"} 150
+celery_queue_length{queue="reports"} 20
+"""
+
+
+@pytest.fixture(scope="module")
+def target() -> Iterator[Target]:
+    """A metrics page for Prometheus to scrape (QUEUES until a test changes it)."""
+    with serve_target(QUEUES) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory, target: Target) -> Iterator[Prometheus]:
+    """A real Prometheus scraping ``target`` every second (see prometheus_server)."""
+    try:
+        with run_prometheus(tmp_path_factory.mktemp("prometheus"), target.port) as running:
+            yield running
+    except FileNotFoundError:
+        _missing("prometheus is not installed (apt-get install prometheus)")

@@ -216,3 +216,21 @@ def test_several_files_are_checked_and_each_reported(tmp_path, capsys):
     assert status == 1
     assert f"{good}: OK, 1 rule: slow-api" in out.out
     assert f"{bad}: 2 error(s)" in out.err
+
+
+def test_the_rule_catalogue_passes():
+    examples = sorted(
+        str(p.relative_to(REPO)) for p in (REPO / "config" / "examples").glob("*.yaml")
+    )
+    assert len(examples) >= 18
+    result = subprocess.run(
+        [sys.executable, "run.py", "check-config", *examples],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(": OK, ") == len(examples)
+    assert "config/examples/events.yaml: OK, 0 rules: none; 11 event types" in result.stdout

@@ -5,44 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from aiohttp import web
-from conftest import ON_CI
 from engine_helpers import incidents
-from prometheus_server import SCRAPE_INTERVAL, Prometheus, Target, run_prometheus, serve_target
+from prometheus_server import SCRAPE_INTERVAL
 
 from monitors.core import Core
 from monitors.rules import Rule
 from monitors.sources.base import RuleReading
 from monitors.sources.env import Environment
 from monitors.sources.prometheus import PrometheusSource
-
-QUEUES = """\
-# TYPE celery_queue_length gauge
-celery_queue_length{queue="email"} 150
-celery_queue_length{queue="reports"} 20
-"""
-
-
-@pytest.fixture(scope="module")
-def target() -> Iterator[Target]:
-    with serve_target(QUEUES) as served:
-        yield served
-
-
-@pytest.fixture(scope="module")
-def prometheus(tmp_path_factory, target: Target) -> Iterator[Prometheus]:
-    try:
-        with run_prometheus(tmp_path_factory.mktemp("prometheus"), target.port) as running:
-            yield running
-    except FileNotFoundError:
-        message = "prometheus is not installed (apt-get install prometheus)"
-        if ON_CI:
-            pytest.fail(f"{message}; CI=true requires it")
-        pytest.skip(message)
 
 
 def rule(url: str, query: str = "sum by (queue) (celery_queue_length)", **fields: Any) -> Rule:
