@@ -35,8 +35,6 @@ Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 NO_ANSWER = 499
 """Status recorded when the app never answered (the client went away)."""
@@ -153,26 +151,46 @@ def request_event(
     }
 
 
-class TocsinASGIMiddleware:
-    """Times every HTTP request of an ASGI app. ``route(scope)`` names the route; the
-    default is the framework's route template when it sets ``scope["route"]``
-    (Starlette, FastAPI), else the path (mind ids in paths: one series each)."""
+def _asgi_route(scope: Scope) -> str:
+    template = getattr(scope.get("route"), "path", None)
+    return template if isinstance(template, str) else scope.get("path", "/")
+
+
+def _wsgi_route(environ: dict[str, Any]) -> str:
+    rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
+    template = getattr(rule, "rule", None)
+    return template if isinstance(template, str) else environ.get("PATH_INFO", "/") or "/"
+
+
+class _Timing:
+    """What both middlewares hold: the app, the pusher, the labels every event carries,
+    and how a request names its route (``route``, else ``default_route``)."""
+
+    default_route: Callable[[Any], str]
 
     def __init__(
         self,
-        app: ASGIApp,
+        app: Any,
         url: str = "http://127.0.0.1:8080",
         token: str | None = None,
         *,
         labels: dict[str, str] | None = None,
-        route: Callable[[Scope], str] | None = None,
+        route: Callable[[Any], str] | None = None,
         pusher: Pusher | None = None,
         **options: Any,
     ) -> None:
         self.app = app
         self.pusher = pusher or Pusher(url, token, **options)
         self.labels = dict(labels or {})
-        self.route = route or _asgi_route
+        self.route = route or self.default_route
+
+
+class TocsinASGIMiddleware(_Timing):
+    """Times every HTTP request of an ASGI app. ``route(scope)`` names the route; the
+    default is the framework's route template when it sets ``scope["route"]``
+    (Starlette, FastAPI), else the path (mind ids in paths: one series each)."""
+
+    default_route = staticmethod(_asgi_route)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -198,31 +216,12 @@ class TocsinASGIMiddleware:
             self.pusher.push(event)
 
 
-def _asgi_route(scope: Scope) -> str:
-    template = getattr(scope.get("route"), "path", None)
-    return template if isinstance(template, str) else scope.get("path", "/")
-
-
-class TocsinWSGIMiddleware:
+class TocsinWSGIMiddleware(_Timing):
     """Times every request of a WSGI app, up to the end of its response body.
     ``route(environ)`` names the route; the default is Flask's (Werkzeug's) URL rule
     when there is one, else ``PATH_INFO``."""
 
-    def __init__(
-        self,
-        app: WSGIApp,
-        url: str = "http://127.0.0.1:8080",
-        token: str | None = None,
-        *,
-        labels: dict[str, str] | None = None,
-        route: Callable[[dict[str, Any]], str] | None = None,
-        pusher: Pusher | None = None,
-        **options: Any,
-    ) -> None:
-        self.app = app
-        self.pusher = pusher or Pusher(url, token, **options)
-        self.labels = dict(labels or {})
-        self.route = route or _wsgi_route
+    default_route = staticmethod(_wsgi_route)
 
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
@@ -246,12 +245,6 @@ class TocsinWSGIMiddleware:
             record()
             raise
         return _ClosingBody(body, record)
-
-
-def _wsgi_route(environ: dict[str, Any]) -> str:
-    rule = getattr(environ.get("werkzeug.request"), "url_rule", None)
-    template = getattr(rule, "rule", None)
-    return template if isinstance(template, str) else environ.get("PATH_INFO", "/") or "/"
 
 
 class _ClosingBody:

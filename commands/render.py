@@ -23,7 +23,9 @@ def incident_table(incidents: Sequence[IncidentRow], now: float) -> tuple[Row, .
             status_text(i, now) + (" (test)" if i.test else ""),
             i.rule,
             ",".join(f"{k}={v}" for k, v in sorted(i.labels.items())) or "-",
-            format_value(i.value, snapshot_style(i.rule_snapshot or {})),
+            format_value(i.value, snapshot_style(i.rule_snapshot or {}))
+            if i.kind == "metric"
+            else "-",  # a source down, an event, Tocsin behind: no value to show
             short_time(i.opened_at),
         )
         for i in incidents

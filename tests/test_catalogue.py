@@ -25,6 +25,7 @@ from conftest import ON_CI
 from engine_helpers import incidents
 from http_harness import serve
 from private_postgres import private_postgres
+from private_redis import private_redis
 from prometheus_server import SCRAPE_INTERVAL
 from tls_helpers import certificate
 
@@ -370,28 +371,8 @@ async def test_redis_latency(redis_url, tmp_path, clock):
 
 @pytest.fixture
 def small_redis(tmp_path: Path) -> Iterator[str]:
-    """A redis-server of the test's own with maxmemory 4mb, on a unix socket."""
-    import subprocess
-
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if ON_CI:
-            pytest.fail("redis-server is not installed; CI=true requires it")
-        pytest.skip("redis-server is not installed")
-    socket = tmp_path / "redis.sock"
-    process = subprocess.Popen(
-        [binary, "--port", "0", "--unixsocket", str(socket), "--maxmemory", "4mb",
-         "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 10
-    while not socket.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"unix://{socket}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with private_redis(tmp_path, "4mb") as url:
+        yield url
 
 
 @pytest.mark.slow

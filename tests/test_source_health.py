@@ -133,6 +133,7 @@ async def test_an_endpoint_incident_resolved_by_hand_stays_resolved_until_recove
         await core.close()
 
 
+@pytest.mark.slow
 async def test_a_slow_source_holds_back_only_its_own_rules(prometheus, sqlite_url, clock):
     prometheus.delay = 3.0
     slow = prom_rule(prometheus.url, "slow", timeout="5s")

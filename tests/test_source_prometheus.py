@@ -136,8 +136,10 @@ async def start(app: web.Application) -> tuple[web.AppRunner, str]:
 
 
 async def test_a_slow_server_times_out(source):
+    answered = asyncio.Event()
+
     async def slow(request: web.Request) -> web.Response:
-        await asyncio.sleep(5)
+        await answered.wait()  # until the test is over: longer than any timeout
         return web.json_response({})
 
     app = web.Application()
@@ -147,6 +149,7 @@ async def test_a_slow_server_times_out(source):
         (reading,) = (await read(source, rule(url, timeout="1s"))).values()
         assert reading.error == f"Prometheus at {url} did not answer within 1s"
     finally:
+        answered.set()
         await runner.cleanup()
 
 

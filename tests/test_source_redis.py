@@ -3,9 +3,6 @@ and against a private redis-server with ``maxmemory`` set for the memory ratio."
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -13,7 +10,7 @@ from typing import Any
 
 import pytest
 import redis
-from conftest import ON_CI
+from private_redis import private_redis
 
 from monitors.rules import Rule
 from monitors.sources.base import RuleReading
@@ -116,32 +113,13 @@ async def test_a_dead_server_is_a_source_error(source):
 
 
 @pytest.fixture
-def private_redis(tmp_path: Path) -> Iterator[str]:
-    """A redis-server of the test's own on a unix socket, with maxmemory 64mb."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        message = "redis-server is not installed"
-        if ON_CI:
-            pytest.fail(f"{message}; CI=true requires it")
-        pytest.skip(message)
-    socket = tmp_path / "redis.sock"
-    process = subprocess.Popen(
-        [binary, "--port", "0", "--unixsocket", str(socket), "--maxmemory", "64mb",
-         "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    deadline = time.monotonic() + 10
-    while not socket.exists() and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"unix://{socket}"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+def large_redis(tmp_path: Path) -> Iterator[str]:
+    with private_redis(tmp_path, "64mb") as url:
+        yield url
 
 
 @pytest.mark.slow
-async def test_memory_used_ratio_against_maxmemory(private_redis, source):
-    (reading,) = (await source.fetch([rule(private_redis, "memory_used_ratio")], NOW)).values()
+async def test_memory_used_ratio_against_maxmemory(large_redis, source):
+    (reading,) = (await source.fetch([rule(large_redis, "memory_used_ratio")], NOW)).values()
     ratio = value(reading)
     assert ratio is not None and 0 < ratio < 0.1  # an empty server: about 1 MB of 64 MB

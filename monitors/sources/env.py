@@ -51,6 +51,10 @@ class Environment:
 
         return _REFERENCE.sub(value, text)
 
+    def expand_request(self, url: str, headers: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+        """A rule's URL and headers as they are sent."""
+        return self.expand(url), {name: self.expand(v) for name, v in headers.items()}
+
     def missing(self, text: str) -> list[str]:
         """The variables ``text`` names that are not set."""
         return [name for name in references(text) if name not in self._variables]

@@ -21,8 +21,8 @@ from monitors.rulefile import RuleFileError, RuleFileInvalid, validation_errors
 from monitors.rules import LEVELS, NAME_PATTERN, Duration, Level, OffDuration
 from monitors.sources.base import LabelSet, label_set, series_key
 from monitors.sources.fields import did_you_mean
+from monitors.sources.pushed import check_labels
 
-MAX_LABELS = 32
 MAX_TEXT = 200
 MAX_MESSAGE = 4000
 EVENT_FIELDS = ("type", "severity", "labels", "message", "context")
@@ -178,7 +178,7 @@ def parse_event(doc: Any, types: Mapping[str, EventType]) -> Event:
             f"severity: info cannot open an incident; use {', '.join(LEVELS)}, or leave it "
             f"out for the type's own ({types[kind].severity})"
         )
-    labels = _labels(doc.get("labels", {}), errors)
+    labels = check_labels("labels", doc.get("labels", {}), errors)
     message = doc.get("message", "")
     if not isinstance(message, str):
         errors.append("message: must be a string")
@@ -190,22 +190,6 @@ def parse_event(doc: Any, types: Mapping[str, EventType]) -> Event:
     if errors:
         raise EventInvalid(errors)
     return Event(kind, severity, labels, message.strip(), context)  # type: ignore[arg-type]
-
-
-def _labels(raw: Any, errors: list[str]) -> dict[str, str]:
-    if not isinstance(raw, dict):
-        errors.append("labels: must be an object of string values")
-        return {}
-    if len(raw) > MAX_LABELS:
-        errors.append(f"labels: at most {MAX_LABELS} labels, got {len(raw)}")
-    for key, value in raw.items():
-        if not key or len(key) > MAX_TEXT:
-            errors.append(f"labels: name {key[:40]!r} must be 1 to {MAX_TEXT} characters")
-        if not isinstance(value, str):
-            errors.append(f"labels.{key[:40]}: must be a string")
-        elif len(value) > MAX_TEXT:
-            errors.append(f"labels.{key[:40]}: at most {MAX_TEXT} characters")
-    return raw
 
 
 def incident_labels(event: Event, kind: EventType) -> LabelSet:

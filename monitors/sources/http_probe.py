@@ -66,8 +66,7 @@ class HttpProbeSource:
         for rule in rules:
             assert rule.url is not None  # the schema requires it
             try:
-                url = self.environment.expand(rule.url)
-                headers = {k: self.environment.expand(v) for k, v in rule.headers.items()}
+                url, headers = self.environment.expand_request(rule.url, rule.headers)
             except MissingVariable as exc:
                 readings[rule.name] = RuleReading(error=str(exc))
                 continue

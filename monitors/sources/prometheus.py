@@ -54,8 +54,7 @@ class PrometheusSource:
         for rule in rules:
             assert rule.url is not None and rule.query is not None  # the schema requires them
             try:
-                url = self.environment.expand(rule.url)
-                headers = {k: self.environment.expand(v) for k, v in rule.headers.items()}
+                url, headers = self.environment.expand_request(rule.url, rule.headers)
             except MissingVariable as exc:
                 readings[rule.name] = RuleReading(error=str(exc))
                 continue
@@ -86,8 +85,7 @@ class PrometheusSource:
         """The rule's query over ``[start, end]`` every ``step`` seconds, per series: the
         points a chart of the incident draws."""
         assert rule.url is not None and rule.query is not None
-        url = self.environment.expand(rule.url)
-        headers = {k: self.environment.expand(v) for k, v in rule.headers.items()}
+        url, headers = self.environment.expand_request(rule.url, rule.headers)
         form = {"query": rule.query, "start": f"{start:.3f}", "end": f"{end:.3f}"}
         form["step"] = f"{step:g}s"
         data = await self._call(

@@ -68,19 +68,21 @@ def _parse_ts(raw: Any, now: float) -> float | str:
     return ts
 
 
-def _check_labels(where: str, labels: Any, errors: list[str]) -> dict[str, str]:
+def check_labels(field: str, labels: Any, errors: list[str]) -> dict[str, str]:
+    """``labels`` if it is an object of short strings; else each problem is added to
+    ``errors`` under ``field`` (``samples[3].labels``)."""
     if not isinstance(labels, dict):
-        errors.append(f"{where}.labels: must be an object of string values")
+        errors.append(f"{field}: must be an object of string values")
         return {}
     if len(labels) > MAX_LABELS:
-        errors.append(f"{where}.labels: at most {MAX_LABELS} labels, got {len(labels)}")
+        errors.append(f"{field}: at most {MAX_LABELS} labels, got {len(labels)}")
     for k, v in labels.items():
         if not k or len(k) > MAX_NAME:
-            errors.append(f"{where}.labels: name {k[:40]!r} must be 1 to {MAX_NAME} characters")
+            errors.append(f"{field}: name {k[:40]!r} must be 1 to {MAX_NAME} characters")
         if not isinstance(v, str):
-            errors.append(f"{where}.labels.{k[:40]}: must be a string")
+            errors.append(f"{field}.{k[:40]}: must be a string")
         elif len(v) > MAX_NAME:
-            errors.append(f"{where}.labels.{k[:40]}: must be at most {MAX_NAME} characters")
+            errors.append(f"{field}.{k[:40]}: must be at most {MAX_NAME} characters")
     return labels
 
 
@@ -127,7 +129,7 @@ def _check_sample(where: str, item: dict[str, Any], now: float, errors: list[str
     value = item.get("value")
     if not _is_number(value):
         errors.append(f"{where}.value: must be a finite number")
-    labels = _check_labels(where, item.get("labels", {}), errors)
+    labels = check_labels(f"{where}.labels", item.get("labels", {}), errors)
     ts = _check_ts(where, item, now, errors)
     if len(errors) > before:
         return []
@@ -168,7 +170,7 @@ def _check_request(where: str, item: dict[str, Any], now: float, errors: list[st
     if not valid and status != "timeout":
         errors.append(f'{where}.status: must be an HTTP status (100 to 599) or "timeout"')
     duration = _check_duration(where, item, "duration_ms", errors)
-    labels = _check_labels(where, item.get("labels", {}), errors)
+    labels = check_labels(f"{where}.labels", item.get("labels", {}), errors)
     ts = _check_ts(where, item, now, errors)
     if len(errors) > before:
         return []
@@ -190,7 +192,7 @@ def _check_job(where: str, item: dict[str, Any], now: float, errors: list[str]) 
     status = _check_text(where, item, "status", errors)
     duration = _check_duration(where, item, "duration_s", errors)
     wait = _check_duration(where, item, "wait_s", errors) if "wait_s" in item else None
-    labels = _check_labels(where, item.get("labels", {}), errors)
+    labels = check_labels(f"{where}.labels", item.get("labels", {}), errors)
     ts = _check_ts(where, item, now, errors)
     if len(errors) > before:
         return []
