@@ -72,6 +72,11 @@ class Core:
         await db.migrate()
         rulebook = RuleBook(file_rules)
         await rulebook.load(db)
+        environment = environment or Environment()
+        for rule in rulebook.all():  # logged at start-up with the rule book's problems
+            unset = environment.unset_in(rule.name, rule.url, rule.headers)
+            if unset:
+                rulebook.load_errors.append(unset)
         store = WindowStore(max_window=MIN_STORE_WINDOW)
         fit_store = lambda: store.keep_at_least(store_window(rulebook))  # noqa: E731
         fit_store()
@@ -80,7 +85,7 @@ class Core:
         await cache.load(db)
         announcer = Announcer(default_channels)
         baselines = Baselines(db)
-        sources = build_sources(store, environment or Environment())
+        sources = build_sources(store, environment)
         engine = Engine(db, sources, announcer, cache, baselines, clock)
         core = cls(
             db=db,

@@ -54,3 +54,21 @@ def test_read_timeout_defaults_to_ten_seconds_within_the_interval():
     assert SQL.read_timeout == 10
     fast = Rule.model_validate({**SQL.to_json(), "interval": "5s"})
     assert fast.read_timeout == 5
+
+
+async def test_unset_variables_are_said_at_start_up(sqlite_url):
+    from monitors.core import Core
+    from monitors.sources.env import Environment
+
+    core = await Core.open(sqlite_url, [SQL], environment=Environment({"OTHER": "x"}))
+    try:
+        assert core.rulebook.load_errors == [
+            "rule 'orders' names ${DB_PASSWORD}, not set in Tocsin's environment: its reads fail"
+        ]
+    finally:
+        await core.close()
+    core = await Core.open(sqlite_url, [SQL], environment=Environment({"DB_PASSWORD": "pw"}))
+    try:
+        assert core.rulebook.load_errors == []
+    finally:
+        await core.close()

@@ -59,6 +59,15 @@ class Environment:
         """The variables ``text`` names that are not set."""
         return [name for name in references(text) if name not in self._variables]
 
+    def unset_in(self, name: str, url: str | None, headers: Mapping[str, str]) -> str | None:
+        """A warning for a rule whose URL or headers name unset variables, or None: said
+        once at start-up, so the operator hears of it before the first failed read."""
+        unset = sorted({v for text in (url or "", *headers.values()) for v in self.missing(text)})
+        if not unset:
+            return None
+        names = ", ".join(f"${{{v}}}" for v in unset)
+        return f"rule '{name}' names {names}, not set in Tocsin's environment: its reads fail"
+
 
 def display_url(url: str) -> str:
     """A URL fit for chat and logs: a password written in it is replaced by ``***``
