@@ -3,8 +3,14 @@ anything wrong is a 400 that records nothing."""
 
 from __future__ import annotations
 
+import asyncio
+import os
+import re
+import sys
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from http_harness import Api, serve
 from sqlalchemy import func, select
@@ -35,6 +41,7 @@ async def incident(api: Api, incident_id: int) -> dict[str, Any]:
 
 
 OPENAI = {"provider": "openai"}
+REPO = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize(
@@ -173,3 +180,49 @@ async def test_events_are_counted_in_metrics(api):
     text = (await api.client.get("/metrics")).text
     assert 'tocsin_events_total{action="opened",type="quota_exhausted"} 1.0' in text
     assert 'tocsin_events_total{action="refused",type="refused"} 1.0' in text
+
+
+@pytest.mark.slow
+async def test_the_running_service_posts_an_event_s_incident_within_seconds(tmp_path):
+    """`run.py` on port 0 (the port it got is read from its start-up line): an event's
+    incident reaches the chat (the console) without waiting for any rule's interval."""
+    config = tmp_path / "tocsin.yaml"
+    config.write_text("timer_interval: 1\nevent_types:\n  deploy: {record_only: true}\n")
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "run.py",
+        cwd=REPO,
+        env={**os.environ, "TOCSIN_CONFIG": str(config), "TOCSIN_HTTP_PORT": "0",
+             "TOCSIN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'tocsin.db'}",
+             "COLUMNS": "200"},
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    assert process.stdout is not None
+    seen: list[str] = []
+
+    async def line_with(pattern: str, within: float) -> re.Match[str]:
+        async def scan() -> re.Match[str]:
+            while line := (await process.stdout.readline()).decode():  # type: ignore[union-attr]
+                seen.append(line)
+                if found := re.search(pattern, line):
+                    return found
+            raise AssertionError("".join(seen))
+
+        return await asyncio.wait_for(scan(), within)
+
+    try:
+        port = int((await line_with(r"HTTP on http://127\.0\.0\.1:(\d+)", 30)).group(1))
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            response = await client.post(
+                "/v1/events",
+                json={"type": "circuit_breaker_opened", "labels": {"provider": "openai"},
+                      "message": "5 failures in 10s"},
+            )  # fmt: skip
+            assert response.status_code == 202
+            await line_with(r"Opened by event circuit_breaker_opened: 5 failures in 10s", 5)
+            deploy = await client.post("/v1/events", json={"type": "deploy"})
+            assert deploy.json()["action"] == "recorded"
+    finally:
+        process.terminate()
+        await process.wait()
