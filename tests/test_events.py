@@ -226,3 +226,16 @@ async def test_the_running_service_posts_an_event_s_incident_within_seconds(tmp_
     finally:
         process.terminate()
         await process.wait()
+
+
+async def test_acknowledging_says_what_will_resolve_it(api):
+    from command_helpers import ALICE
+
+    from commands.dispatch import handle
+
+    _, paired = await post(api, type="circuit_breaker_opened", labels=OPENAI)
+    _, alone = await post(api, type="quota_exhausted")
+    reply = await handle(api.core, f"/alerts ack {paired['incident']}", ALICE)
+    assert "resolves itself when a circuit_breaker_closed event comes" in reply.text
+    reply = await handle(api.core, f"/alerts ack {alone['incident']}", ALICE)
+    assert f"Nothing resolves it by itself: /alerts resolve {alone['incident']}" in reply.text
