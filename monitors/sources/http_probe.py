@@ -172,9 +172,9 @@ async def _read_some(response: httpx.Response, limit: int) -> bytes:
 
 
 def _reason(exc: httpx.HTTPError) -> str:
+    """httpx's message, else its cause's (a refused connection says little itself)."""
     cause = exc.__cause__ or exc.__context__
-    text = str(exc) or (str(cause) if cause else "") or type(exc).__name__
-    return text
+    return str(exc) or (str(cause) if cause else "") or type(exc).__name__
 
 
 def _reading(rule: Rule, answer: object, now: float) -> RuleReading:
