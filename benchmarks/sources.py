@@ -79,7 +79,7 @@ def sql_rules(url: str) -> list[Rule]:
                 "window": queries[i % SHARED][1],
                 "group_by": ["route"],
                 "interval": "30s",
-                "thresholds": {"warning": 100 + i},
+                "thresholds": {"warning": 100_000 + i},  # reads, not incidents, are measured
             }
         )
         for i in range(RULES)
