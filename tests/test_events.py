@@ -239,3 +239,15 @@ async def test_acknowledging_says_what_will_resolve_it(api):
     assert "resolves itself when a circuit_breaker_closed event comes" in reply.text
     reply = await handle(api.core, f"/alerts ack {alone['incident']}", ALICE)
     assert f"Nothing resolves it by itself: /alerts resolve {alone['incident']}" in reply.text
+
+
+async def test_open_repeat_and_resolve_on_each_database(database_url, clock):
+    async with serve(database_url, clock) as api:
+        _, opened = await post(api, type="provider_unhealthy", labels=OPENAI)
+        _, again = await post(api, type="provider_unhealthy", labels=OPENAI)
+        _, closed = await post(api, type="provider_recovered", labels=OPENAI)
+        assert [opened["action"], again["action"], closed["action"]] == [
+            "opened", "repeated", "resolved"
+        ]  # fmt: skip
+        assert opened["incident"] == again["incident"] == closed["incident"]
+        assert await count(api, EventRow) == 3
