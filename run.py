@@ -19,19 +19,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--port", type=int, help="HTTP port (default: TOCSIN_HTTP_PORT or 8080)")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("serve", help="run the bot (the default)")
-    check = commands.add_parser("check-config", help="validate a config or rules file")
-    check.add_argument("path", type=Path)
+    check = commands.add_parser("check-config", help="validate config or rules files")
+    check.add_argument("paths", type=Path, nargs="+", metavar="PATH")
     demo = commands.add_parser("demo", help="play a latency regression, fast")
     demo.add_argument("--no-input", action="store_true", help="do not wait for typed commands")
     return parser.parse_args(argv)
 
 
-def check_config(path: Path) -> int:
+def check_config(paths: list[Path]) -> int:
+    """Check each file on its own; the status is 1 if any has an error."""
+    return max(_check_one(path) for path in paths)
+
+
+def _check_one(path: Path) -> int:
     from bot.settings import read_config
     from monitors.rulefile import RuleFileInvalid
 
     try:
-        _, rules = read_config(path)
+        file_settings, rules = read_config(path)
     except RuleFileInvalid as exc:
         print(f"{path}: {len(exc.errors)} error(s)", file=sys.stderr)
         for error in exc.errors:
@@ -40,14 +45,19 @@ def check_config(path: Path) -> int:
     from monitors.wording import counted
 
     names = ", ".join(r.name for r in rules) or "none"
-    print(f"{path}: OK, {counted(len(rules), 'rule')}: {names}")
+    events = ""
+    if file_settings.event_types is not None:
+        from monitors.sources.events import parse_event_types
+
+        events = f"; {counted(len(parse_event_types(file_settings.event_types)), 'event type')}"
+    print(f"{path}: OK, {counted(len(rules), 'rule')}: {names}{events}")
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "check-config":
-        return check_config(args.path)
+        return check_config(args.paths)
 
     from bot.settings import CannotStart, load_settings
     from monitors.rulefile import RuleFileInvalid

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from monitors.core import Core
 from monitors.rules import Rule
-from monitors.sources.ingest import Sample
+from monitors.window import Sample
 from storage.repositories import IncidentRepository, OutboxRepository
 
 AGGREGATES = ("p95", "avg", "rate")

@@ -19,7 +19,8 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from monitors.rules import Rule
-from monitors.sources.ingest import IngestSource, parse_samples
+from monitors.sources.ingest import IngestSource
+from monitors.sources.pushed import parse_samples
 from monitors.window import Sample, WindowStore
 
 ROUTES = [f"/api/v1/resource{i}/{{id}}" for i in range(200)]

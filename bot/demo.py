@@ -18,7 +18,7 @@ from bot.service import Service, serve
 from bot.settings import Settings
 from monitors.actors import SYSTEM
 from monitors.rules import Rule
-from monitors.sources.ingest import Sample
+from monitors.window import Sample
 
 DEMO_RULE = Rule.model_validate(
     {

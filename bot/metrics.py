@@ -13,11 +13,17 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    Metric,
+    SummaryMetricFamily,
+)
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
 from prometheus_client.registry import Collector
 
 from monitors.core import Core
+from monitors.sources.base import CountsQueries
 from storage.repositories import IncidentRepository, OutboxRepository
 
 if TYPE_CHECKING:
@@ -65,6 +71,12 @@ class Metrics:
         )
         for result in ("accepted", "rejected"):
             self.ingest_samples.labels(result=result)
+        self.events = Counter(
+            "tocsin_events",
+            "Events pushed to /v1/events, by type and what they did (refused: a 400).",
+            ["type", "action"],
+            registry=self.registry,
+        )
         self.incidents: dict[str, int] = dict.fromkeys(INCIDENT_STATUSES, 0)
         self.outbox_pending = 0
         self.outbox_failed = 0
@@ -83,6 +95,9 @@ class Metrics:
             self.ingest_samples.labels(result="accepted").inc(accepted)
         if rejected:
             self.ingest_samples.labels(result="rejected").inc(rejected)
+
+    def count_event(self, kind: str, action: str) -> None:
+        self.events.labels(type=kind, action=action).inc()
 
     def count_ingest_request(self, code: int) -> None:
         self.ingest_requests.labels(code=str(code)).inc()
@@ -138,11 +153,7 @@ class _LiveCollector(Collector):
         yield GaugeMetricFamily(
             "tocsin_series", "Series tracked by the engine.", value=len(core.cache.states)
         )
-        yield CounterMetricFamily(
-            "tocsin_source_errors",
-            "Failed source fetches seen by the engine.",
-            value=core.engine.stats.errors,
-        )
+        yield from _source_metrics(core)
 
         stats = core.store.stats()
         for key, help_text in WINDOW_GAUGES.items():
@@ -179,3 +190,35 @@ def _delivery_counters(dispatcher: Dispatcher) -> Iterator[Metric]:
         for platform, count in sorted(counter.items()):
             failures.add_metric([platform, outcome], count)
     yield failures
+
+
+def _source_metrics(core: Core) -> Iterator[Metric]:
+    """Per source: rule readings that were errors, fetch durations, queries run."""
+    errors = CounterMetricFamily(
+        "tocsin_source_errors",
+        "Rule readings that were source errors, by source.",
+        labels=["source"],
+    )
+    durations = SummaryMetricFamily(
+        "tocsin_source_fetch_duration_seconds",
+        "Wall time of one source's fetch for the rules of a tick.",
+        labels=["source"],
+    )
+    last = GaugeMetricFamily(
+        "tocsin_source_last_fetch_seconds",
+        "Wall time of each source's latest fetch.",
+        labels=["source"],
+    )
+    queries = CounterMetricFamily(
+        "tocsin_source_queries",
+        "Queries, requests or reads a source made (shared by the rules that read the same).",
+        labels=["source"],
+    )
+    for name, stats in sorted(core.engine.stats.sources.items()):
+        errors.add_metric([name], stats.errors)
+        durations.add_metric([name], count_value=stats.fetches, sum_value=stats.seconds)
+        last.add_metric([name], stats.last_seconds)
+    for name, source in sorted(core.engine.sources.items()):
+        if isinstance(source, CountsQueries):
+            queries.add_metric([name], source.queries)
+    yield from (errors, durations, last, queries)

@@ -31,6 +31,7 @@ from commands.model import Reply
 from monitors.actors import Actor
 from monitors.core import Core
 from monitors.scheduler import Scheduler
+from monitors.sources.env import Environment
 from monitors.wording import counted
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,15 @@ class Service:
         clock: Callable[[], float] = time.time,
     ) -> Service:
         routing = settings.routing(console=interactive)
-        core = await Core.open(settings.database_url, settings.rules, routing, clock)
+        core = await Core.open(
+            settings.database_url,
+            settings.rules,
+            routing,
+            clock,
+            environment=Environment(settings.environment),
+            event_types=settings.event_types,
+            behind_after=settings.behind_after,
+        )
         for problem in core.rulebook.load_errors:
             log.warning(problem)
         metrics = Metrics(core)

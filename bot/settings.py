@@ -8,6 +8,7 @@ the code reads the environment: everything that does passes through here."""
 
 from __future__ import annotations
 
+import os
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,8 @@ from sqlalchemy.exc import ArgumentError
 
 from monitors.routing import CONSOLE_TARGET, Destination, Platform, Routing, target
 from monitors.rulefile import RuleFileError, RuleFileInvalid, parse_rules, validation_errors
-from monitors.rules import Rule
+from monitors.rules import Duration, Rule
+from monitors.sources.events import EventType, parse_event_types
 from storage.db import DEFAULT_URL
 
 DEFAULT_CONFIG = Path("config/tocsin.yaml")
@@ -103,6 +105,10 @@ class FileSettings(BaseModel):
     slack: SlackConfig = Field(default_factory=SlackConfig)
     discord: DiscordConfig = Field(default_factory=DiscordConfig)
     destinations: dict[str, Destination] = Field(default_factory=dict)
+    behind_after: Duration = 60.0
+    """Ticks starting this late open the "Tocsin is behind" incident."""
+    event_types: dict[str, Any] | None = None
+    """Event types for POST /v1/events over the shipped ones (monitors/sources/events.py)."""
     rules: list[Any] = Field(default_factory=list)
 
 
@@ -111,6 +117,9 @@ FILE_ONLY = frozenset(
         "timer_interval",
         "console_admin",
         "evaluate_on_push",
+        "behind_after",
+        "event_types",
+        "environment",
         "slack",
         "discord",
         "destinations",
@@ -142,6 +151,10 @@ class Settings(BaseSettings):
     timer_interval: float = 5.0
     console_admin: bool = True
     evaluate_on_push: bool = True
+    behind_after: float = 60.0
+    event_types: dict[str, EventType] = Field(default_factory=lambda: parse_event_types(None))
+    environment: dict[str, str] = Field(default_factory=dict, repr=False)
+    """The variables rule URLs may name as ``${NAME}``: read here, once."""
     slack: SlackConfig = Field(default_factory=SlackConfig)
     discord: DiscordConfig = Field(default_factory=DiscordConfig)
     destinations: dict[str, Destination] = Field(default_factory=dict)
@@ -318,6 +331,10 @@ def read_config(path: Path) -> tuple[FileSettings, list[Rule]]:
     except RuleFileInvalid as exc:
         errors.extend(exc.errors)
     errors.extend(_unknown_destinations(rules, file_settings))
+    try:
+        parse_event_types(document.get("event_types"), str(path))
+    except RuleFileInvalid as exc:
+        errors.extend(exc.errors)
     if errors:
         raise RuleFileInvalid(str(path), errors)
     return file_settings, rules
@@ -335,8 +352,10 @@ def load_settings(config: Path | None = None, http_port: int | None = None) -> S
     path = config or _settings().config_path
     path = path or (DEFAULT_CONFIG if DEFAULT_CONFIG.exists() else None)
     file_settings, rules = read_config(path) if path else (FileSettings(), [])
-    values = file_settings.model_dump(exclude={"rules"}, exclude_none=True)
+    values = file_settings.model_dump(exclude={"rules", "event_types"}, exclude_none=True)
     values["rules"] = rules
+    values["event_types"] = parse_event_types(file_settings.event_types, str(path))
+    values["environment"] = dict(os.environ)
     command_line: dict[str, Any] = {"config_path": path}
     if http_port is not None:
         command_line["http_port"] = http_port

@@ -10,6 +10,7 @@ from monitors.cards import incident_card
 from monitors.core import Core
 from monitors.durations import format_duration, parse_duration
 from monitors.formatting import short_time
+from monitors.lifecycle import how_it_resolves
 from monitors.wording import plural
 
 LIST_LIMIT = 25
@@ -45,7 +46,7 @@ async def ack(core: Core, command: Command, actor: Actor) -> Reply:
     after = (
         f"It is a test incident: /alerts resolve {incident.id} when you are done."
         if incident.test
-        else "It still resolves itself once the readings are normal."
+        else how_it_resolves(incident, core.events.types)
     )
     return Reply(
         f"Acknowledged #{incident.id}: you are on it. {after}",

@@ -10,8 +10,10 @@ from monitors.durations import format_duration
 from monitors.formatting import format_value, short_time, snapshot_style
 from monitors.incident_actions import DeliveryState
 from monitors.rules import Rule
+from monitors.sources.fields import reads_over_window
 from monitors.wording import counted
 from storage.models import IncidentEventRow, IncidentRow, SilenceRow
+from storage.vocabulary import IncidentKind
 
 Row = tuple[str, ...]
 
@@ -31,7 +33,9 @@ def incident_table(
             + (f", silenced (silence {silenced[i.id]})" if i.id in silenced else ""),
             i.rule,
             ",".join(f"{k}={v}" for k, v in sorted(i.labels.items())) or "-",
-            format_value(i.value, snapshot_style(i.rule_snapshot or {})),
+            format_value(i.value, snapshot_style(i.rule_snapshot or {}))
+            if i.kind == IncidentKind.METRIC
+            else "-",  # a source down, an event, Tocsin behind: no value to show
             short_time(i.opened_at),
         )
         for i in incidents
@@ -49,7 +53,7 @@ def rule_table(rules: Sequence[Rule]) -> tuple[Row, ...]:
         (
             r.name,
             "enabled" if r.enabled else "disabled",
-            f"{r.aggregate} of {r.metric} over {format_duration(r.window)}",
+            reads_over_window(r.to_json()),
             thresholds_text(r),
             format_duration(r.interval),
         )

@@ -10,11 +10,12 @@ import yaml
 
 from monitors.formatting import CHANGE, SHARE, value_style
 from monitors.rules import Rule
+from monitors.sources.fields import SOURCE_FIELDS, SOURCES
 
 OFF = {"cooldown": "0 (never reopens)", "repeat_interval": "0 (no reminders)"}
-FOLDED = {"name", "description", "source", "op", "baseline_multiplier", "percent"}
-"""Fields not listed on their own line: in the heading, always the same (``source``), or
-part of the thresholds line (``op``, and the single-level shorthands)."""
+FOLDED = {"name", "description", "op", "baseline_multiplier", "percent"}
+"""Fields not listed on their own line: in the heading, or part of the thresholds line
+(``op``, and the single-level shorthands)."""
 
 
 def number_text(value: float) -> str:
@@ -68,11 +69,19 @@ def rule_fields(rule: Rule) -> list[tuple[str, str]]:
         del data["baseline_window"]
     fields = []
     for key, value in data.items():
-        if key in FOLDED or value in (None, "", [], {}):
+        if key in FOLDED or value in (None, "", [], {}) or not _shown(rule, key, value):
             continue
         text = OFF[key] if key in OFF and value == "0s" else value_text(value)
         fields.append((key, text))
     return fields
+
+
+def _shown(rule: Rule, key: str, value: Any) -> bool:
+    """``source: ingest`` goes without saying, and so do the defaults of fields the
+    rule's source does not read (a sql rule has no ``aggregate``)."""
+    if key == "source":
+        return value != "ingest"
+    return key not in SOURCE_FIELDS or key in SOURCES[rule.source].takes
 
 
 def rule_text(rule: Rule, origin: str) -> str:

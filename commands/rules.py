@@ -41,7 +41,7 @@ async def set_threshold(core: Core, command: Command, actor: Actor) -> Reply:
     limit = with_unit(after, threshold_unit(rule))
     return Reply(
         f"{rule.name}: {level} threshold {before} -> {after} "
-        f"(alerts when {rule.aggregate} of {rule.metric} {rule.op} {limit}). "
+        f"(alerts when {rule.reads()} {rule.op} {limit}). "
         f"Saved; it applies from the next tick and survives restarts."
     )
 

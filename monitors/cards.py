@@ -176,7 +176,7 @@ def incident_card(
         fields.append(("Problem", incident.summary))
     else:
         fields.append(("Value", _value_field(incident)))
-        if snapshot.get("metric"):
+        if snapshot.get("metric") or snapshot.get("query"):
             fields.append(("Metric", describe_metric(snapshot)))
     since = incident.firing_since or incident.opened_at
     fields.append(("Opened", short_time(incident.opened_at)))
@@ -186,6 +186,8 @@ def incident_card(
         fields.append(("Snoozed until", short_time(incident.snoozed_until)))
     if incident.reopen_count:
         fields.append(("Reopened", counted(incident.reopen_count, "time")))
+    if incident.event_count and incident.event_count > 1:  # repeats of a pushed event
+        fields.append(("Events", f"{incident.event_count:,}"))
     if incident.status == IncidentStatus.RESOLVED and incident.resolved_at:
         took = format_duration(max(incident.resolved_at - since, 1))
         fields.append(("Resolved", f"{resolved_by(incident)} after {took}"))

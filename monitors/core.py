@@ -6,21 +6,25 @@ verbs; nothing in here knows which surface is calling."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from monitors.announce import Announcer
 from monitors.baselines import Baselines
 from monitors.delivery_health import DeliveryHealth
 from monitors.engine import Engine, SeriesCache
+from monitors.event_intake import EventIntake
 from monitors.incident_actions import IncidentActions
 from monitors.routing import Routing
 from monitors.rule_admin import RuleAdmin
 from monitors.rulebook import RuleBook
 from monitors.rules import Rule
 from monitors.scheduler import Scheduler
+from monitors.self_monitor import SelfMonitor
 from monitors.silence_admin import SilenceAdmin
-from monitors.sources.ingest import IngestSource
+from monitors.sources.env import Environment
+from monitors.sources.events import DEFAULT_EVENT_TYPES, EventType
+from monitors.sources.registry import build_sources, close_sources
 from monitors.timers import Timers
 from monitors.window import WindowStore
 from storage.db import Database
@@ -44,9 +48,11 @@ class Core:
     baselines: Baselines
     engine: Engine
     incidents: IncidentActions
+    events: EventIntake
     rules: RuleAdmin
     silences: SilenceAdmin
     timers: Timers
+    health: SelfMonitor
     delivery_health: DeliveryHealth
     clock: Callable[[], float]
     _pushed_listeners: list[Callable[[set[str]], None]] = field(default_factory=list)
@@ -58,12 +64,23 @@ class Core:
         file_rules: Sequence[Rule] = (),
         routing: Routing | None = None,
         clock: Callable[[], float] = time.time,
+        environment: Environment | None = None,
+        event_types: Mapping[str, EventType] = DEFAULT_EVENT_TYPES,
+        behind_after: float = 60.0,
     ) -> Core:
-        """Migrate the database, load saved rules and series state, and wire it all up."""
+        """Migrate the database, load saved rules and series state, and wire it all up.
+        ``environment`` holds the variables rules may name as ``${NAME}``; ``event_types``
+        what ``POST /v1/events`` accepts; ``behind_after`` how late ticks may start
+        before "Tocsin is behind" opens."""
         db = Database(database_url)
         await db.migrate()
         rulebook = RuleBook(file_rules)
         await rulebook.load(db)
+        environment = environment or Environment()
+        for rule in rulebook.all():  # logged at start-up with the rule book's problems
+            unset = environment.unset_in(rule.name, rule.url, rule.headers)
+            if unset:
+                rulebook.load_errors.append(unset)
         store = WindowStore(max_window=MIN_STORE_WINDOW)
         fit_store = lambda: store.keep_at_least(store_window(rulebook))  # noqa: E731
         fit_store()
@@ -72,7 +89,8 @@ class Core:
         await cache.load(db)
         announcer = Announcer(routing)
         baselines = Baselines(db)
-        engine = Engine(db, {"ingest": IngestSource(store)}, announcer, cache, baselines, clock)
+        sources = build_sources(store, environment)
+        engine = Engine(db, sources, announcer, cache, baselines, clock)
         core = cls(
             db=db,
             rulebook=rulebook,
@@ -82,9 +100,11 @@ class Core:
             baselines=baselines,
             engine=engine,
             incidents=IncidentActions(db, announcer, cache, rulebook, clock),
+            events=EventIntake(db, announcer, event_types, clock),
             rules=RuleAdmin(db, rulebook, cache, announcer, clock),
             silences=SilenceAdmin(db, clock),
             timers=Timers(db, announcer, clock),
+            health=SelfMonitor(db, announcer, behind_after, clock),
             delivery_health=DeliveryHealth(db, announcer, clock),
             clock=clock,
         )
@@ -95,7 +115,12 @@ class Core:
         """The scheduler of this core's rules; with ``evaluate_on_push``, pushed samples
         are evaluated as they arrive (see ``ingested``)."""
         scheduler = Scheduler(
-            self.engine, self.rulebook, self.timers, self.baselines, timer_interval=timer_interval
+            self.engine,
+            self.rulebook,
+            self.timers,
+            self.baselines,
+            timer_interval=timer_interval,
+            health=self.health,
         )
         if evaluate_on_push:
             self._pushed_listeners.append(scheduler.evaluate_soon)
@@ -108,4 +133,5 @@ class Core:
 
     async def close(self) -> None:
         await self.baselines.flush()
+        await close_sources(self.engine.sources)
         await self.db.close()

@@ -34,6 +34,7 @@ from monitors.machine import (
     track_source,
 )
 from monitors.rules import Rule
+from monitors.source_health import Endpoint, endpoints, incident_values, tracked
 from monitors.sources.base import RuleReading, SeriesValue, Source, series_key
 from monitors.thresholds import classify
 from monitors.wording import ordinal
@@ -107,6 +108,19 @@ class Change:
     before: SeriesState
     step: Step
     reading: Reading
+    endpoint: Endpoint | None = None
+    """Set for the health of an endpoint (all its rules failing together), not a rule."""
+
+
+@dataclass
+class SourceStats:
+    """One source's fetches, as /metrics shows them."""
+
+    fetches: int = 0
+    seconds: float = 0.0
+    last_seconds: float = 0.0
+    errors: int = 0
+    """Rule readings that were errors."""
 
 
 @dataclass
@@ -116,6 +130,7 @@ class TickStats:
     last_duration: float = 0.0
     incidents_opened: int = 0
     errors: int = 0
+    sources: dict[str, SourceStats] = field(default_factory=dict)
 
 
 class Engine:
@@ -139,20 +154,28 @@ class Engine:
         self.stats = TickStats()
 
     async def tick(self, rules: Sequence[Rule], now: float | None = None) -> list[Change]:
-        """Evaluate ``rules`` once; returns the changes written."""
+        """Evaluate ``rules`` once; returns the changes written.
+
+        Sources are read side by side, and each source's rules are evaluated and written
+        (one transaction) as soon as it answers, so a slow source holds back only its
+        own rules."""
         started = time.perf_counter()
         now = self.clock() if now is None else now
         rules = [rule for rule in rules if rule.enabled]
-        readings = await self._fetch(rules, now)
-        async with self.cache.lock:
-            if not self.cache.loaded:
-                await self.cache.load(self.db)
-            changes = await self._evaluate(rules, readings, now)
-            if changes:
-                finals = await self._write(changes, now)
-                for change, state in zip(changes, finals, strict=True):
-                    self.cache.states[change.key] = state
-                    self.cache.labels[change.key] = change.labels
+        batches: dict[str, list[Rule]] = {}
+        for rule in rules:
+            batches.setdefault(rule.source, []).append(rule)
+        fetches = [
+            asyncio.ensure_future(self._fetch(name, batch, now)) for name, batch in batches.items()
+        ]
+        changes: list[Change] = []
+        try:
+            for fetched in asyncio.as_completed(fetches):
+                batch, readings = await fetched
+                changes += await self._apply(batch, readings, now)
+        finally:
+            for fetch in fetches:
+                fetch.cancel()
         elapsed = time.perf_counter() - started
         self.stats.ticks += 1
         self.stats.rules_evaluated += len(rules)
@@ -161,24 +184,49 @@ class Engine:
             self.on_tick(elapsed, len(rules))
         return changes
 
-    async def _fetch(self, rules: Sequence[Rule], now: float) -> dict[str, RuleReading]:
-        readings: dict[str, RuleReading] = {}
-        by_source: dict[str, list[Rule]] = {}
-        for rule in rules:
-            by_source.setdefault(rule.source, []).append(rule)
-        for name, batch in by_source.items():
-            source = self.sources.get(name)
-            try:
-                if source is None:
-                    raise LookupError(f"no source named '{name}' is configured")
-                readings.update(await source.fetch(batch, now))
-            except Exception as exc:  # a failing source is a reading, not a crash
-                log.warning("source %s failed: %s", name, exc)
-                self.stats.errors += 1
-                readings.update(
-                    {r.name: RuleReading(error=f"{type(exc).__name__}: {exc}") for r in batch}
-                )
-        return readings
+    async def _apply(
+        self, batch: Sequence[Rule], readings: dict[str, RuleReading], now: float
+    ) -> list[Change]:
+        async with self.cache.lock:
+            if not self.cache.loaded:
+                await self.cache.load(self.db)
+            changes = await self._evaluate(batch, readings, now)
+            if changes:
+                finals = await self._write(changes, now)
+                for change, state in zip(changes, finals, strict=True):
+                    self.cache.states[change.key] = state
+                    self.cache.labels[change.key] = change.labels
+        return changes
+
+    async def _fetch(
+        self, name: str, batch: list[Rule], now: float
+    ) -> tuple[list[Rule], dict[str, RuleReading]]:
+        """One source's readings for ``batch``; a failing source is a reading, not a crash.
+        A source that has not answered within the rules' interval is given up on."""
+        source = self.sources.get(name)
+        deadline = max(rule.interval for rule in batch)
+        started = time.perf_counter()
+        try:
+            if source is None:
+                raise LookupError(f"no source named '{name}' is configured")
+            async with asyncio.timeout(deadline):
+                readings = await source.fetch(batch, now)
+        except Exception as exc:
+            log.warning("source %s failed: %s", name, exc)
+            self.stats.errors += 1
+            error = (
+                f"source {name} did not answer within {deadline:g}s"
+                if isinstance(exc, TimeoutError)
+                else f"{type(exc).__name__}: {exc}"
+            )
+            readings = {r.name: RuleReading(error=error) for r in batch}
+        elapsed = time.perf_counter() - started
+        stats = self.stats.sources.setdefault(name, SourceStats())
+        stats.fetches += 1
+        stats.seconds += elapsed
+        stats.last_seconds = elapsed
+        stats.errors += sum(1 for r in batch if r.name in readings and readings[r.name].error)
+        return batch, readings
 
     async def _evaluate(
         self, rules: Sequence[Rule], readings: dict[str, RuleReading], now: float
@@ -188,12 +236,15 @@ class Engine:
         for key in self.cache.states:
             if key[1] != SOURCE_SERIES:
                 known.setdefault(key[0], []).append(key)
+        down_together = self._endpoint_health(rules, readings, changes)
         for rule in rules:
             reading = readings.get(rule.name, RuleReading(error="source returned nothing"))
             policy = policy_for(rule)
             source_key = (rule.name, SOURCE_SERIES)
             before = self.cache.states.get(source_key, SeriesState())
             health = track_source(before, reading.error is not None, policy)
+            if rule.name in down_together:  # counted once, for the endpoint
+                health = Step(before)
             if health.state != before or health.effects:
                 error_reading = Reading(Kind.ERROR, error=reading.error)
                 changes.append(Change(rule, source_key, {}, before, health, error_reading))
@@ -206,6 +257,26 @@ class Engine:
                 if result.state != before or result.effects:
                     changes.append(Change(rule, key, labels, before, result, series_reading))
         return changes
+
+    def _endpoint_health(
+        self, rules: Sequence[Rule], readings: dict[str, RuleReading], changes: list[Change]
+    ) -> set[str]:
+        """Track each endpoint's health (see monitors.source_health), appending its
+        changes; returns the rules whose endpoint failed as a whole this tick."""
+        down_together: set[str] = set()
+        for point in endpoints(rules, readings):
+            before = self.cache.states.get(point.key)
+            if not tracked(point, before is not None):
+                continue
+            before = before or SeriesState()
+            if point.failed:
+                down_together.update(rule.name for rule in point.rules)
+            health = track_source(before, point.failed, point.policy)
+            if health.state != before or health.effects:
+                error = Reading(Kind.ERROR, error=point.errors[0] if point.errors else None)
+                rule = point.rules[0]
+                changes.append(Change(rule, point.key, point.labels, before, health, error, point))
+        return down_together
 
     async def _series_readings(
         self, rule: Rule, reading: RuleReading, now: float, known: Sequence[Key]
@@ -285,6 +356,8 @@ class _ChangeWriter:
         for change in changes:
             if Effect.OPEN in change.step.effects:
                 opening[change.key] = self._metric_incident(change)
+            elif Effect.SOURCE_DOWN in change.step.effects and change.endpoint is not None:
+                opening[change.key] = incident_values(change.endpoint, self.now)
             elif Effect.SOURCE_DOWN in change.step.effects:
                 opening[change.key] = self._source_incident(change)
         new_ids = await self.incidents.create_many(list(opening.values()))
@@ -318,16 +391,15 @@ class _ChangeWriter:
     def _describe(change: Change) -> str:
         reading, rule = change.reading, change.rule
         if reading.kind is Kind.NO_DATA:  # counted as a breach by the rule's no_data policy
-            return f"no data ({rule.aggregate} of {rule.metric}; no_data: {rule.no_data})"
+            return f"no data ({rule.reads()}; no_data: {rule.no_data})"
         if reading.kind is Kind.ERROR:
             return f"source error: {reading.error} (on_error: {rule.on_error})"
         style = value_style(rule.threshold_type, rule.aggregate)
         compared = f"{format_value(reading.value, style)} {rule.op} "
         compared += format_value(reading.threshold, style)
         if style == CHANGE:
-            change_in = f"change in {rule.aggregate} of {rule.metric}"
-            return f"{compared} ({change_in} against the previous window)"
-        return f"{compared} ({rule.aggregate} of {rule.metric})"
+            return f"{compared} (change in {rule.reads()} against the previous window)"
+        return f"{compared} ({rule.reads()})"
 
     def _metric_incident(self, change: Change) -> dict[str, object]:
         rule, reading = change.rule, change.reading

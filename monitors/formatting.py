@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
+from monitors.sources.fields import reads_over_window
+
 CHANGE, SHARE = "change", "share"
 
 
@@ -69,7 +71,7 @@ def describe_metric(rule_spec: Mapping[str, object]) -> str:
     """``p95 of http.request.duration_ms over 5m``, or for a percent-change rule
     ``change in rate of checkout.requests over 10m against the previous 10m``."""
     window = rule_spec.get("window", "")
-    text = f"{rule_spec.get('aggregate', '')} of {rule_spec.get('metric', '')} over {window}"
+    text = reads_over_window(rule_spec)
     if snapshot_style(rule_spec) == CHANGE:
         return f"change in {text} against the previous {window}"
     return text

@@ -33,7 +33,7 @@ from storage.repositories import (
     SilenceRepository,
 )
 from storage.repositories.outbox import PARKED
-from storage.vocabulary import EventKind
+from storage.vocabulary import EventKind, IncidentKind
 
 MAX_SNOOZE = 7 * 86400.0
 MIN_SNOOZE = 60.0
@@ -225,7 +225,7 @@ class IncidentActions:
         before = self.cache.states.get(key)
         if before is None:
             return None
-        if key[1] == SOURCE_SERIES:
+        if key[1] == SOURCE_SERIES or incident.kind == IncidentKind.SOURCE_DOWN:  # rule/endpoint
             after = replace(before, incident_id=None)
         else:
             after = after_manual_resolve(before, incident.id, now)

@@ -7,6 +7,7 @@ snooze on a resolved incident or a stale acknowledgement on a reopened one."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from monitors.actors import Actor
@@ -135,3 +136,20 @@ def change_level(
 def escalated(incident: IncidentRow, now: float) -> None:
     """Posted to ``escalate_to``: once per firing episode."""
     incident.escalated_at = now
+
+
+def how_it_resolves(incident: IncidentRow, event_types: Mapping[str, Any]) -> str:
+    """What ends an incident by itself, for people who just acknowledged it;
+    ``event_types`` are the pushed event types (monitors.sources.events.EventType)."""
+    if incident.kind == IncidentKind.EVENT:
+        pairs = [name for name, kind in event_types.items() if kind.resolves == incident.rule]
+        if pairs:
+            return f"It resolves itself when a {pairs[0]} event comes for the same labels."
+        return f"Nothing resolves it by itself: /alerts resolve {incident.id} once it is over."
+    if incident.kind == IncidentKind.SOURCE_DOWN:
+        return "It resolves itself once the source answers again."
+    if incident.kind == IncidentKind.BEHIND:
+        return "It resolves itself once the ticks are on time again."
+    if incident.kind == IncidentKind.DELIVERY_FAILING:
+        return "It resolves itself once a message to that place goes through."
+    return "It still resolves itself once the readings are normal."

@@ -19,6 +19,8 @@ from monitors.errors import ActionError, Invalid, NotFound, PermissionDenied
 from monitors.rulebook import RuleBook
 from monitors.rulefile import RuleFileError, validation_errors
 from monitors.rules import LEVELS, Rule, series_identity
+from monitors.source_health import is_source_health
+from monitors.sources.fields import labels_follow_group_by
 from storage.db import Database
 from storage.models import IncidentRow
 from storage.repositories import (
@@ -213,9 +215,7 @@ class RuleAdmin:
         async with self.cache.lock:
             async with self.db.transaction() as session:
                 unresolved = [
-                    i
-                    for i in await IncidentRepository(session).unresolved()
-                    if not i.test and i.kind in RULE_KINDS
+                    i for i in await IncidentRepository(session).unresolved() if _rule_owned(i)
                 ]
                 why = self._stale_rules(unresolved)
                 stale = [incident for incident in unresolved if incident.rule in why]
@@ -234,7 +234,8 @@ class RuleAdmin:
         """Rule name -> why its series are stale: ``removed``, ``disabled`` or ``changed``.
         A saved rule that no longer validates was none of these: its incidents wait for
         the admin to fix it."""
-        names = {key[0] for key in self.cache.states} | {i.rule for i in unresolved}
+        names = {key[0] for key in self.cache.states if not is_source_health(key[0])}
+        names |= {i.rule for i in unresolved}
         why = {}
         for name in names - self.rulebook.unloadable:
             rule = self.rulebook.get(name)
@@ -256,6 +257,8 @@ class RuleAdmin:
             if i.rule == rule.name and i.kind == IncidentKind.METRIC
         ):
             return True
+        if not labels_follow_group_by(rule.to_json()):  # labels come from the query's result
+            return False
         grouped = set(rule.group_by)
         return any(
             set(self.cache.labels.get(key, {})) != grouped  # a series' labels: its group_by
@@ -275,6 +278,14 @@ class RuleAdmin:
         await journal.flush()
         await SeriesRepository(session).delete_rule(rule.name)
         return resolved
+
+
+def _rule_owned(incident: IncidentRow) -> bool:
+    """Incidents that live and die with a rule: not tests, not pushed events, not an
+    endpoint's health or Tocsin's own."""
+    if incident.test or incident.kind not in RULE_KINDS:
+        return False
+    return not is_source_health(incident.rule)
 
 
 def _resolve_retired(

@@ -13,7 +13,7 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from monitors.rules import Rule
+from monitors.rules import Rule, SourceFieldErrors
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,10 @@ def validation_errors(
     errors = []
     for item in exc.errors():
         loc = [str(part) for part in item["loc"]]
+        cause = (item.get("ctx") or {}).get("error")
+        if isinstance(cause, SourceFieldErrors):  # several fields, each named
+            errors.extend(RuleFileError(rule_label, f, reason) for f, reason in cause.problems)
+            continue
         if loc and loc[-1] == "[key]":  # a bad map key, e.g. thresholds: {warn: 1}
             field, reason = ".".join(loc[:-2]), _bad_key(loc[0], loc[-2])
         else:

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from monitors.durations import format_duration, parse_duration
+from monitors.sources import fields as source_fields
 
 LEVELS: tuple[str, ...] = ("warning", "error", "critical")
 Level = Literal["warning", "error", "critical"]
@@ -91,7 +92,7 @@ Number = Annotated[float, BeforeValidator(_no_bool)]
 Count = Annotated[int, BeforeValidator(_no_bool)]
 
 
-SERIES_IDENTITY = ("source", "metric", "match", "where", "group_by")
+SERIES_IDENTITY = ("source", "metric", "match", "where", "group_by", "url", "query", "key", "path")
 """The fields that decide which series a rule has: change one and the old series (and
 their incidents) no longer correspond to anything the rule reads."""
 
@@ -119,15 +120,27 @@ def compare(value: float, op: str, threshold: float) -> bool:
     return value <= threshold
 
 
+class SourceFieldErrors(ValueError):
+    """Several things wrong with a rule's source fields, each naming its field, so that
+    check-config lists them all at once."""
+
+    def __init__(self, problems: list[source_fields.Problem]) -> None:
+        super().__init__("; ".join(f"{name}: {reason}" for name, reason in problems))
+        self.problems = problems
+
+
 class Rule(BaseModel):
-    """One alert rule. Unknown fields are refused so that a typo is an error, not a no-op."""
+    """One alert rule. Unknown fields are refused so that a typo is an error, not a no-op.
+
+    ``source`` says where values come from; each source takes its own fields (``url``,
+    ``query``, ``key``, ``path``, ...), listed in ``monitors.sources.fields.SOURCES``."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
-    source: Literal["ingest"] = "ingest"
-    metric: str = Field(min_length=1, max_length=200)
+    source: str = "ingest"
+    metric: str | None = Field(default=None, min_length=1, max_length=200)
     match: dict[str, str] = Field(default_factory=dict)
     aggregate: Aggregate = "avg"
     where: dict[str, str] = Field(default_factory=dict)
@@ -159,6 +172,35 @@ class Rule(BaseModel):
     many more were held back. 0: no cap."""
     runbook: str = ""
     enabled: bool = True
+    url: str | None = Field(default=None, min_length=1, max_length=2000)
+    """sql, prometheus, http, redis: where to read; ``${NAME}`` names an environment variable."""
+    query: str | None = Field(default=None, max_length=20_000)
+    """sql: a read-only query binding ``:window_start``/``:window_end``; prometheus: PromQL."""
+    key: str | None = Field(default=None, min_length=1, max_length=500)
+    """redis: the list whose length is read (a Celery queue)."""
+    path: str | None = Field(default=None, min_length=1, max_length=500)
+    """system: the mount whose disk use is read."""
+    method: str | None = None
+    """http: the request method (GET)."""
+    headers: dict[str, str] = Field(default_factory=dict)
+    """http, prometheus: request headers; values may name ``${NAME}`` (a bearer token)."""
+    timeout: Duration | None = None
+    """sql, prometheus, http, redis: longest a read may take (10s, at most the interval)."""
+    body_match: str | None = None
+    """http: a regular expression the body must contain for the probe to count as up."""
+
+    @field_validator("method")
+    @classmethod
+    def _upper_method(cls, method: str | None) -> str | None:
+        return method.upper() if method else method
+
+    @field_validator("source")
+    @classmethod
+    def _known_source(cls, source: str) -> str:
+        problem = source_fields.source_problem(source)
+        if problem:
+            raise ValueError(problem)
+        return source
 
     @field_validator("where", "match")
     @classmethod
@@ -200,7 +242,22 @@ class Rule(BaseModel):
             raise ValueError("where: percent_where needs a condition, e.g. where: {status: '5..'}")
         if self.escalate_after is not None and not self.escalate_to:
             raise ValueError("escalate_to: escalate_after needs a channel to escalate to")
+        problems = source_fields.check(self)
+        if problems:
+            raise SourceFieldErrors(problems)
         return self
+
+    @property
+    def read_timeout(self) -> float:
+        """Seconds a remote read of this rule may take: ``timeout``, else 10s, never more
+        than the interval."""
+        if self.timeout is not None:
+            return self.timeout
+        return min(source_fields.DEFAULT_TIMEOUT, self.interval)
+
+    def reads(self) -> str:
+        """What the rule reads, in words: ``p95 of latency``, ``PromQL up``, ..."""
+        return source_fields.reads(self.to_json())
 
     @property
     def levels(self) -> list[str]:
@@ -208,4 +265,10 @@ class Rule(BaseModel):
         return [lv for lv in LEVELS if lv in self.thresholds]
 
     def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        """The rule as the API and the database hold it; source fields the rule does not
+        set are left out (an ingest rule has no ``url: null``)."""
+        data = self.model_dump(mode="json")
+        for name in source_fields.OPTIONAL_UNSET:
+            if not source_fields.is_set(name, data[name]):
+                del data[name]
+        return data

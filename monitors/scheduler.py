@@ -23,6 +23,7 @@ from monitors.baselines import Baselines
 from monitors.engine import Engine
 from monitors.rulebook import RuleBook
 from monitors.rules import Rule
+from monitors.self_monitor import Lag, SelfMonitor
 from monitors.timers import Timers
 
 log = logging.getLogger(__name__)
@@ -48,11 +49,15 @@ class Scheduler:
         baselines: Baselines,
         timer_interval: float = 5.0,
         baseline_flush_interval: float = 300.0,
+        health: SelfMonitor | None = None,
     ) -> None:
         self.engine = engine
         self.rulebook = rulebook
         self.timers = timers
         self.baselines = baselines
+        self.health = health
+        self.lag = Lag()
+        """How late the rule jobs start: checked every ``timer_interval`` by ``health``."""
         self.timer_interval = timer_interval
         self.baseline_flush_interval = baseline_flush_interval
         self._scheduler = AsyncIOScheduler()
@@ -69,6 +74,8 @@ class Scheduler:
         self._plan()
         self._add("timers", self.timer_interval, self.timers.run)
         self._add("baselines", self.baseline_flush_interval, self.baselines.flush)
+        if self.health is not None:
+            self._add("health", self.timer_interval, self._check_health)
         self.rulebook.on_change(self._plan)
         self._scheduler.start()
 
@@ -87,10 +94,13 @@ class Scheduler:
         for job in self._scheduler.get_jobs():
             if job.id.startswith("rules@") and job.id not in wanted:
                 job.remove()
+                self.lag.removed(job.id)
         for job_id, (interval, shard, shards) in wanted.items():
             if self._scheduler.get_job(job_id) is None:
-                work = self._tick_factory(interval, shard, shards)
-                self._add(job_id, interval, work, delay=interval * shard / shards)
+                work = self._tick_factory(job_id, interval, shard, shards)
+                delay = interval * shard / shards
+                self._add(job_id, interval, work, delay=delay)
+                self.lag.planned(job_id, delay)
 
     def _index(self) -> None:
         """Pushed metric name -> the enabled rules that read it."""
@@ -147,9 +157,10 @@ class Scheduler:
         }
 
     def _tick_factory(
-        self, interval: float, shard: int, shards: int
+        self, job_id: str, interval: float, shard: int, shards: int
     ) -> Callable[[], Awaitable[object]]:
         async def tick() -> object:
+            self.lag.started(job_id, interval)
             rules = [
                 r
                 for r in self.rulebook.enabled()
@@ -158,6 +169,10 @@ class Scheduler:
             return await self.engine.tick(rules) if rules else None
 
         return tick
+
+    async def _check_health(self) -> None:
+        assert self.health is not None
+        await self.health.check(self.lag.seconds())
 
     def _add(
         self,

@@ -85,6 +85,9 @@ class IncidentRow(Base):
     suppressed: Mapped[bool] = mapped_column(Boolean, default=False)
     test: Mapped[bool] = mapped_column(Boolean, default=False)
     rule_snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    event_count: Mapped[int | None] = mapped_column(Integer)
+    """Events received for an incident a pushed event opened (repeats add to it); None
+    for the others."""
 
 
 class IncidentEventRow(Base):
@@ -207,3 +210,21 @@ class TargetHealthRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     incident_id: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[float]
+
+
+class EventRow(Base):
+    """An event pushed to ``POST /v1/events``, kept whatever it did (opened, repeated,
+    resolved, or only recorded), so later ones can be correlated with it (deploys)."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_type_at", "type", "received_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    received_at: Mapped[float]
+    type: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str | None] = mapped_column(String(16))
+    labels: Mapped[dict[str, Any]] = mapped_column(JSON)
+    message: Mapped[str] = mapped_column(Text, default="")
+    context: Mapped[dict[str, Any]] = mapped_column(JSON)
+    action: Mapped[str] = mapped_column(String(32))
+    incident_id: Mapped[int | None] = mapped_column(Integer)

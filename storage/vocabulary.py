@@ -24,6 +24,10 @@ class IncidentKind(StrEnum):
     """The rule's source failed ``source_errors_to_alert`` times in a row."""
     DELIVERY_FAILING = "delivery_failing"
     """Messages to one target keep failing (Tocsin's own health; no rule)."""
+    EVENT = "event"
+    """Opened by a pushed event (POST /v1/events), not by counting readings."""
+    BEHIND = "behind"
+    """Rule ticks start too late: Tocsin itself is behind."""
 
 
 RULE_KINDS: tuple[IncidentKind, ...] = (IncidentKind.METRIC, IncidentKind.SOURCE_DOWN)
@@ -43,3 +47,5 @@ class EventKind(StrEnum):
     REMINDER = "reminder"
     SNOOZE_ENDED = "snooze_ended"
     SILENCE_ENDED = "silence_ended"
+    REPEATED = "repeated"
+    """Another event of an incident opened by pushed events."""

@@ -3,21 +3,26 @@ PostgreSQL (a schema of its own per test), and a controllable clock."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
+import analytics_db
 import asyncpg
 import command_helpers
 import pytest
+import redis
 from command_helpers import open_core
 from fake_discord import FakeDiscord
 from http_harness import Api, serve
+from prometheus_server import Prometheus, Target, run_prometheus, serve_target
 
 from monitors.core import Core
 from storage.db import Database
 
 PG_DSN = os.environ.get("TOCSIN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("TOCSIN_TEST_REDIS", "redis://127.0.0.1:6379/0")
 ON_CI = os.environ.get("CI", "").lower() == "true"
 
 
@@ -45,10 +50,7 @@ async def _postgres_database() -> str:
     try:
         connection = await asyncpg.connect(PG_DSN, timeout=3)
     except (OSError, asyncpg.PostgresError) as exc:
-        message = f"PostgreSQL not reachable at {PG_DSN}: {exc}"
-        if ON_CI:
-            pytest.fail(f"{message} (CI=true requires it)")
-        pytest.skip(message)
+        _missing(f"PostgreSQL not reachable at {PG_DSN}: {exc}")
     name = f"tocsin_t_{uuid.uuid4().hex[:12]}"
     try:
         await connection.execute(f"CREATE DATABASE {name}")
@@ -141,3 +143,73 @@ async def fake_discord() -> AsyncIterator[FakeDiscord]:
         yield server
     finally:
         await server.close()
+
+
+def _missing(message: str) -> None:
+    """Skip with the reason, or fail under CI=true, where every server must be there."""
+    if ON_CI:
+        pytest.fail(f"{message} (CI=true requires it)")
+    pytest.skip(message)
+
+
+@pytest.fixture(scope="session")
+def analytics_template() -> Iterator[str]:
+    """The seeded analytics database (see analytics_db), once per run."""
+
+    async def create() -> str:
+        try:
+            admin = await asyncpg.connect(PG_DSN, timeout=3)
+        except (OSError, asyncpg.PostgresError) as exc:
+            _missing(f"PostgreSQL not reachable at {PG_DSN}: {exc}")
+        return await analytics_db.create_template(PG_DSN, admin)
+
+    name = asyncio.run(create())
+    yield name
+    asyncio.run(analytics_db.drop_database(PG_DSN, name))
+
+
+@pytest.fixture
+async def analytics(analytics_template: str) -> AsyncIterator[str]:
+    """A copy of the analytics database for one test; its asyncpg DSN."""
+    name = await analytics_db.copy_database(PG_DSN, analytics_template)
+    try:
+        yield analytics_db.dsn(PG_DSN, name)
+    finally:
+        await analytics_db.drop_database(PG_DSN, name)
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    """The Redis server on 127.0.0.1 (database 0); keys the test makes are its to delete."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        _missing(f"Redis not reachable at {REDIS_URL}: {exc}")
+    finally:
+        client.close()
+    yield REDIS_URL
+
+
+QUEUES = """\
+# TYPE celery_queue_length gauge
+celery_queue_length{queue="email"} 150
+celery_queue_length{queue="reports"} 20
+"""
+
+
+@pytest.fixture(scope="module")
+def target() -> Iterator[Target]:
+    """A metrics page for Prometheus to scrape (QUEUES until a test changes it)."""
+    with serve_target(QUEUES) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory, target: Target) -> Iterator[Prometheus]:
+    """A real Prometheus scraping ``target`` every second (see prometheus_server)."""
+    try:
+        with run_prometheus(tmp_path_factory.mktemp("prometheus"), target.port) as running:
+            yield running
+    except FileNotFoundError:
+        _missing("prometheus is not installed (apt-get install prometheus)")

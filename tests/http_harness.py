@@ -51,9 +51,11 @@ async def serve(
     token: str | None = TOKEN,
     rules: Sequence[Rule] = (SLOW_API,),
     send_token: bool = True,
+    **core_options: Any,
 ) -> AsyncIterator[Api]:
-    """Core + app + server + client; everything is closed on exit."""
-    core = await Core.open(database_url, file_rules=rules, clock=clock)
+    """Core + app + server + client; everything is closed on exit. ``core_options`` go
+    to ``Core.open`` (event_types, environment)."""
+    core = await Core.open(database_url, file_rules=rules, clock=clock, **core_options)
     metrics = Metrics(core)
     core.engine.on_tick = metrics.observe_tick
     try:

@@ -34,15 +34,20 @@ def test_a_valid_file_passes(tmp_path, capsys):
     assert "OK, 1 rule: slow-api" in out
 
 
-def test_the_shipped_config_passes():
-    result = subprocess.run(
-        [sys.executable, "run.py", "check-config", "config/tocsin.yaml"],
+def check_in_a_process(*paths: str) -> subprocess.CompletedProcess[str]:
+    """``python run.py check-config PATH...`` as an operator types it."""
+    return subprocess.run(
+        [sys.executable, "run.py", "check-config", *paths],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def test_the_shipped_config_passes():
+    result = check_in_a_process("config/tocsin.yaml")
     assert result.returncode == 0, result.stderr
     assert "OK, 4 rules" in result.stdout
 
@@ -133,3 +138,97 @@ def test_a_rule_name_error_says_what_a_name_may_hold(tmp_path, capsys):
 def test_a_file_that_is_not_a_mapping_is_refused(tmp_path, capsys):
     status, _, err = check(tmp_path, "- just\n- a list\n", capsys)
     assert status == 1 and "expected a mapping" in err
+
+
+# ------------------------------------------------------------ sources' own fields
+
+
+@pytest.mark.parametrize(
+    ("rule", "field", "reason"),
+    [
+        ("source: prometeus", "source", "'prometeus' is not a source (did you mean 'prometheus'?)"),
+        ("source: sql\n    query: SELECT 1 AS value", "url", "required for source 'sql', e.g."),
+        ("source: sql\n    url: postgresql://db/x", "query", "required for source 'sql'"),
+        ("source: sql\n    url: postgresql://db/x\n    query: SELECT 1 AS value\n"
+         "    aggregate: p95", "aggregate", "not used by sql rules"),
+        ("source: sql\n    url: postgresql://db/x\n    query: SELECT :since AS value",
+         "query", ":since: Tocsin binds only :window_start and :window_end"),
+        ("source: sql\n    url: http://db/x\n    query: SELECT 1 AS value",
+         "url", "'http://db/x' is not an sql URL; it starts with postgresql://"),
+        ("source: sql\n    url: postgresql://${DB_URL\n    query: SELECT 1 AS value",
+         "url", "'${' without a closing '}'"),
+        ("source: http\n    url: https://a.example\n    metric: latncy_ms", "metric",
+         "'latncy_ms' is not an http metric (did you mean 'latency_ms'?)"),
+        ("source: http\n    url: https://a.example\n    metric: up\n    body_match: '(('",
+         "body_match", "not a valid regular expression"),
+        ("source: redis\n    url: redis://r:6379/0\n    metric: list_length", "key",
+         "required for metric list_length, e.g. key: celery"),
+        ("source: redis\n    url: redis://r:6379/0\n    metric: clients\n    key: celery", "key",
+         "only read by list_length and list_growth"),
+        ("source: system\n    metric: disk_used_percent", "path", "required for metric"),
+        ("source: system\n    metric: cpu_percent\n    url: http://x", "url",
+         "not used by source 'system'"),
+        ("source: prometheus\n    url: http://p:9090\n    query: up\n"
+         "    threshold_type: percent_change", "threshold_type", "percent_change needs"),
+        ("source: prometheus\n    url: http://p:9090\n    query: up\n    interval: 5s\n"
+         "    timeout: 10s", "timeout", "must not be longer than the interval"),
+        ("source: prometheus\n    url: http://p:9090\n    query: up\n"
+         "    headers: {Authorization: 'Bearer ${TOKEN'}", "headers.Authorization", "'${'"),
+    ],
+)  # fmt: skip
+def test_source_fields_are_checked_per_source(tmp_path, capsys, rule, field, reason):
+    text = f"rules:\n  - name: r\n    {rule}\n    thresholds: {{warning: 1}}\n"
+    status, _, err = check(tmp_path, text, capsys)
+    assert status == 1
+    lines = [line.strip() for line in err.splitlines()[1:]]
+    assert any(line.startswith(f"rule 'r': {field}:") and reason in line for line in lines), err
+
+
+def test_every_source_problem_of_a_rule_is_listed(tmp_path, capsys):
+    status, _, err = check(
+        tmp_path, "rules:\n  - name: r\n    source: sql\n    metric: m\n"
+        "    thresholds: {warning: 1}\n", capsys
+    )  # fmt: skip
+    assert status == 1 and "3 error(s)" in err
+    assert "rule 'r': metric: not used by sql rules" in err
+    assert "rule 'r': url: required" in err and "rule 'r': query: required" in err
+
+
+def test_event_types_are_checked(tmp_path, capsys):
+    text = """
+event_types:
+  deploy: {record_only: true}
+  breaker_closed: {resolves: circuit_breaker_opend}
+  both: {severity: error, record_only: true}
+  loud: {severity: fatal}
+"""
+    status, _, err = check(tmp_path, text, capsys)
+    assert status == 1
+    assert (
+        "event type 'breaker_closed': resolves: 'circuit_breaker_opend' is not an event type "
+        "that opens incidents (did you mean 'circuit_breaker_opened'?)" in err
+    )
+    assert "event type 'both': severity: give exactly one of severity" in err
+    assert "event type 'loud': severity:" in err
+
+
+def test_several_files_are_checked_and_each_reported(tmp_path, capsys):
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(GOOD)
+    bad.write_text("rules:\n  - name: x\n    source: sql\n    thresholds: {warning: 1}\n")
+    status = run.main(["check-config", str(good), str(bad)])
+    out = capsys.readouterr()
+    assert status == 1
+    assert f"{good}: OK, 1 rule: slow-api" in out.out
+    assert f"{bad}: 2 error(s)" in out.err
+
+
+def test_the_rule_catalogue_passes():
+    examples = sorted(
+        str(p.relative_to(REPO)) for p in (REPO / "config" / "examples").glob("*.yaml")
+    )
+    assert len(examples) >= 18
+    result = check_in_a_process(*examples)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(": OK, ") == len(examples)
+    assert "config/examples/events.yaml: OK, 0 rules: none; 11 event types" in result.stdout

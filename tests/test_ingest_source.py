@@ -10,7 +10,8 @@ import pytest
 
 from monitors.rules import Rule
 from monitors.sources.base import SeriesValue
-from monitors.sources.ingest import IngestError, IngestSource, parse_samples
+from monitors.sources.ingest import IngestSource
+from monitors.sources.pushed import IngestError, parse_samples
 from monitors.window import Sample, WindowStore
 
 NOW = 1_800_000_000.0

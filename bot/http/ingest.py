@@ -9,7 +9,7 @@ import orjson
 from aiohttp import web
 
 from bot.http.common import CORE, METRICS, error_response, json_response, read_body
-from monitors.sources.ingest import IngestError, parse_samples
+from monitors.sources.pushed import IngestError, parse_samples
 
 
 def _item_count(body: bytes) -> int:

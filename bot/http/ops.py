@@ -18,7 +18,9 @@ HEALTH_TIMEOUT = 5.0
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 when the database answers ``SELECT 1``, 503 otherwise."""
+    """200 when the database answers ``SELECT 1``, 503 otherwise. ``status`` is
+    ``behind`` (still 200: Tocsin works, late) while rule ticks start later than
+    ``behind_after``; ``schedule`` says by how much."""
     core = request.app[CORE]
     try:
         async with asyncio.timeout(HEALTH_TIMEOUT), core.db.read() as session:
@@ -33,14 +35,19 @@ async def healthz(request: web.Request) -> web.Response:
             },
             status=503,
         )
-    stats = core.engine.stats
+    stats, health = core.engine.stats, core.health
     return json_response(
         {
-            "status": "ok",
+            "status": "behind" if health.behind else "ok",
             "database": "ok",
             "rules": len(core.rulebook.all()),
             "ticks": stats.ticks,
             "last_tick_seconds": stats.last_duration,
+            "schedule": {
+                "behind": health.behind,
+                "lag_seconds": round(health.lag, 3),
+                "behind_after_seconds": health.behind_after,
+            },
             "time": iso(core.clock()),
         }
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
 
 from monitors.rules import Rule
 
@@ -44,6 +46,25 @@ class Source(Protocol):
         ...
 
 
+@runtime_checkable
+class ClosableSource(Protocol):
+    """A source holding connections (pools, clients) that must be closed at shutdown."""
+
+    async def close(self) -> None: ...
+
+
+@runtime_checkable
+class CountsQueries(Protocol):
+    """A source that counts the queries (requests, reads) it makes."""
+
+    queries: int
+
+
+class SourceError(Exception):
+    """A read that failed, with a sentence for the rule's reading (and the incident
+    card): ``cannot connect to postgresql://db/analytics: connection refused``."""
+
+
 def label_set(labels: dict[str, str], keys: Sequence[str]) -> LabelSet:
     """The series key for ``labels`` grouped by ``keys``; a missing label counts as empty."""
     return tuple(sorted((k, labels.get(k, "")) for k in keys))
@@ -52,3 +73,18 @@ def label_set(labels: dict[str, str], keys: Sequence[str]) -> LabelSet:
 def series_key(labels: LabelSet) -> str:
     """Stable text form of a label set, used as the series key in the database."""
     return ",".join(f"{k}={v}" for k, v in labels) or "-"
+
+
+def as_number(value: object, what: str) -> float:
+    """``value`` as a float, or SourceError saying what it was instead: text, a boolean,
+    NaN and infinities are not readings (``value for route=/a is 'n/a' (text)``)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
+        kind = "text" if isinstance(value, str) else type(value).__name__
+        raise SourceError(f"{what} is {value!r} ({kind}), not a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        raise SourceError(f"{what} is too large to be a number ({str(value)[:30]}...)") from None
+    if not math.isfinite(number):
+        raise SourceError(f"{what} is {value}, not a finite number")
+    return number

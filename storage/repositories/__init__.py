@@ -1,6 +1,7 @@
 """Repositories own every query; callers pass the session of their transaction."""
 
 from storage.repositories.audit import AuditRepository
+from storage.repositories.events import EventRepository
 from storage.repositories.history import HistoryRepository
 from storage.repositories.incidents import IncidentRepository
 from storage.repositories.messages import MessageRepository
@@ -12,6 +13,7 @@ from storage.repositories.target_health import TargetHealthRepository
 
 __all__ = [
     "AuditRepository",
+    "EventRepository",
     "HistoryRepository",
     "IncidentRepository",
     "MessageRepository",
