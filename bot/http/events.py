@@ -11,8 +11,8 @@ from typing import Any
 from aiohttp import web
 
 from bot.http.common import CORE, METRICS, error_response, json_response, read_json
-from monitors.formatting import iso
 from monitors.errors import Invalid
+from monitors.formatting import iso
 from monitors.sources.events import EventInvalid, parse_event
 from storage.models import EventRow
 
