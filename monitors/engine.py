@@ -33,6 +33,7 @@ from monitors.resolution import mark_resolved
 from monitors.rules import Rule
 from monitors.sources.base import RuleReading, SeriesValue, Source, series_key
 from monitors.thresholds import classify
+from monitors.wording import ordinal
 from storage.db import Database
 from storage.models import IncidentRow, SeriesStateRow
 from storage.repositories import IncidentRepository, SeriesRepository
@@ -385,8 +386,8 @@ class _ChangeWriter:
         self._announce(
             incident,
             "reopened",
-            f"Breaching again within the cooldown, reopened "
-            f"(#{incident.reopen_count}): {self._describe(change)}",
+            f"Breaching again within the cooldown, reopened for the "
+            f"{ordinal(incident.reopen_count)} time: {self._describe(change)}",
             notify=False,
         )
         return state

@@ -73,6 +73,27 @@ async def test_cooldown_reopens_the_same_incident_without_a_new_page(core, clock
     assert await outbox(core) == [("opened", True), ("resolved", False), ("reopened", False)]
 
 
+async def test_a_reopen_says_how_many_times_never_an_incident_number(core, clock):
+    """ "reopened (#2)" read as a reference to incident #2: the count is an ordinal."""
+    for _episode in range(2):
+        for value in (900, 900):
+            await tick(core, clock, value)
+        clock.advance(30)
+        for _ in range(3):
+            await tick(core, clock, 100)
+        clock.advance(30)
+    for value in (900, 900):
+        await tick(core, clock, value)
+    (incident,) = await incidents(core)
+    _, events = await core.incidents.show(incident.id)
+    lines = [e.detail for e in events if e.kind == "reopened"]
+    assert [line.split(":")[0] for line in lines] == [
+        "Breaching again within the cooldown, reopened for the 1st time",
+        "Breaching again within the cooldown, reopened for the 2nd time",
+    ]
+    assert not any("#" in line for line in lines)
+
+
 async def test_cooldown_zero_opens_a_new_incident_that_pages(database_url, clock):
     core = await open_core(database_url, clock, cooldown=0)
     try:
