@@ -483,12 +483,14 @@ def _severity(text: str) -> str:
 
 
 def _rule_name(text: str) -> str:
-    if re.fullmatch(NAME_PATTERN, text):
-        return text
-    hint = f"; did you mean {text.lower()}?" if re.fullmatch(NAME_PATTERN, text.lower()) else ""
+    """Names are lower-case, so ``Slow-API`` names slow-api. Whether such a rule exists
+    is the core's to say (with a suggestion from the rules there are)."""
+    name = text.lower()
+    if re.fullmatch(NAME_PATTERN, name):
+        return name
     raise ValueError(
         f'"{text}" is not a rule name; names are lowercase letters, digits, '
-        f'".", "_" and "-" (up to 63), like slow-api{hint}'
+        f'".", "_" and "-" (up to 63), like slow-api'
     )
 
 

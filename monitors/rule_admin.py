@@ -3,6 +3,7 @@ rule, saved (overriding the file's rule across restarts) and audited in one tran
 
 from __future__ import annotations
 
+import difflib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -63,8 +64,11 @@ class RuleAdmin:
     def get(self, name: str) -> Rule:
         rule = self.rulebook.get(name)
         if rule is None:
-            known = ", ".join(r.name for r in self.rulebook.all()[:20]) or "none yet"
-            raise NotFound(f"There is no rule named '{name}'. Rules: {known}.")
+            names = [r.name for r in self.rulebook.all()]
+            close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]}?" if close else ""
+            known = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+            raise NotFound(f"There is no rule named '{name}'.{hint} Rules: {known or 'none yet'}.")
         return rule
 
     async def set_threshold(
