@@ -78,7 +78,7 @@ class Core:
             baselines=baselines,
             engine=engine,
             incidents=IncidentActions(db, announcer, cache, rulebook, clock),
-            rules=RuleAdmin(db, rulebook, cache, announcer, clock),
+            rules=RuleAdmin(db, rulebook, cache, announcer, baselines, clock),
             silences=SilenceAdmin(db, clock),
             timers=Timers(db, announcer, clock),
             clock=clock,

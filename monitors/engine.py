@@ -107,9 +107,7 @@ class Change:
 @dataclass
 class TickStats:
     ticks: int = 0
-    rules_evaluated: int = 0
     last_duration: float = 0.0
-    incidents_opened: int = 0
     errors: int = 0
 
 
@@ -150,7 +148,6 @@ class Engine:
                     self.cache.labels[change.key] = change.labels
         elapsed = time.perf_counter() - started
         self.stats.ticks += 1
-        self.stats.rules_evaluated += len(rules)
         self.stats.last_duration = elapsed
         if self.on_tick:
             self.on_tick(elapsed, len(rules))
@@ -249,7 +246,6 @@ class Engine:
             series = SeriesRepository(session)
             await series.insert_many(new_rows)
             await series.update_many(changed_rows)
-        self.stats.incidents_opened += sum(Effect.OPEN in c.step.effects for c in changes)
         return finals
 
 

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitors.actors import SYSTEM_NAME, Actor
 from monitors.announce import Announcer, Journal
+from monitors.baselines import Baselines
 from monitors.engine import SeriesCache
 from monitors.errors import ActionError, Invalid, NotFound, PermissionDenied
 from monitors.resolution import mark_resolved
@@ -53,12 +54,14 @@ class RuleAdmin:
         rulebook: RuleBook,
         cache: SeriesCache,
         announcer: Announcer,
+        baselines: Baselines,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.db = db
         self.rulebook = rulebook
         self.cache = cache
         self.announcer = announcer
+        self.baselines = baselines
         self.clock = clock
 
     def get(self, name: str) -> Rule:
@@ -156,6 +159,7 @@ class RuleAdmin:
                 )
             self.cache.forget_rule(name)
         self.rulebook.remove(name)
+        self.baselines.forget(name)
         return rule
 
     async def _save(
@@ -181,6 +185,7 @@ class RuleAdmin:
             if retire:
                 self.cache.forget_rule(rule.name)
         self.rulebook.put(rule, actor.label, now)
+        self.baselines.forget(rule.name)  # a new baseline_window applies from the next tick
         return rule
 
     async def retire_inactive(self) -> int:

@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from monitors.histogram import (
-    _MULT,
-    _TINY,
-    _code,
-    _Hist,
-    _quantile,
+    MULTIPLIER,
+    TINY,
+    Histogram,
+    code_of,
+    quantile_of,
 )
 from monitors.sources.base import LabelSet, label_set
 
@@ -76,7 +76,7 @@ class _Big:
         self.total = sum(values)
         self.lo = min(values)
         self.hi = max(values)
-        self.hist = _Hist()
+        self.hist = Histogram()
         self.hist.add_codes(pairs[1::2], 1)
 
     def add(self, v: float, code: int) -> None:
@@ -104,7 +104,7 @@ class _Run:
         self.lo = math.inf
         self.hi = -math.inf
         self.extremes_ok = False
-        self.hist = _Hist() if hist else None
+        self.hist = Histogram() if hist else None
         self.used = e
 
     @property
@@ -284,10 +284,10 @@ class GroupStats:
         self.lo = math.inf
         self.hi = -math.inf
         self.matched = 0
-        self.hists: list[_Hist] = []
+        self.hists: list[Histogram] = []
 
     def quantile(self, q: float) -> float | None:
-        return _quantile(self.hists, q)
+        return quantile_of(self.hists, q)
 
     def value(self, aggregate: str, window: float) -> float | None:
         """The aggregate's value, None when the group had no samples."""
@@ -366,7 +366,7 @@ class WindowStore:
                 m.postings.setdefault(item, {})[key] = s
             self._series += 1
         value = float(value)
-        code = _ceil(_log2(value) * _MULT) if value > _TINY else _code(value)
+        code = _ceil(_log2(value) * MULTIPLIER) if value > TINY else code_of(value)
         if s.add(_ceil(ts / self.bucket_seconds), value, code):
             self._buckets += 1
         self._stored += 1

@@ -1,5 +1,5 @@
 """Shared fixtures: a migrated database on SQLite and, where the server is there, on
-PostgreSQL (a schema of its own per test), and a controllable clock."""
+PostgreSQL (a database of its own per test), and a controllable clock."""
 
 from __future__ import annotations
 
