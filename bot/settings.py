@@ -8,15 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from monitors.rulefile import RuleFileError, RuleFileInvalid, parse_rules, validation_errors
+from monitors.rulefile import FILE, RuleFileError, load_yaml, parse_rules, validation_errors
 from monitors.rules import Rule
 from storage.db import DEFAULT_URL
 
 DEFAULT_CONFIG = Path("config/tocsin.yaml")
+SETTINGS_DOCS = "the Settings section of README.md"
 
 
 class FileSettings(BaseModel):
@@ -77,34 +77,25 @@ class Settings(BaseModel):
 
 
 def read_config(path: Path) -> tuple[FileSettings, list[Rule]]:
-    """Parse and validate a config file; every problem is reported at once."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise RuleFileInvalid(str(path), [RuleFileError("(file)", "-", str(exc))]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "-"
-        raise RuleFileInvalid(str(path), [RuleFileError("(file)", where, str(exc))]) from None
-    if not isinstance(document, dict):
-        raise RuleFileInvalid(str(path), [RuleFileError("(file)", "-", "expected a mapping")])
+    """Parse and validate a config file; every problem is reported at once, in file
+    order, with its line. A missing, unreadable or empty file is an error."""
+    document = load_yaml(path)
+    data = document.data
+    if not isinstance(data, dict):
+        expected = "expected a mapping of settings and 'rules:'"
+        raise document.invalid([RuleFileError(FILE, "-", expected)])
     errors: list[RuleFileError] = []
     file_settings = FileSettings()
     try:
-        file_settings = FileSettings.model_validate(document)
+        file_settings = FileSettings.model_validate(data)
     except ValidationError as exc:
-        errors.extend(
-            e
-            for e in validation_errors("(settings)", exc, FileSettings.model_fields)
-            if not e.field.startswith("rules")
-        )
-    rules: list[Rule] = []
-    try:
-        rules = parse_rules({"rules": document.get("rules") or []}, str(path))
-    except RuleFileInvalid as exc:
-        errors.extend(exc.errors)
+        known = FileSettings.model_fields
+        errors.extend(validation_errors("(settings)", exc, known, SETTINGS_DOCS))
+    listed = data.get("rules")  # not a list: FileSettings said so above
+    rules, rule_errors = parse_rules(listed if isinstance(listed, list) else [])
+    errors.extend(rule_errors)
     if errors:
-        raise RuleFileInvalid(str(path), errors)
+        raise document.invalid(errors)
     return file_settings, rules
 
 

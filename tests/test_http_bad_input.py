@@ -131,6 +131,28 @@ async def test_true_is_not_a_number_in_a_rule(api, patch):
     assert rule["origin"] == {"source": "file"}  # nothing saved
 
 
+@pytest.mark.parametrize(
+    ("patch", "says"),
+    [
+        ({"enabled": "off"}, "enabled: 'off' is not true or false"),  # was taken as false
+        ({"enabled": 0}, "enabled: 0 is not true or false"),
+        ({"breaches_to_open": "3"}, "breaches_to_open: '3' is not a number"),  # was taken as 3
+        ({"thresholds": {"warning": "600"}}, "thresholds.warning: '600' is not a number"),
+        ({"min_samples": 2.5}, "min_samples: 2.5 is not a whole number"),
+        ({"op": "=>"}, "op: '=>' is not one of >, <, >=, <=; did you mean '>='?"),
+    ],
+)
+async def test_rule_fields_are_strict_in_the_api(api, patch, says):
+    """A string is not a number nor a boolean, as true is not a threshold: one strictness."""
+    response = await api.client.patch("/v1/rules/slow-api", json=patch)
+    assert response.status_code == 400, response.text
+    assert says in response.json()["error"]
+    assert "Input should" not in response.json()["error"]
+    rule = (await api.client.get("/v1/rules/slow-api")).json()
+    assert (rule["enabled"], rule["breaches_to_open"]) == (True, 2)
+    assert rule["origin"]["source"] == "file"  # nothing saved
+
+
 # --- ids in paths -------------------------------------------------------------------------
 
 
