@@ -51,6 +51,8 @@ class Service:
         core = await Core.open(settings.database_url, settings.rules, settings.default_channels)
         for problem in core.rulebook.load_errors:
             log.warning(problem)
+        for notice in core.admin_notices:
+            log.warning(notice)
         metrics = Metrics(core)
         core.engine.on_tick = metrics.observe_tick
         console = console or ConsoleAdapter()
@@ -81,6 +83,8 @@ class Service:
             self.port,
             self.core.db.url.split("@")[-1],
         )
+        for notice in self.core.admin_notices:  # the console user is the admin here
+            self.console.show(Reply(notice))
 
     def _spawn(self, work: Awaitable[None]) -> None:
         self._tasks.append(asyncio.ensure_future(work))

@@ -151,6 +151,13 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("rule", "enable", (_NAME,), "Turn a rule on", admin=True),
     CommandSpec("rule", "disable", (_NAME,), "Turn a rule off", admin=True),
     CommandSpec(
+        "rule",
+        "reset",
+        (_NAME,),
+        "Return a rule to the config file's version, dropping changes saved in chat or the API",
+        admin=True,
+    ),
+    CommandSpec(
         "rule", "test", (_NAME,), "Post a clearly marked test incident for a rule", admin=True
     ),
     CommandSpec(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from monitors.announce import Announcer
 from monitors.baselines import Baselines
@@ -46,6 +46,9 @@ class Core:
     silences: SilenceAdmin
     timers: Timers
     clock: Callable[[], float]
+    admin_notices: list[str] = field(default_factory=list)
+    """What admins should hear at start-up (saved rules the file has moved on from),
+    platform-neutral text; the service logs each and posts it where admins see it."""
 
     @classmethod
     async def open(
@@ -83,6 +86,7 @@ class Core:
             timers=Timers(db, announcer, clock),
             clock=clock,
         )
+        core.admin_notices = await core.rules.reconcile_file()
         await core.rules.retire_inactive()  # disabled or removed in the file meanwhile
         return core
 

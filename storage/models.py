@@ -24,6 +24,9 @@ class RuleRow(Base):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[float]
     updated_by: Mapped[str] = mapped_column(String(200))
+    file_version: Mapped[str | None] = mapped_column(String(64))
+    """The file's rule this overrides, when saved (monitors.rulebook.file_version); None
+    when the file had no such rule, or for rows saved before versions were recorded."""
 
 
 class SeriesStateRow(Base):

@@ -43,6 +43,7 @@ async def test_help_for_one_group(core, text):
         "/rule set NAME THRESHOLD [LEVEL]",
         "/rule enable NAME",
         "/rule disable NAME",
+        "/rule reset NAME",
         "/rule test NAME",
     ]
 

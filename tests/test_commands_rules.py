@@ -198,7 +198,7 @@ async def test_set_survives_a_restart(core_each_db, clock, database_url):
     finally:
         await again.close()
     assert shown.text.splitlines()[1].startswith("origin: saved by alice (console) at ")
-    assert shown.text.splitlines()[1].endswith("(overrides the config file)")
+    assert shown.text.splitlines()[1].endswith(", overriding the config file's rule")
     assert listed.table[2][3] == "warning > 1000, critical > 2000"
 
 

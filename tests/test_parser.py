@@ -230,7 +230,7 @@ def test_usage_lines() -> None:
 
 def test_table_shape() -> None:
     keys = [(spec.group, spec.action) for spec in COMMANDS]
-    assert len(keys) == len(set(keys)) == 15
+    assert len(keys) == len(set(keys)) == 16
     assert {spec.group for spec in COMMANDS} == set(GROUPS)
     resolve = find_spec("alerts", "resolve")
     assert (resolve.min_args, resolve.max_args, resolve.rest_is_text) == (1, None, True)
@@ -245,6 +245,7 @@ def test_table_shape() -> None:
         ("rule", "set"),
         ("rule", "enable"),
         ("rule", "disable"),
+        ("rule", "reset"),
         ("rule", "test"),
         ("silence", "add"),
         ("silence", "remove"),
