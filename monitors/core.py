@@ -21,9 +21,11 @@ from monitors.silence_admin import SilenceAdmin
 from monitors.sources.ingest import IngestSource
 from monitors.timers import Timers
 from monitors.window import WindowStore
+from monitors.window_journal import WindowJournal
 from storage.db import Database
 
 MIN_STORE_WINDOW = 7200.0
+MIN_JOURNAL_WINDOW = 60.0
 
 
 def store_window(rulebook: RuleBook) -> float:
@@ -45,6 +47,7 @@ class Core:
     rules: RuleAdmin
     silences: SilenceAdmin
     timers: Timers
+    journal: WindowJournal
     clock: Callable[[], float]
     admin_notices: list[str] = field(default_factory=list)
     """What admins should hear at start-up (saved rules the file has moved on from),
@@ -67,6 +70,9 @@ class Core:
         fit_store = lambda: store.keep_at_least(store_window(rulebook))  # noqa: E731
         fit_store()
         rulebook.on_change(fit_store)  # rules created while running get their window
+        keep = lambda: max(store_window(rulebook), MIN_JOURNAL_WINDOW)  # noqa: E731
+        journal = WindowJournal(db, store, keep, clock)
+        await journal.restore()  # the window as it was before a restart
         cache = SeriesCache()
         await cache.load(db)
         announcer = Announcer(default_channels)
@@ -84,6 +90,7 @@ class Core:
             rules=RuleAdmin(db, rulebook, cache, announcer, baselines, clock),
             silences=SilenceAdmin(db, clock),
             timers=Timers(db, announcer, clock),
+            journal=journal,
             clock=clock,
         )
         core.admin_notices = await core.rules.reconcile_file()
@@ -92,9 +99,17 @@ class Core:
 
     def scheduler(self, timer_interval: float = 5.0) -> Scheduler:
         return Scheduler(
-            self.engine, self.rulebook, self.timers, self.baselines, timer_interval=timer_interval
+            self.engine,
+            self.rulebook,
+            self.timers,
+            self.baselines,
+            self.journal,
+            timer_interval=timer_interval,
         )
 
     async def close(self) -> None:
+        """Flush what is kept in memory (the window's last second, baseline rollups),
+        then close the database."""
+        await self.journal.flush()
         await self.baselines.flush()
         await self.db.close()

@@ -158,6 +158,26 @@ class Histogram:
         self.neg.merge(other.neg, sign)
         self.zeros += sign * other.zeros
 
+    def copy(self) -> Histogram:
+        copied = Histogram()
+        copied.merge(self, 1)
+        return copied
+
+    def parts(self) -> tuple[int, array[int], int, array[int], int]:
+        """(positive offset, positive counts, negative offset, negative counts, zeros):
+        what ``from_parts`` needs to build the same histogram (the window journal)."""
+        return self.pos.off, self.pos.arr, self.neg.off, self.neg.arr, self.zeros
+
+    @classmethod
+    def from_parts(
+        cls, pos_off: int, pos: array[int], neg_off: int, neg: array[int], zeros: int
+    ) -> Histogram:
+        hist = cls()
+        for bins, off, counts in ((hist.pos, pos_off, pos), (hist.neg, neg_off, neg)):
+            bins.off, bins.arr, bins.n = off, counts, sum(counts)
+        hist.zeros = zeros
+        return hist
+
 
 def quantile_of(hists: Sequence[Histogram], q: float) -> float | None:
     """The ``q`` quantile of the union of ``hists``, as ``DDSketch.get_quantile_value``."""

@@ -23,6 +23,7 @@ from monitors.baselines import Baselines
 from monitors.engine import Engine
 from monitors.rulebook import RuleBook
 from monitors.timers import Timers
+from monitors.window_journal import WindowJournal
 
 log = logging.getLogger(__name__)
 SHARD_SIZE = 1000
@@ -41,13 +42,17 @@ class Scheduler:
         rulebook: RuleBook,
         timers: Timers,
         baselines: Baselines,
+        journal: WindowJournal | None = None,
         timer_interval: float = 5.0,
         baseline_flush_interval: float = 300.0,
+        journal_interval: float = 1.0,
     ) -> None:
         self.engine = engine
         self.rulebook = rulebook
         self.timers = timers
         self.baselines = baselines
+        self.journal = journal
+        self.journal_interval = journal_interval
         self.timer_interval = timer_interval
         self.baseline_flush_interval = baseline_flush_interval
         self._scheduler = AsyncIOScheduler()
@@ -58,6 +63,8 @@ class Scheduler:
         self._plan()
         self._add("timers", self.timer_interval, self.timers.run)
         self._add("baselines", self.baseline_flush_interval, self.baselines.flush)
+        if self.journal is not None:  # a kill -9 loses at most this much of the window
+            self._add("window-journal", self.journal_interval, self.journal.flush)
         self.rulebook.on_change(self._plan)
         self._scheduler.start()
 

@@ -86,8 +86,49 @@ class _Big:
         self.hi = max(self.hi, v)
         self.hist.add_codes((code,), 1)
 
+    @classmethod
+    def restored(cls, content: BucketContent) -> _Big:
+        big = cls.__new__(cls)
+        big.count, big.total, big.lo, big.hi = content.count, content.total, content.lo, content.hi
+        big.hist = content.hist or Histogram()
+        return big
+
 
 Bucket = array | _Big
+
+
+@dataclass(frozen=True)
+class BucketContent:
+    """One bucket, whole, as the window journal keeps it (see monitors.window_journal):
+    the raw ``value, code`` pairs, or, past ``RAW_CAP`` samples, the count, sum,
+    extremes and histogram. A later content of the same bucket replaces an earlier one."""
+
+    index: int
+    pairs: array[float] | None = None
+    count: int = 0
+    total: float = 0.0
+    lo: float = 0.0
+    hi: float = 0.0
+    hist: Histogram | None = None
+
+    @classmethod
+    def of(cls, index: int, bucket: Bucket) -> BucketContent:
+        if type(bucket) is array:
+            return cls(index, pairs=array("d", bucket))
+        big: _Big = bucket  # type: ignore[assignment]
+        return cls(index, None, big.count, big.total, big.lo, big.hi, big.hist.copy())
+
+    def bucket(self) -> Bucket:
+        return array("d", self.pairs) if self.pairs is not None else _Big.restored(self)
+
+
+@dataclass(frozen=True)
+class SeriesChanges:
+    """The buckets of one series changed since the journal last took them."""
+
+    metric: str
+    key: LabelSet
+    buckets: list[BucketContent]
 
 
 class _Run:
@@ -164,10 +205,24 @@ class _Run:
 
 
 class _Series:
-    __slots__ = ("buckets", "first", "groups", "has_big", "key", "labels", "runs", "wheres")
+    __slots__ = (
+        "buckets",
+        "changed",
+        "first",
+        "groups",
+        "has_big",
+        "key",
+        "labels",
+        "metric",
+        "runs",
+        "wheres",
+    )
 
-    def __init__(self, key: LabelSet) -> None:
+    def __init__(self, metric: str, key: LabelSet) -> None:
+        self.metric = metric
         self.key = key
+        self.changed: set[int] = set()
+        """Buckets changed since the journal last took them (when it is on)."""
         self.labels = dict(key)
         self.buckets: dict[int, Bucket] = {}
         self.first = 0  # lowest bucket index that may still be present
@@ -329,6 +384,14 @@ class WindowStore:
         # Prune about 120 times a window: memory overshoots the bound by under 1 %.
         self._prune_every = max(self.bucket_seconds, self.max_window / 120)
         self._next_prune = -math.inf
+        self._changed: list[_Series] | None = None
+        """Series with changed buckets, when the journal is on (``journal_changes``)."""
+
+    def journal_changes(self) -> None:
+        """Start tracking which buckets change, for ``take_changes`` (the journal that
+        keeps the window across a restart). Off by default: nothing else drains it."""
+        if self._changed is None:
+            self._changed = []
 
     def keep_at_least(self, seconds: float) -> None:
         """Grow retention (never shrink it) so that windows of ``seconds`` can be
@@ -360,17 +423,71 @@ class WindowStore:
                 return False
             if m is None:
                 m = self._metrics[metric] = _Metric()
-            s = m.series[key] = _Series(key)
-            m.selections.clear()
-            for item in key:
-                m.postings.setdefault(item, {})[key] = s
-            self._series += 1
+            s = self._new_series(m, metric, key)
         value = float(value)
         code = _ceil(_log2(value) * MULTIPLIER) if value > TINY else code_of(value)
-        if s.add(_ceil(ts / self.bucket_seconds), value, code):
+        idx = _ceil(ts / self.bucket_seconds)
+        if s.add(idx, value, code):
             self._buckets += 1
+        if self._changed is not None:
+            changed = s.changed
+            if not changed:
+                self._changed.append(s)
+            changed.add(idx)
         self._stored += 1
         return True
+
+    def _new_series(self, m: _Metric, metric: str, key: LabelSet) -> _Series:
+        s = m.series[key] = _Series(metric, key)
+        m.selections.clear()
+        for item in key:
+            m.postings.setdefault(item, {})[key] = s
+        self._series += 1
+        return s
+
+    def take_changes(self) -> list[SeriesChanges]:
+        """Every bucket changed since the last call, whole, and forget the changes
+        (buckets pruned meanwhile are left out). Needs ``journal_changes``."""
+        if not self._changed:
+            return []
+        taken = []
+        for s in self._changed:
+            buckets = s.buckets
+            contents = [BucketContent.of(i, buckets[i]) for i in sorted(s.changed) if i in buckets]
+            s.changed = set()
+            if contents:
+                taken.append(SeriesChanges(s.metric, s.key, contents))
+        self._changed = []
+        return taken
+
+    def restore(self, changes: SeriesChanges, now: float) -> int:
+        """Put back buckets the journal kept (each replacing what the bucket held);
+        those older than ``max_window`` are left out. Returns how many were put back."""
+        cutoff = math.floor((now - self.max_window) / self.bucket_seconds)
+        m = self._metrics.get(changes.metric)
+        s = m.series.get(changes.key) if m is not None else None
+        if s is None:
+            if self._series >= self.max_series:
+                self._dropped["series_limit"] += 1
+                return 0
+            if m is None:
+                m = self._metrics[changes.metric] = _Metric()
+            s = self._new_series(m, changes.metric, changes.key)
+        restored = 0
+        for content in changes.buckets:
+            if content.index <= cutoff:
+                continue
+            if content.index not in s.buckets:
+                self._buckets += 1
+                if content.index < s.first or not s.buckets:
+                    s.first = content.index
+            s.buckets[content.index] = bucket = content.bucket()
+            s.has_big = s.has_big or type(bucket) is _Big
+            restored += 1
+        s.runs.clear()  # built again from the buckets on the next query
+        if not s.buckets:  # everything was too old: no empty series left behind
+            self._prune_series(m, changes.metric, changes.key)
+        return restored
 
     def add_many(self, samples: Iterable[Sample], now: float) -> int:
         """Store samples (``ts`` None means ``now``); return how many were kept."""
@@ -484,16 +601,19 @@ class WindowStore:
                     for rk in [rk for rk, r in s.runs.items() if end - rk[1] - r.used >= r.n]:
                         del s.runs[rk]
                 if not s.buckets:
-                    del m.series[key]
-                    m.selections.clear()
-                    for item in key:
-                        posting = m.postings[item]
-                        del posting[key]
-                        if not posting:
-                            del m.postings[item]
-                    self._series -= 1
-            if not m.series:
-                del self._metrics[name]
+                    self._prune_series(m, name, key)
+
+    def _prune_series(self, m: _Metric, name: str, key: LabelSet) -> None:
+        del m.series[key]
+        m.selections.clear()
+        for item in key:
+            posting = m.postings[item]
+            del posting[key]
+            if not posting:
+                del m.postings[item]
+        self._series -= 1
+        if not m.series:
+            del self._metrics[name]
 
     def stats(self) -> dict[str, int]:
         """Counters for /metrics."""

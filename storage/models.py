@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, Double, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -167,3 +177,15 @@ class SeriesHistoryRow(Base):
     hour: Mapped[int] = mapped_column(Integer, primary_key=True)  # epoch // 3600
     total: Mapped[float]
     count: Mapped[int] = mapped_column(Integer)
+
+
+class WindowJournalRow(Base):
+    """The window store's buckets changed in one flush (monitors.window_journal): what a
+    restart replays so that rules read the window they had, not "no data"."""
+
+    __tablename__ = "window_journal"
+    __table_args__ = (Index("ix_window_journal_written_at", "written_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    written_at: Mapped[float]
+    data: Mapped[bytes] = mapped_column(LargeBinary)

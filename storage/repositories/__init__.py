@@ -7,6 +7,7 @@ from storage.repositories.outbox import OutboxRepository
 from storage.repositories.rules import RuleRepository
 from storage.repositories.series import SeriesRepository
 from storage.repositories.silences import SilenceRepository
+from storage.repositories.window import WindowJournalRepository
 
 __all__ = [
     "AuditRepository",
@@ -16,4 +17,5 @@ __all__ = [
     "RuleRepository",
     "SeriesRepository",
     "SilenceRepository",
+    "WindowJournalRepository",
 ]
