@@ -108,8 +108,8 @@ class Core:
         )
 
     async def close(self) -> None:
-        """Flush what is kept in memory (the window's last second, baseline rollups),
+        """Save what is kept in memory (the window, as one snapshot; baseline rollups),
         then close the database."""
-        await self.journal.flush()
+        await self.journal.snapshot()
         await self.baselines.flush()
         await self.db.close()

@@ -160,7 +160,9 @@ class Histogram:
 
     def copy(self) -> Histogram:
         copied = Histogram()
-        copied.merge(self, 1)
+        for mine, theirs in ((self.pos, copied.pos), (self.neg, copied.neg)):
+            theirs.off, theirs.arr, theirs.n = mine.off, mine.arr[:], mine.n  # a C-level copy
+        copied.zeros = self.zeros
         return copied
 
     def parts(self) -> tuple[int, array[int], int, array[int], int]:

@@ -87,10 +87,10 @@ class _Big:
         self.hist.add_codes((code,), 1)
 
     @classmethod
-    def restored(cls, content: BucketContent) -> _Big:
+    def restored(cls, content: BigBucket) -> _Big:
         big = cls.__new__(cls)
         big.count, big.total, big.lo, big.hi = content.count, content.total, content.lo, content.hi
-        big.hist = content.hist or Histogram()
+        big.hist = content.hist
         return big
 
 
@@ -98,37 +98,30 @@ Bucket = array | _Big
 
 
 @dataclass(frozen=True)
-class BucketContent:
-    """One bucket, whole, as the window journal keeps it (see monitors.window_journal):
-    the raw ``value, code`` pairs, or, past ``RAW_CAP`` samples, the count, sum,
-    extremes and histogram. A later content of the same bucket replaces an earlier one."""
+class BigBucket:
+    """A bucket past ``RAW_CAP`` samples, as the window journal keeps it."""
 
     index: int
-    pairs: array[float] | None = None
-    count: int = 0
-    total: float = 0.0
-    lo: float = 0.0
-    hi: float = 0.0
-    hist: Histogram | None = None
-
-    @classmethod
-    def of(cls, index: int, bucket: Bucket) -> BucketContent:
-        if type(bucket) is array:
-            return cls(index, pairs=array("d", bucket))
-        big: _Big = bucket  # type: ignore[assignment]
-        return cls(index, None, big.count, big.total, big.lo, big.hi, big.hist.copy())
-
-    def bucket(self) -> Bucket:
-        return array("d", self.pairs) if self.pairs is not None else _Big.restored(self)
+    count: int
+    total: float
+    lo: float
+    hi: float
+    hist: Histogram
 
 
 @dataclass(frozen=True)
 class SeriesChanges:
-    """The buckets of one series changed since the journal last took them."""
+    """The buckets of one series that changed since the journal last took them, each
+    whole (see monitors.window_journal); a later content of a bucket replaces an
+    earlier one. Raw buckets come as their indices, their lengths (in numbers) and all
+    their ``value, code`` pairs in one array, in that order; the others one by one."""
 
     metric: str
     key: LabelSet
-    buckets: list[BucketContent]
+    raw_indices: list[int]
+    raw_lengths: list[int]
+    raw_pairs: array[float]
+    big: list[BigBucket]
 
 
 class _Run:
@@ -297,6 +290,24 @@ class _Series:
         return before - len(bk)
 
 
+def _contents(s: _Series, indices: Iterable[int]) -> SeriesChanges | None:
+    """The buckets ``indices`` of ``s`` (those still there), for the journal."""
+    buckets, raw, lengths, chunks, big = s.buckets, [], [], [], []
+    for i in indices:
+        b = buckets.get(i)
+        if type(b) is array:
+            raw.append(i)
+            lengths.append(len(b))
+            chunks.append(b)
+        elif b is not None:
+            big.append(BigBucket(i, b.count, b.total, b.lo, b.hi, b.hist.copy()))
+    if not raw and not big:
+        return None
+    pairs = array("d")
+    pairs.frombytes(b"".join(chunks))  # type: ignore[arg-type]  # arrays are buffers
+    return SeriesChanges(s.metric, s.key, raw, lengths, pairs, big)
+
+
 class _Metric:
     __slots__ = ("postings", "selections", "series")
 
@@ -452,13 +463,27 @@ class WindowStore:
             return []
         taken = []
         for s in self._changed:
-            buckets = s.buckets
-            contents = [BucketContent.of(i, buckets[i]) for i in sorted(s.changed) if i in buckets]
+            changes = _contents(s, sorted(s.changed))
             s.changed = set()
-            if contents:
-                taken.append(SeriesChanges(s.metric, s.key, contents))
+            if changes is not None:
+                taken.append(changes)
         self._changed = []
         return taken
+
+    def contents(self, since: float) -> list[SeriesChanges]:
+        """Every bucket after ``since`` (epoch seconds), whole: a snapshot of the store,
+        which also counts as taking every change so far."""
+        after = math.floor(since / self.bucket_seconds)
+        everything = []
+        for m in self._metrics.values():
+            for s in m.series.values():
+                changes = _contents(s, sorted(i for i in s.buckets if i > after))
+                if changes is not None:
+                    everything.append(changes)
+                s.changed = set()
+        if self._changed is not None:
+            self._changed = []
+        return everything
 
     def restore(self, changes: SeriesChanges, now: float) -> int:
         """Put back buckets the journal kept (each replacing what the bucket held);
@@ -473,17 +498,23 @@ class WindowStore:
             if m is None:
                 m = self._metrics[changes.metric] = _Metric()
             s = self._new_series(m, changes.metric, changes.key)
-        restored = 0
-        for content in changes.buckets:
-            if content.index <= cutoff:
-                continue
-            if content.index not in s.buckets:
-                self._buckets += 1
-                if content.index < s.first or not s.buckets:
-                    s.first = content.index
-            s.buckets[content.index] = bucket = content.bucket()
-            s.has_big = s.has_big or type(bucket) is _Big
-            restored += 1
+        buckets, before, pairs, at = s.buckets, len(s.buckets), changes.raw_pairs, 0
+        restored, lowest = 0, math.inf
+        for i, n in zip(changes.raw_indices, changes.raw_lengths, strict=True):
+            if i > cutoff:
+                buckets[i] = pairs[at : at + n]
+                restored += 1
+                lowest = min(lowest, i)
+            at += n
+        for big in changes.big:
+            if big.index > cutoff:
+                buckets[big.index] = _Big.restored(big)
+                s.has_big = True
+                restored += 1
+                lowest = min(lowest, big.index)
+        if len(buckets) > before:  # ``first`` may be lower than the lowest, never higher
+            self._buckets += len(buckets) - before
+            s.first = int(lowest) if before == 0 else min(s.first, int(lowest))
         s.runs.clear()  # built again from the buckets on the next query
         if not s.buckets:  # everything was too old: no empty series left behind
             self._prune_series(m, changes.metric, changes.key)

@@ -153,3 +153,20 @@ async def test_a_flush_the_database_refuses_is_written_by_the_next(database_url,
         assert core.store.query("latency", aggregate="sum", window=30, now=now) == {(): (1500.0, 2)}
     finally:
         await core.close()
+
+
+async def test_a_clean_stop_leaves_one_snapshot_that_restores_the_window(database_url, clock):
+    core = await open_core(database_url, clock)
+    for _ in range(5):
+        now = clock.advance(1)
+        core.store.add_many([Sample("latency", 100 * k, {}, now - k) for k in range(3)], now=now)
+        await core.journal.flush()
+    before = core.store.query("latency", aggregate="p95", window=30, now=clock())
+    await core.close()
+    db_core = await open_core(database_url, clock)
+    try:
+        async with db_core.db.read() as session:
+            assert (await WindowJournalRepository(session).size())[0] == 1
+        assert db_core.store.query("latency", aggregate="p95", window=30, now=clock()) == before
+    finally:
+        await db_core.close()

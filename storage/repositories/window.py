@@ -29,6 +29,11 @@ class WindowJournalRepository:
         )
         return (await self.session.scalars(query)).all()
 
+    async def replace_all(self, written_at: float, data: bytes) -> None:
+        """Put one flush (a snapshot of everything) in place of all the others."""
+        await self.session.execute(delete(WindowJournalRow))
+        await self.append([(written_at, data)])
+
     async def forget_before(self, cutoff: float) -> None:
         """Drop flushes written at or before ``cutoff``: their buckets are too old."""
         await self.session.execute(
