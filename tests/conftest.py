@@ -115,7 +115,8 @@ def sqlite_url(tmp_path) -> str:
 
 
 @pytest.fixture
-async def api(sqlite_url: str, clock: Clock) -> AsyncIterator[Api]:
-    """The HTTP API on loopback, over a fresh SQLite database (see http_harness)."""
-    async with serve(sqlite_url, clock) as running:
+async def api(database_url: str, clock: Clock) -> AsyncIterator[Api]:
+    """The HTTP API on loopback, over a fresh database on each backend (see
+    http_harness)."""
+    async with serve(database_url, clock) as running:
         yield running
