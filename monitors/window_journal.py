@@ -124,7 +124,7 @@ class JournalStats:
     bytes_written: int = 0
     dropped_flushes: int = 0
     last_flush_seconds: float = 0.0
-    last_encode_seconds: float = 0.0
+    last_loop_seconds: float = 0.0
     """Of the last flush, the part on the event loop: taking the changes (encoding and
     writing them happen in a thread and in the database driver)."""
     restored_buckets: int = 0
@@ -199,7 +199,7 @@ class WindowJournal:
         started = time.perf_counter()
         now = self.clock()
         changes = self.store.take_changes()  # copies: the store may change meanwhile
-        self.stats.last_encode_seconds = time.perf_counter() - started
+        self.stats.last_loop_seconds = time.perf_counter() - started
         if changes:  # compressing releases the GIL: off the event loop
             data = await asyncio.to_thread(encode, changes, self.store.bucket_seconds)
             self._pending.append((now, data))
