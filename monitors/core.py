@@ -110,6 +110,10 @@ class Core:
     async def close(self) -> None:
         """Save what is kept in memory (the window, as one snapshot; baseline rollups),
         then close the database."""
-        await self.journal.snapshot()
-        await self.baselines.flush()
-        await self.db.close()
+        try:
+            try:
+                await self.journal.snapshot()
+            finally:
+                await self.baselines.flush()
+        finally:
+            await self.db.close()

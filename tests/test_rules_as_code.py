@@ -173,6 +173,26 @@ async def test_an_override_of_a_changed_file_rule_is_reported_at_start(database_
         await core.close()
 
 
+async def test_an_override_saved_before_versions_were_recorded_is_reported(database_url, clock):
+    """Rows from before migration trust_0001 have no file version: the file may have
+    moved on, and no one would know."""
+    core = await open_with(database_url, clock)
+    async with core.db.transaction() as session:
+        spec = slow_api(thresholds={"warning": 900, "critical": 2000}).to_json()
+        await RuleRepository(session).save("slow-api", spec, clock(), "carol (api)", None)
+    await core.close()
+    core = await open_with(database_url, clock)
+    try:
+        (notice,) = core.admin_notices
+        assert notice.startswith("Rule slow-api: the saved override by carol (api) (")
+        assert (
+            "but the config file's rule may have changed: the override was saved before "
+            "Tocsin recorded file versions. It differs from the file in: thresholds.warning."
+        ) in notice
+    finally:
+        await core.close()
+
+
 async def test_a_file_that_catches_up_with_an_override_drops_it(database_url, clock):
     core = await open_with(database_url, clock)
     await ok(core, "/rule set slow-api 1000")
