@@ -162,6 +162,7 @@ class RuleBook:
         """Record a rule already saved in the database."""
         self._rules[rule.name] = rule
         self._saved[rule.name] = saved
+        self.unloadable.discard(rule.name)  # what the database holds validates again
         self._changed()
 
     def follow_file(self, name: str) -> Rule | None:

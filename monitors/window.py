@@ -214,8 +214,9 @@ class _Series:
     def __init__(self, metric: str, key: LabelSet) -> None:
         self.metric = metric
         self.key = key
-        self.changed: set[int] = set()
-        """Buckets changed since the journal last took them (when it is on)."""
+        self.changed: set[int] | None = None
+        """Buckets changed since the journal last took them (when it is on); None, not
+        an empty set (216 bytes), while there are none: the store may hold 200,000."""
         self.labels = dict(key)
         self.buckets: dict[int, Bucket] = {}
         self.first = 0  # lowest bucket index that may still be present
@@ -442,7 +443,8 @@ class WindowStore:
             self._buckets += 1
         if self._changed is not None:
             changed = s.changed
-            if not changed:
+            if changed is None:
+                changed = s.changed = set()
                 self._changed.append(s)
             changed.add(idx)
         self._stored += 1
@@ -463,8 +465,8 @@ class WindowStore:
             return []
         taken = []
         for s in self._changed:
-            changes = _contents(s, sorted(s.changed))
-            s.changed = set()
+            changes = _contents(s, sorted(s.changed or ()))
+            s.changed = None
             if changes is not None:
                 taken.append(changes)
         self._changed = []
@@ -480,7 +482,7 @@ class WindowStore:
                 changes = _contents(s, sorted(i for i in s.buckets if i > after))
                 if changes is not None:
                     everything.append(changes)
-                s.changed = set()
+                s.changed = None
         if self._changed is not None:
             self._changed = []
         return everything
