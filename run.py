@@ -38,9 +38,7 @@ def _check_one(path: Path) -> int:
     try:
         file_settings, rules = read_config(path)
     except RuleFileInvalid as exc:
-        print(f"{path}: {len(exc.errors)} error(s)", file=sys.stderr)
-        for error in exc.errors:
-            print(f"  {error}", file=sys.stderr)
+        print(exc, file=sys.stderr)  # "PATH: N errors", then one line each, in file order
         return 1
     from monitors.wording import counted
 

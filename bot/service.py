@@ -88,6 +88,8 @@ class Service:
         )
         for problem in core.rulebook.load_errors:
             log.warning(problem)
+        for notice in core.admin_notices:
+            log.warning(notice)
         metrics = Metrics(core)
         core.engine.on_tick = metrics.observe_tick
         console = console or ConsoleAdapter()
@@ -125,6 +127,8 @@ class Service:
             self.core.db.url.split("@")[-1],
             chat,
         )
+        for notice in self.core.admin_notices:  # the console user is the admin here
+            self.console.show(Reply(notice))
 
     def _spawn(self, work: Awaitable[None]) -> None:
         self._tasks.append(asyncio.ensure_future(work))

@@ -9,11 +9,12 @@ the code reads the environment: everything that does passes through here."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from contextvars import ContextVar
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import (
     AliasChoices,
     BaseModel,
@@ -33,7 +34,14 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from monitors.routing import CONSOLE_TARGET, Destination, Platform, Routing, target
-from monitors.rulefile import RuleFileError, RuleFileInvalid, parse_rules, validation_errors
+from monitors.rulefile import (
+    FILE,
+    RuleFileError,
+    RuleFileInvalid,
+    load_yaml,
+    parse_rules,
+    validation_errors,
+)
 from monitors.rules import Duration, Rule
 from monitors.sources.events import EventType, parse_event_types
 from storage.db import DEFAULT_URL
@@ -42,6 +50,7 @@ DEFAULT_CONFIG = Path("config/tocsin.yaml")
 SLACK_API_URL = "https://slack.com/api/"
 DISCORD_API_URL = "https://discord.com/api/v10"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+SETTINGS_DOCS = "the Settings section of README.md"
 
 
 def _snowflake(value: object) -> object:
@@ -274,69 +283,69 @@ def env_name(field: str) -> str:
     return f"TOCSIN_{field.upper()}"
 
 
-def _unknown_destinations(rules: list[Rule], file: FileSettings) -> list[RuleFileError]:
+def _unknown_destinations(listed: Sequence[Any], file: FileSettings) -> list[RuleFileError]:
+    """Rules naming destinations the config does not define, with where they do."""
     routing = Routing(file.destinations)
+    defined = ", ".join(routing.names())
     errors = []
-    for rule in rules:
-        for field in ("channels", "escalate_to"):
-            for name in routing.unknown(getattr(rule, field)):
-                defined = ", ".join(routing.names())
-                errors.append(
-                    RuleFileError(
-                        f"rule '{rule.name}'",
-                        field,
-                        f"'{name}' is not a destination; define it under destinations: "
-                        f"(defined: {defined}; see docs/rules.md)",
-                    )
+    for index, item in enumerate(listed):
+        if not isinstance(item, dict):
+            continue
+        label = f"rule '{item.get('name')}'" if item.get("name") else f"rules[{index}]"
+        for field_name in ("channels", "escalate_to"):
+            names = item.get(field_name)
+            if not isinstance(names, list):
+                continue
+            errors.extend(
+                RuleFileError(
+                    label,
+                    field_name,
+                    f"'{name}' is not a destination; define it under destinations: "
+                    f"(defined: {defined}; see docs/rules.md)",
+                    path=("rules", index, field_name),
                 )
+                for name in routing.unknown(map(str, names))
+            )
     return errors
 
 
+NO_DEFAULT_CHANNELS = (
+    "no longer used: a rule that names no channels posts to slack.channel, "
+    "discord.channel_id and the console; name other places under destinations: "
+    "(see docs/rules.md)"
+)
+
+
 def read_config(path: Path) -> tuple[FileSettings, list[Rule]]:
-    """Parse and validate a config file; every problem is reported at once."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise RuleFileInvalid(str(path), [RuleFileError("(file)", "-", str(exc))]) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "-"
-        raise RuleFileInvalid(str(path), [RuleFileError("(file)", where, str(exc))]) from None
-    if not isinstance(document, dict):
-        raise RuleFileInvalid(str(path), [RuleFileError("(file)", "-", "expected a mapping")])
+    """Parse and validate a config file; every problem is reported at once, in file
+    order, with its line. A missing, unreadable or empty file is an error."""
+    document = load_yaml(path)
+    data = document.data
+    if not isinstance(data, dict):
+        expected = "expected a mapping of settings and 'rules:'"
+        raise document.invalid([RuleFileError(FILE, "-", expected)])
     errors: list[RuleFileError] = []
+    if "default_channels" in data:
+        at = ("default_channels",)
+        errors.append(RuleFileError("(settings)", at[0], NO_DEFAULT_CHANNELS, path=at))
+        data = {k: v for k, v in data.items() if k != "default_channels"}
     file_settings = FileSettings()
-    if "default_channels" in document:
-        errors.append(
-            RuleFileError(
-                "(settings)",
-                "default_channels",
-                "no longer used: a rule that names no channels posts to slack.channel, "
-                "discord.channel_id and the console; name other places under "
-                "destinations: (see docs/rules.md)",
-            )
-        )
-        document = {k: v for k, v in document.items() if k != "default_channels"}
     try:
-        file_settings = FileSettings.model_validate(document)
+        file_settings = FileSettings.model_validate(data)
     except ValidationError as exc:
-        errors.extend(
-            e
-            for e in validation_errors("(settings)", exc, FileSettings.model_fields)
-            if not e.field.startswith("rules")
-        )
-    rules: list[Rule] = []
+        known = FileSettings.model_fields
+        errors.extend(validation_errors("(settings)", exc, known, SETTINGS_DOCS))
+    listed = data.get("rules")  # not a list: FileSettings said so above
+    listed = listed if isinstance(listed, list) else []
+    rules, rule_errors = parse_rules(listed)
+    errors.extend(rule_errors)
+    errors.extend(_unknown_destinations(listed, file_settings))
     try:
-        rules = parse_rules({"rules": document.get("rules") or []}, str(path))
+        parse_event_types(data.get("event_types"), str(path))
     except RuleFileInvalid as exc:
-        errors.extend(exc.errors)
-    errors.extend(_unknown_destinations(rules, file_settings))
-    try:
-        parse_event_types(document.get("event_types"), str(path))
-    except RuleFileInvalid as exc:
-        errors.extend(exc.errors)
+        errors.extend(replace(e, path=("event_types", *e.path)) for e in exc.errors)
     if errors:
-        raise RuleFileInvalid(str(path), errors)
+        raise document.invalid(errors)
     return file_settings, rules
 
 

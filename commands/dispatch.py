@@ -34,6 +34,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("rule", "edit"): rules.edit,
     ("rule", "enable"): rules.enable,
     ("rule", "disable"): rules.disable,
+    ("rule", "reset"): rules.reset,
     ("rule", "test"): rules.test,
     ("silence", "add"): silences.add,
     ("silence", "list"): silences.list_silences,

@@ -159,6 +159,13 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("rule", "enable", (_NAME,), "Turn a rule on", admin=True),
     CommandSpec("rule", "disable", (_NAME,), "Turn a rule off", admin=True),
     CommandSpec(
+        "rule",
+        "reset",
+        (_NAME,),
+        "Return a rule to the config file's version, dropping changes saved in chat or the API",
+        admin=True,
+    ),
+    CommandSpec(
         "rule", "test", (_NAME,), "Post a clearly marked test incident for a rule", admin=True
     ),
     CommandSpec(
@@ -529,12 +536,14 @@ def _severity(text: str) -> str:
 
 
 def _rule_name(text: str) -> str:
-    if re.fullmatch(NAME_PATTERN, text):
-        return text
-    hint = f"; did you mean {text.lower()}?" if re.fullmatch(NAME_PATTERN, text.lower()) else ""
+    """Names are lower-case, so ``Slow-API`` names slow-api. Whether such a rule exists
+    is the core's to say (with a suggestion from the rules there are)."""
+    name = text.lower()
+    if re.fullmatch(NAME_PATTERN, name):
+        return name
     raise ValueError(
         f'"{text}" is not a rule name; names are lowercase letters, digits, '
-        f'".", "_" and "-" (up to 63), like slow-api{hint}'
+        f'".", "_" and "-" (up to 63), like slow-api'
     )
 
 

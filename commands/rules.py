@@ -1,15 +1,16 @@
-"""``/rule``: list, show, set, enable, disable, test."""
+"""``/rule``: list, show, set, enable, disable, reset, test."""
 
 from __future__ import annotations
 
 from commands.model import Command, Reply
 from commands.render import rule_table
-from commands.render_rule import number_text, rule_text, threshold_unit, with_unit
+from commands.render_rule import number_text, rule_text, threshold_unit, value_text, with_unit
 from commands.rule_form import rule_form
 from monitors.actors import Actor
 from monitors.cards import incident_card
 from monitors.core import Core
 from monitors.formatting import short_time
+from monitors.rulebook import FILE, SAVED, RuleOrigin
 from monitors.wording import counted
 
 
@@ -22,12 +23,28 @@ async def list_rules(core: Core, command: Command, actor: Actor) -> Reply:
 
 async def show(core: Core, command: Command, actor: Actor) -> Reply:
     rule = core.rules.get(command.args[0])
-    origin = core.rulebook.origin(rule.name)
-    where = "config file"
-    if origin is not None and origin.source == "saved":
-        when = short_time(origin.updated_at) if origin.updated_at else "?"
-        where = f"saved by {origin.updated_by} at {when} (overrides the config file)"
-    return Reply(rule_text(rule, where))
+    origin = core.rulebook.origin(rule.name) or RuleOrigin(FILE)
+    if origin.source == FILE:
+        return Reply(rule_text(rule, "config file"))
+    when = short_time(origin.updated_at) if origin.updated_at else "?"
+    saved = f"saved by {origin.updated_by} at {when}"
+    if origin.source == SAVED:
+        return Reply(rule_text(rule, f"{saved} (not in the config file)"))
+    notes = [
+        "differs from the config file in: "
+        + "; ".join(
+            f"{c.field} (file {_value(c.file)}, saved {_value(c.saved)})" for c in origin.differs
+        )
+    ]
+    if origin.file_changed:
+        notes.append("the config file's rule has changed since this was saved")
+    notes.append(f"/rule reset {rule.name} returns it to the config file")
+    text = rule_text(rule, f"{saved}, overriding the config file's rule")
+    return Reply("\n".join([text, *notes]))
+
+
+def _value(value: object) -> str:
+    return "unset" if value is None else value_text(value)
 
 
 async def set_threshold(core: Core, command: Command, actor: Actor) -> Reply:
@@ -69,6 +86,17 @@ async def disable(core: Core, command: Command, actor: Actor) -> Reply:
     return Reply(
         f"{rule.name} is disabled; its open incidents were resolved. "
         f"/rule enable {rule.name} turns it back on."
+    )
+
+
+async def reset(core: Core, command: Command, actor: Actor) -> Reply:
+    rule, changed = await core.rules.reset(command.args[0], actor)
+    if not changed:
+        return Reply(f"{rule.name} already follows the config file; nothing was changed.")
+    state = "" if rule.enabled else " (disabled there)"
+    return Reply(
+        f"{rule.name} follows the config file again{state}: the saved version was dropped, "
+        "and later edits of the file apply at the next start."
     )
 
 

@@ -9,6 +9,7 @@ from monitors.core import Core
 from monitors.durations import parse_duration
 from monitors.formatting import short_time
 from monitors.matchers import parse_matchers
+from monitors.wording import counted
 
 
 async def add(core: Core, command: Command, actor: Actor) -> Reply:
@@ -37,7 +38,8 @@ async def list_silences(core: Core, command: Command, actor: Actor) -> Reply:
     silences = await core.silences.list()
     if not silences:
         return Reply("No active or upcoming silences.")
-    return Reply(f"{len(silences)} silence(s):", table=silence_table(silences, core.clock()))
+    table = silence_table(silences, core.clock())
+    return Reply(f"{counted(len(silences), 'silence')}:", table=table)
 
 
 async def remove(core: Core, command: Command, actor: Actor) -> Reply:

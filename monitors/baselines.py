@@ -47,4 +47,5 @@ class Baselines:
         return cached[1].get(series_key)
 
     def forget(self, rule: str) -> None:
+        """Drop the cached means of ``rule`` (its ``baseline_window`` may have changed)."""
         self._cache.pop(rule, None)

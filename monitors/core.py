@@ -27,9 +27,11 @@ from monitors.sources.events import DEFAULT_EVENT_TYPES, EventType
 from monitors.sources.registry import build_sources, close_sources
 from monitors.timers import Timers
 from monitors.window import WindowStore
+from monitors.window_journal import WindowJournal
 from storage.db import Database
 
 MIN_STORE_WINDOW = 7200.0
+MIN_JOURNAL_WINDOW = 60.0
 
 
 def store_window(rulebook: RuleBook) -> float:
@@ -54,7 +56,11 @@ class Core:
     timers: Timers
     health: SelfMonitor
     delivery_health: DeliveryHealth
+    journal: WindowJournal
     clock: Callable[[], float]
+    admin_notices: list[str] = field(default_factory=list)
+    """What admins should hear at start-up (saved rules the file has moved on from),
+    platform-neutral text; the service logs each and posts it where admins see it."""
     _pushed_listeners: list[Callable[[set[str]], None]] = field(default_factory=list)
 
     @classmethod
@@ -85,6 +91,9 @@ class Core:
         fit_store = lambda: store.keep_at_least(store_window(rulebook))  # noqa: E731
         fit_store()
         rulebook.on_change(fit_store)  # rules created while running get their window
+        keep = lambda: max(store_window(rulebook), MIN_JOURNAL_WINDOW)  # noqa: E731
+        journal = WindowJournal(db, store, keep, clock)
+        await journal.restore()  # the window as it was before a restart
         cache = SeriesCache()
         await cache.load(db)
         announcer = Announcer(routing)
@@ -101,13 +110,15 @@ class Core:
             engine=engine,
             incidents=IncidentActions(db, announcer, cache, rulebook, clock),
             events=EventIntake(db, announcer, event_types, clock),
-            rules=RuleAdmin(db, rulebook, cache, announcer, clock),
+            rules=RuleAdmin(db, rulebook, cache, announcer, baselines, clock),
             silences=SilenceAdmin(db, clock),
             timers=Timers(db, announcer, clock),
             health=SelfMonitor(db, announcer, behind_after, clock),
             delivery_health=DeliveryHealth(db, announcer, clock),
+            journal=journal,
             clock=clock,
         )
+        core.admin_notices = await core.rules.reconcile_file()
         await core.rules.retire_inactive()  # disabled or removed in the file meanwhile
         return core
 
@@ -119,6 +130,7 @@ class Core:
             self.rulebook,
             self.timers,
             self.baselines,
+            self.journal,
             timer_interval=timer_interval,
             health=self.health,
         )
@@ -132,6 +144,13 @@ class Core:
             listener(metrics)
 
     async def close(self) -> None:
-        await self.baselines.flush()
-        await close_sources(self.engine.sources)
-        await self.db.close()
+        """Save what is kept in memory (the window, as one snapshot; baseline rollups),
+        close the sources' connections, then close the database."""
+        try:
+            try:
+                await self.journal.snapshot()
+            finally:
+                await self.baselines.flush()
+                await close_sources(self.engine.sources)
+        finally:
+            await self.db.close()

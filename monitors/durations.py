@@ -10,6 +10,10 @@ _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 _WHOLE = re.compile(r"(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w))+")
 
 
+EXACT_SECONDS = 1e15
+"""Below this a float holds every whole second; above it only the days are worth showing."""
+
+
 class DurationError(ValueError):
     """Raised for text that is not a duration; the message says what is accepted."""
 
@@ -49,6 +53,8 @@ def format_duration(seconds: float) -> str:
         return "0s"
     if seconds < 1:
         return f"{round(seconds * 1000)}ms"
+    if seconds >= EXACT_SECONDS:  # hours and seconds would be float noise: "...3106d21h24m16s"
+        return f"{seconds / 86400:.6g}d"
     remaining = round(seconds)
     parts = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):

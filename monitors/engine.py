@@ -126,9 +126,7 @@ class SourceStats:
 @dataclass
 class TickStats:
     ticks: int = 0
-    rules_evaluated: int = 0
     last_duration: float = 0.0
-    incidents_opened: int = 0
     errors: int = 0
     sources: dict[str, SourceStats] = field(default_factory=dict)
 
@@ -178,7 +176,6 @@ class Engine:
                 fetch.cancel()
         elapsed = time.perf_counter() - started
         self.stats.ticks += 1
-        self.stats.rules_evaluated += len(rules)
         self.stats.last_duration = elapsed
         if self.on_tick:
             self.on_tick(elapsed, len(rules))
@@ -325,7 +322,6 @@ class Engine:
             series = SeriesRepository(session)
             await series.insert_many(new_rows)
             await series.update_many(changed_rows)
-        self.stats.incidents_opened += sum(Effect.OPEN in c.step.effects for c in changes)
         return finals
 
 
@@ -461,8 +457,8 @@ class _ChangeWriter:
         self._announce(
             incident,
             EventKind.REOPENED,
-            f"Breaching again within the cooldown: reopened, "
-            f"{ordinal(incident.reopen_count)} time. {self._describe(change)}",
+            f"Breaching again within the cooldown, reopened for the "
+            f"{ordinal(incident.reopen_count)} time: {self._describe(change)}",
             notify=False,
         )
         return state

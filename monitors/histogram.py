@@ -4,7 +4,7 @@ The bins are DDSketch's (``LogarithmicMapping``, 1 % relative accuracy) and quan
 follow ``DDSketch.get_quantile_value`` exactly, but counts can also be removed, which
 DDSketch's own stores cannot do; the window store needs that to slide a window forward
 by adding the buckets that entered and subtracting those that left. A value's bin is
-its *code* (see ``_code``), computed once at ingest and stored beside the value."""
+its *code* (see ``code_of``), computed once at ingest and stored beside the value."""
 
 from __future__ import annotations
 
@@ -20,24 +20,24 @@ from ddsketch.mapping import LogarithmicMapping
 
 RELATIVE_ACCURACY = 0.01
 _MAPPING = LogarithmicMapping(RELATIVE_ACCURACY)
-_MULT = 1.0 / math.log2(_MAPPING.gamma)  # the mapping's multiplier: key = ceil(log2(v) * m)
-_TINY = _MAPPING.min_possible
+MULTIPLIER = 1.0 / math.log2(_MAPPING.gamma)  # the mapping's multiplier: key = ceil(log2(v) * m)
+TINY = _MAPPING.min_possible
 _value_of = _MAPPING.value
 _ceil = math.ceil
 _log2 = math.log2
 # Codes stored next to values: positive values' keys lie within +-40,000; a negative
-# value's key is shifted by _NEG; zero (|v| <= _TINY) has its own code.
+# value's key is shifted by _NEG; zero (|v| <= TINY) has its own code.
 _NEG = 100_000
 _ZERO = 300_000
 _POS_BELOW = 50_000
 _NEG_BELOW = 200_000
 
 
-def _code(v: float) -> int:
-    if v > _TINY:
-        return _ceil(_log2(v) * _MULT)
-    if v < -_TINY:
-        return _NEG + _ceil(_log2(-v) * _MULT)
+def code_of(v: float) -> int:
+    if v > TINY:
+        return _ceil(_log2(v) * MULTIPLIER)
+    if v < -TINY:
+        return _NEG + _ceil(_log2(-v) * MULTIPLIER)
     return _ZERO
 
 
@@ -121,7 +121,7 @@ def _key_at_rank(bins: Sequence[_Bins], rank: float, lower: bool) -> int:
     return lo
 
 
-class _Hist:
+class Histogram:
     """A DDSketch-equivalent histogram (positive, negative and zero bins) with removal."""
 
     __slots__ = ("neg", "pos", "zeros")
@@ -153,13 +153,35 @@ class _Hist:
             else:
                 self.zeros += sign
 
-    def merge(self, other: _Hist, sign: int) -> None:
+    def merge(self, other: Histogram, sign: int) -> None:
         self.pos.merge(other.pos, sign)
         self.neg.merge(other.neg, sign)
         self.zeros += sign * other.zeros
 
+    def copy(self) -> Histogram:
+        copied = Histogram()
+        for mine, theirs in ((self.pos, copied.pos), (self.neg, copied.neg)):
+            theirs.off, theirs.arr, theirs.n = mine.off, mine.arr[:], mine.n  # a C-level copy
+        copied.zeros = self.zeros
+        return copied
 
-def _quantile(hists: Sequence[_Hist], q: float) -> float | None:
+    def parts(self) -> tuple[int, array[int], int, array[int], int]:
+        """(positive offset, positive counts, negative offset, negative counts, zeros):
+        what ``from_parts`` needs to build the same histogram (the window journal)."""
+        return self.pos.off, self.pos.arr, self.neg.off, self.neg.arr, self.zeros
+
+    @classmethod
+    def from_parts(
+        cls, pos_off: int, pos: array[int], neg_off: int, neg: array[int], zeros: int
+    ) -> Histogram:
+        hist = cls()
+        for bins, off, counts in ((hist.pos, pos_off, pos), (hist.neg, neg_off, neg)):
+            bins.off, bins.arr, bins.n = off, counts, sum(counts)
+        hist.zeros = zeros
+        return hist
+
+
+def quantile_of(hists: Sequence[Histogram], q: float) -> float | None:
     """The ``q`` quantile of the union of ``hists``, as ``DDSketch.get_quantile_value``."""
     neg = sum(h.neg.n for h in hists)
     zeros = sum(h.zeros for h in hists)

@@ -1,8 +1,14 @@
 """Changing rules from chat or the API. Admins only; every change is validated as a whole
-rule, saved (overriding the file's rule across restarts) and audited in one transaction."""
+rule, saved (overriding the file's rule across restarts) and audited in one transaction.
+
+A change that brings a rule back to the file's values drops its override rather than
+saving a copy, so the rule follows the file again; ``reset`` does that on request, and
+``reconcile_file`` reports, at start-up, overrides the file has moved on from (see
+monitors.rulebook)."""
 
 from __future__ import annotations
 
+import difflib
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -12,11 +18,13 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitors import lifecycle
-from monitors.actors import SYSTEM, Actor
+from monitors.actors import SYSTEM, SYSTEM_NAME, Actor
 from monitors.announce import Announcer, Journal
+from monitors.baselines import Baselines
 from monitors.engine import SeriesCache
 from monitors.errors import ActionError, Invalid, NotFound, PermissionDenied
-from monitors.rulebook import RuleBook
+from monitors.formatting import short_time
+from monitors.rulebook import RuleBook, Saved, file_version
 from monitors.rulefile import RuleFileError, validation_errors
 from monitors.rules import LEVELS, Rule, series_identity
 from monitors.source_health import is_source_health
@@ -64,19 +72,24 @@ class RuleAdmin:
         rulebook: RuleBook,
         cache: SeriesCache,
         announcer: Announcer,
+        baselines: Baselines,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.db = db
         self.rulebook = rulebook
         self.cache = cache
         self.announcer = announcer
+        self.baselines = baselines
         self.clock = clock
 
     def get(self, name: str) -> Rule:
         rule = self.rulebook.get(name)
         if rule is None:
-            known = ", ".join(r.name for r in self.rulebook.all()[:20]) or "none yet"
-            raise NotFound(f"There is no rule named '{name}'. Rules: {known}.")
+            names = [r.name for r in self.rulebook.all()]
+            close = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]}?" if close else ""
+            known = ", ".join(names[:20]) + (", ..." if len(names) > 20 else "")
+            raise NotFound(f"There is no rule named '{name}'.{hint} Rules: {known or 'none yet'}.")
         return rule
 
     async def set_threshold(
@@ -151,24 +164,116 @@ class RuleAdmin:
         self._check_destinations(new, rule)
         if new == rule:  # saving would pin the rule over the config file's for nothing
             return rule
-        disabled = rule.enabled and not new.enabled
-        regrouped = series_identity(rule.to_json()) != series_identity(new.to_json())
+        verb = _retiring(rule, new)
         return await self._save(
-            new,
-            actor,
-            "rule.update",
-            {"patch": patch},
-            retire=disabled or (new.enabled and regrouped),
-            verb="disabled" if disabled else "changed",
+            new, actor, "rule.update", {"patch": patch}, retire=verb is not None, verb=verb or ""
         )
 
-    async def delete(self, name: str, actor: Actor) -> Rule:
-        require_admin(actor, "delete rules")
-        rule = self.get(name)
+    async def reset(self, name: str, actor: Actor) -> tuple[Rule, bool]:
+        """Return a rule to the config file's values: drop its saved override, or undo
+        its deletion. Returns the file's rule and whether anything changed."""
+        require_admin(actor, "reset rules")
+        file_rule = self.rulebook.file_rule(name)
+        if file_rule is None:
+            self.get(name)  # NotFound, with suggestions, when there is no such rule at all
+            raise Invalid(
+                f"{name} is not in the config file, so there is no file version to return "
+                f"to; delete it through the API (DELETE /v1/rules/{name}) if it should go."
+            )
+        if self.rulebook.saved(name) is None and name not in self.rulebook.unloadable:
+            return file_rule, False
+        current = self.rulebook.get(name)
+        verb = _retiring(current, file_rule) if current is not None else None
         now = self.clock()
         async with self.cache.lock:
             async with self.db.transaction() as session:
-                await RuleRepository(session).delete(name, rule.to_json(), now, actor.label)
+                await RuleRepository(session).drop(name)
+                detail: dict[str, Any] = {"was": current.to_json() if current else "deleted"}
+                if verb is not None:
+                    detail["resolved"] = await self._retire(session, file_rule, actor, verb, now)
+                AuditRepository(session).record(now, actor.label, "rule.reset", name, detail)
+            if verb is not None:
+                self.cache.forget_rule(name)
+        self.rulebook.follow_file(name)
+        self.baselines.forget(name)
+        return file_rule, True
+
+    async def reconcile_file(self) -> list[str]:
+        """At start-up: drop the overrides the file has caught up with (it now says the
+        same), and describe each saved rule whose file rule changed or went since it
+        was saved, for the log and for admins. Returns one paragraph per rule."""
+        notices, caught_up = [], []
+        for name in self.rulebook.saved_names():
+            saved, rule = self.rulebook.saved(name), self.rulebook.get(name)
+            if saved and not saved.deleted and rule == self.rulebook.file_rule(name):
+                caught_up.append(name)
+                notices.append(
+                    f"Rule {name}: the config file now says what the saved override said, "
+                    "so the override was dropped and the rule follows the file again."
+                )
+            elif notice := self._file_moved_on(name):
+                notices.append(notice)
+        if caught_up:
+            now = self.clock()
+            async with self.db.transaction() as session:
+                for name in caught_up:
+                    await RuleRepository(session).drop(name)
+                    AuditRepository(session).record(
+                        now, SYSTEM_NAME, "rule.follow_file", name, {"why": "file caught up"}
+                    )
+            for name in caught_up:
+                self.rulebook.follow_file(name)
+        return notices
+
+    def _file_moved_on(self, name: str) -> str:
+        """Why the saved version of ``name`` needs an admin's eye; "" if it does not."""
+        saved, file_rule = self.rulebook.saved(name), self.rulebook.file_rule(name)
+        if saved is None:
+            return ""
+        who = f"{saved.updated_by} ({short_time(saved.updated_at)})"
+        if file_rule is None:
+            if saved.file_version is None or saved.deleted:  # created here; or gone anyway
+                return ""
+            return (
+                f"Rule {name}: removed from the config file, but the version {who} saved "
+                f"still runs; delete it through the API (DELETE /v1/rules/{name}) if it "
+                "should stop."
+            )
+        if saved.file_version == file_version(file_rule):
+            return ""
+        reset = f"/rule reset {name}"
+        if saved.deleted:
+            return (
+                f"Rule {name}: deleted by {who}, and the config file's rule has changed "
+                f"since; it stays deleted. {reset} brings back the file's."
+            )
+        origin = self.rulebook.origin(name)
+        fields = ", ".join(change.field for change in origin.differs) if origin else ""
+        since = (
+            "changed since it was saved"
+            if saved.file_version
+            else "may have changed: the override was saved before Tocsin recorded file versions"
+        )
+        return (
+            f"Rule {name}: the saved override by {who} still applies, but the config "
+            f"file's rule {since}. It differs from the file in: {fields}. "
+            f"/rule show {name} compares them; {reset} takes the file's."
+        )
+
+    async def delete(self, name: str, actor: Actor) -> Rule:
+        """Delete a rule; one the file has stays deleted (a tombstone) until reset."""
+        require_admin(actor, "delete rules")
+        rule = self.get(name)
+        now = self.clock()
+        file_rule = self.rulebook.file_rule(name)
+        version = file_version(file_rule) if file_rule is not None else None
+        async with self.cache.lock:
+            async with self.db.transaction() as session:
+                rules = RuleRepository(session)
+                if file_rule is None:  # nothing would bring it back: no tombstone needed
+                    await rules.drop(name)
+                else:
+                    await rules.save(name, rule.to_json(), now, actor.label, version, deleted=True)
                 resolved = await self._retire(session, rule, actor, "deleted", now)
                 AuditRepository(session).record(
                     now,
@@ -178,7 +283,11 @@ class RuleAdmin:
                     {"spec": rule.to_json(), "resolved": resolved},
                 )
             self.cache.forget_rule(name)
-        self.rulebook.remove(name)
+        if file_rule is None:
+            self.rulebook.follow_file(name)
+        else:
+            self.rulebook.remove(name, Saved(actor.label, now, version, deleted=True))
+        self.baselines.forget(name)
         return rule
 
     async def _save(
@@ -192,18 +301,30 @@ class RuleAdmin:
         must_be_new: bool = False,
     ) -> Rule:
         now = self.clock()
+        file_rule = self.rulebook.file_rule(rule.name)
+        version = file_version(file_rule) if file_rule is not None else None
+        follows_file = rule == file_rule  # back to the file's values: keep no override
         async with self.cache.lock:  # also serialises concurrent creates of one name
             if must_be_new and self.rulebook.get(rule.name) is not None:
                 raise ActionError(f"A rule named '{rule.name}' exists already; change it instead.")
             async with self.db.transaction() as session:
-                await RuleRepository(session).save(rule.name, rule.to_json(), now, actor.label)
+                rules = RuleRepository(session)
+                if follows_file:
+                    await rules.drop(rule.name)
+                    detail = {**detail, "follows_file": True}
+                else:
+                    await rules.save(rule.name, rule.to_json(), now, actor.label, version)
                 if retire:
                     resolved = await self._retire(session, rule, actor, verb, now)
                     detail = {**detail, "resolved": resolved}
                 AuditRepository(session).record(now, actor.label, action, rule.name, detail)
             if retire:
                 self.cache.forget_rule(rule.name)
-        self.rulebook.put(rule, actor.label, now)
+        if follows_file:
+            self.rulebook.follow_file(rule.name)
+        else:
+            self.rulebook.put(rule, Saved(actor.label, now, version))
+        self.baselines.forget(rule.name)  # a new baseline_window applies from the next tick
         return rule
 
     async def retire_inactive(self) -> int:
@@ -286,6 +407,16 @@ def _rule_owned(incident: IncidentRow) -> bool:
     if incident.test or incident.kind not in RULE_KINDS:
         return False
     return not is_source_health(incident.rule)
+
+
+def _retiring(old: Rule, new: Rule) -> str | None:
+    """Why a change from ``old`` to ``new`` must resolve the rule's incidents (they
+    could never auto-resolve): ``disabled``, or ``changed`` what it reads; else None."""
+    if old.enabled and not new.enabled:
+        return "disabled"
+    if new.enabled and series_identity(old.to_json()) != series_identity(new.to_json()):
+        return "changed"
+    return None
 
 
 def _resolve_retired(

@@ -92,6 +92,14 @@ Number = Annotated[float, BeforeValidator(_no_bool)]
 Count = Annotated[int, BeforeValidator(_no_bool)]
 
 
+def _list_as_tuple(value: Any) -> Any:
+    """JSON and YAML write lists; the rule holds tuples (it is frozen, and hashable)."""
+    return tuple(value) if isinstance(value, list) else value
+
+
+Names = Annotated[tuple[str, ...], BeforeValidator(_list_as_tuple)]
+
+
 SERIES_IDENTITY = ("source", "metric", "match", "where", "group_by", "url", "query", "key", "path")
 """The fields that decide which series a rule has: change one and the old series (and
 their incidents) no longer correspond to anything the rule reads."""
@@ -130,12 +138,15 @@ class SourceFieldErrors(ValueError):
 
 
 class Rule(BaseModel):
-    """One alert rule. Unknown fields are refused so that a typo is an error, not a no-op.
+    """One alert rule. Unknown fields are refused so that a typo is an error, not a no-op,
+    and values are strict (pydantic's strict mode) wherever a rule comes from: ``"3"`` is
+    not a number and ``"off"`` is not false, in the API as in the file. In a YAML file
+    YAML's own types apply first, so an unquoted ``3`` is a number and ``off`` a boolean.
 
     ``source`` says where values come from; each source takes its own fields (``url``,
     ``query``, ``key``, ``path``, ...), listed in ``monitors.sources.fields.SOURCES``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
     name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
@@ -147,7 +158,7 @@ class Rule(BaseModel):
     """For ``percent_where``: label -> regular expression (full match) picking the samples
     counted, e.g. ``{status: "5.."}`` for the percentage of server errors."""
     window: Duration = 300.0
-    group_by: tuple[str, ...] = ()
+    group_by: Names = ()
     min_samples: Count = Field(default=1, ge=1)
     interval: Duration = 60.0
     op: Op = ">"
@@ -164,8 +175,8 @@ class Rule(BaseModel):
     source_errors_to_alert: Count = Field(default=3, ge=1)
     repeat_interval: OffDuration = 4 * 3600.0
     escalate_after: Duration | None = None
-    escalate_to: tuple[str, ...] = ()
-    channels: tuple[str, ...] = ()
+    escalate_to: Names = ()
+    channels: Names = ()
     max_per_hour: Count = Field(default=10, ge=0, le=10_000)
     """New messages a destination gets for this rule in an hour at most (a grouped
     message counts once; edits and resolutions never); past it, one message says how

@@ -25,6 +25,7 @@ from monitors.rulebook import RuleBook
 from monitors.rules import Rule
 from monitors.self_monitor import Lag, SelfMonitor
 from monitors.timers import Timers
+from monitors.window_journal import WindowJournal
 
 log = logging.getLogger(__name__)
 SHARD_SIZE = 1000
@@ -47,9 +48,11 @@ class Scheduler:
         rulebook: RuleBook,
         timers: Timers,
         baselines: Baselines,
+        journal: WindowJournal | None = None,
         timer_interval: float = 5.0,
         baseline_flush_interval: float = 300.0,
         health: SelfMonitor | None = None,
+        journal_interval: float = 1.0,
     ) -> None:
         self.engine = engine
         self.rulebook = rulebook
@@ -58,6 +61,8 @@ class Scheduler:
         self.health = health
         self.lag = Lag()
         """How late the rule jobs start: checked every ``timer_interval`` by ``health``."""
+        self.journal = journal
+        self.journal_interval = journal_interval
         self.timer_interval = timer_interval
         self.baseline_flush_interval = baseline_flush_interval
         self._scheduler = AsyncIOScheduler()
@@ -76,6 +81,8 @@ class Scheduler:
         self._add("baselines", self.baseline_flush_interval, self.baselines.flush)
         if self.health is not None:
             self._add("health", self.timer_interval, self._check_health)
+        if self.journal is not None:  # a kill -9 loses at most this much of the window
+            self._add("window-journal", self.journal_interval, self.journal.flush)
         self.rulebook.on_change(self._plan)
         self._scheduler.start()
 

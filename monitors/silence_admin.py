@@ -16,6 +16,9 @@ from storage.db import Database
 from storage.models import SilenceRow
 from storage.repositories import AuditRepository, SilenceRepository
 
+MAX_REASON = 500
+"""Characters in a silence's reason: enough for a ticket link and a sentence; a pasted
+log is refused, not cut short without a word."""
 MAX_SILENCE = 30 * 86400.0
 MIN_SILENCE = 60.0
 """Shorter would end before anyone saw it in force (``0.001`` seconds used to be kept)."""
@@ -44,6 +47,12 @@ class SilenceAdmin:
                 f"{format_matchers(parsed)} would silence every incident; add a matcher "
                 "that needs a label value, e.g. rule=slow-api"
             )
+        reason = reason.strip()
+        if len(reason) > MAX_REASON:
+            raise Invalid(
+                f"A silence's reason is at most {MAX_REASON} characters; this one has "
+                f"{len(reason):,}. Link to the details instead."
+            )
         if not seconds <= MAX_SILENCE:
             raise Invalid(f"A silence lasts at most {format_duration(MAX_SILENCE)}.")
         if not seconds >= MIN_SILENCE:
@@ -56,7 +65,7 @@ class SilenceAdmin:
                     matchers=format_matchers(parsed),
                     starts_at=start,
                     ends_at=start + seconds,
-                    reason=reason.strip()[:500],
+                    reason=reason,
                     created_by=actor.label,
                     created_at=now,
                     ended_handled=False,

@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from monitors.histogram import (
-    _MULT,
-    _TINY,
-    _code,
-    _Hist,
-    _quantile,
+    MULTIPLIER,
+    TINY,
+    Histogram,
+    code_of,
+    quantile_of,
 )
 from monitors.sources.base import LabelSet, label_set
 
@@ -76,7 +76,7 @@ class _Big:
         self.total = sum(values)
         self.lo = min(values)
         self.hi = max(values)
-        self.hist = _Hist()
+        self.hist = Histogram()
         self.hist.add_codes(pairs[1::2], 1)
 
     def add(self, v: float, code: int) -> None:
@@ -86,8 +86,42 @@ class _Big:
         self.hi = max(self.hi, v)
         self.hist.add_codes((code,), 1)
 
+    @classmethod
+    def restored(cls, content: BigBucket) -> _Big:
+        big = cls.__new__(cls)
+        big.count, big.total, big.lo, big.hi = content.count, content.total, content.lo, content.hi
+        big.hist = content.hist
+        return big
+
 
 Bucket = array | _Big
+
+
+@dataclass(frozen=True)
+class BigBucket:
+    """A bucket past ``RAW_CAP`` samples, as the window journal keeps it."""
+
+    index: int
+    count: int
+    total: float
+    lo: float
+    hi: float
+    hist: Histogram
+
+
+@dataclass(frozen=True)
+class SeriesChanges:
+    """The buckets of one series that changed since the journal last took them, each
+    whole (see monitors.window_journal); a later content of a bucket replaces an
+    earlier one. Raw buckets come as their indices, their lengths (in numbers) and all
+    their ``value, code`` pairs in one array, in that order; the others one by one."""
+
+    metric: str
+    key: LabelSet
+    raw_indices: list[int]
+    raw_lengths: list[int]
+    raw_pairs: array[float]
+    big: list[BigBucket]
 
 
 class _Run:
@@ -104,7 +138,7 @@ class _Run:
         self.lo = math.inf
         self.hi = -math.inf
         self.extremes_ok = False
-        self.hist = _Hist() if hist else None
+        self.hist = Histogram() if hist else None
         self.used = e
 
     @property
@@ -164,10 +198,25 @@ class _Run:
 
 
 class _Series:
-    __slots__ = ("buckets", "first", "groups", "has_big", "key", "labels", "runs", "wheres")
+    __slots__ = (
+        "buckets",
+        "changed",
+        "first",
+        "groups",
+        "has_big",
+        "key",
+        "labels",
+        "metric",
+        "runs",
+        "wheres",
+    )
 
-    def __init__(self, key: LabelSet) -> None:
+    def __init__(self, metric: str, key: LabelSet) -> None:
+        self.metric = metric
         self.key = key
+        self.changed: set[int] | None = None
+        """Buckets changed since the journal last took them (when it is on); None, not
+        an empty set (216 bytes), while there are none: the store may hold 200,000."""
         self.labels = dict(key)
         self.buckets: dict[int, Bucket] = {}
         self.first = 0  # lowest bucket index that may still be present
@@ -242,6 +291,24 @@ class _Series:
         return before - len(bk)
 
 
+def _contents(s: _Series, indices: Iterable[int]) -> SeriesChanges | None:
+    """The buckets ``indices`` of ``s`` (those still there), for the journal."""
+    buckets, raw, lengths, chunks, big = s.buckets, [], [], [], []
+    for i in indices:
+        b = buckets.get(i)
+        if type(b) is array:
+            raw.append(i)
+            lengths.append(len(b))
+            chunks.append(b)
+        elif b is not None:
+            big.append(BigBucket(i, b.count, b.total, b.lo, b.hi, b.hist.copy()))
+    if not raw and not big:
+        return None
+    pairs = array("d")
+    pairs.frombytes(b"".join(chunks))  # type: ignore[arg-type]  # arrays are buffers
+    return SeriesChanges(s.metric, s.key, raw, lengths, pairs, big)
+
+
 class _Metric:
     __slots__ = ("postings", "selections", "series")
 
@@ -284,10 +351,10 @@ class GroupStats:
         self.lo = math.inf
         self.hi = -math.inf
         self.matched = 0
-        self.hists: list[_Hist] = []
+        self.hists: list[Histogram] = []
 
     def quantile(self, q: float) -> float | None:
-        return _quantile(self.hists, q)
+        return quantile_of(self.hists, q)
 
     def value(self, aggregate: str, window: float) -> float | None:
         """The aggregate's value, None when the group had no samples."""
@@ -329,6 +396,14 @@ class WindowStore:
         # Prune about 120 times a window: memory overshoots the bound by under 1 %.
         self._prune_every = max(self.bucket_seconds, self.max_window / 120)
         self._next_prune = -math.inf
+        self._changed: list[_Series] | None = None
+        """Series with changed buckets, when the journal is on (``journal_changes``)."""
+
+    def journal_changes(self) -> None:
+        """Start tracking which buckets change, for ``take_changes`` (the journal that
+        keeps the window across a restart). Off by default: nothing else drains it."""
+        if self._changed is None:
+            self._changed = []
 
     def keep_at_least(self, seconds: float) -> None:
         """Grow retention (never shrink it) so that windows of ``seconds`` can be
@@ -360,17 +435,92 @@ class WindowStore:
                 return False
             if m is None:
                 m = self._metrics[metric] = _Metric()
-            s = m.series[key] = _Series(key)
-            m.selections.clear()
-            for item in key:
-                m.postings.setdefault(item, {})[key] = s
-            self._series += 1
+            s = self._new_series(m, metric, key)
         value = float(value)
-        code = _ceil(_log2(value) * _MULT) if value > _TINY else _code(value)
-        if s.add(_ceil(ts / self.bucket_seconds), value, code):
+        code = _ceil(_log2(value) * MULTIPLIER) if value > TINY else code_of(value)
+        idx = _ceil(ts / self.bucket_seconds)
+        if s.add(idx, value, code):
             self._buckets += 1
+        if self._changed is not None:
+            changed = s.changed
+            if changed is None:
+                changed = s.changed = set()
+                self._changed.append(s)
+            changed.add(idx)
         self._stored += 1
         return True
+
+    def _new_series(self, m: _Metric, metric: str, key: LabelSet) -> _Series:
+        s = m.series[key] = _Series(metric, key)
+        m.selections.clear()
+        for item in key:
+            m.postings.setdefault(item, {})[key] = s
+        self._series += 1
+        return s
+
+    def take_changes(self) -> list[SeriesChanges]:
+        """Every bucket changed since the last call, whole, and forget the changes
+        (buckets pruned meanwhile are left out). Needs ``journal_changes``."""
+        if not self._changed:
+            return []
+        taken = []
+        for s in self._changed:
+            changes = _contents(s, sorted(s.changed or ()))
+            s.changed = None
+            if changes is not None:
+                taken.append(changes)
+        self._changed = []
+        return taken
+
+    def contents(self, since: float) -> list[SeriesChanges]:
+        """Every bucket after ``since`` (epoch seconds), whole: a snapshot of the store,
+        which also counts as taking every change so far."""
+        after = math.floor(since / self.bucket_seconds)
+        everything = []
+        for m in self._metrics.values():
+            for s in m.series.values():
+                changes = _contents(s, sorted(i for i in s.buckets if i > after))
+                if changes is not None:
+                    everything.append(changes)
+                s.changed = None
+        if self._changed is not None:
+            self._changed = []
+        return everything
+
+    def restore(self, changes: SeriesChanges, now: float) -> int:
+        """Put back buckets the journal kept (each replacing what the bucket held);
+        those older than ``max_window`` are left out. Returns how many were put back."""
+        cutoff = math.floor((now - self.max_window) / self.bucket_seconds)
+        m = self._metrics.get(changes.metric)
+        s = m.series.get(changes.key) if m is not None else None
+        if s is None:
+            if self._series >= self.max_series:
+                self._dropped["series_limit"] += 1
+                return 0
+            if m is None:
+                m = self._metrics[changes.metric] = _Metric()
+            s = self._new_series(m, changes.metric, changes.key)
+        buckets, before, pairs, at = s.buckets, len(s.buckets), changes.raw_pairs, 0
+        restored, lowest = 0, math.inf
+        for i, n in zip(changes.raw_indices, changes.raw_lengths, strict=True):
+            if i > cutoff:
+                buckets[i] = pairs[at : at + n]
+                restored += 1
+                lowest = min(lowest, i)
+            at += n
+        for big in changes.big:
+            if big.index > cutoff:
+                buckets[big.index] = _Big.restored(big)
+                s.has_big = True
+                restored += 1
+                lowest = min(lowest, big.index)
+        if len(buckets) > before:  # ``first`` may be lower than the lowest, never higher
+            self._buckets += len(buckets) - before
+            s.first = int(lowest) if before == 0 else min(s.first, int(lowest))
+        s.runs.clear()  # built again from the buckets on the next query
+        if not s.buckets:  # everything was too old: no empty series left behind
+            self._prune_series(m, changes.metric, changes.key)
+        return restored
 
     def add_many(self, samples: Iterable[Sample], now: float) -> int:
         """Store samples (``ts`` None means ``now``); return how many were kept."""
@@ -484,16 +634,19 @@ class WindowStore:
                     for rk in [rk for rk, r in s.runs.items() if end - rk[1] - r.used >= r.n]:
                         del s.runs[rk]
                 if not s.buckets:
-                    del m.series[key]
-                    m.selections.clear()
-                    for item in key:
-                        posting = m.postings[item]
-                        del posting[key]
-                        if not posting:
-                            del m.postings[item]
-                    self._series -= 1
-            if not m.series:
-                del self._metrics[name]
+                    self._prune_series(m, name, key)
+
+    def _prune_series(self, m: _Metric, name: str, key: LabelSet) -> None:
+        del m.series[key]
+        m.selections.clear()
+        for item in key:
+            posting = m.postings[item]
+            del posting[key]
+            if not posting:
+                del m.postings[item]
+        self._series -= 1
+        if not m.series:
+            del self._metrics[name]
 
     def stats(self) -> dict[str, int]:
         """Counters for /metrics."""

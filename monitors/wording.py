@@ -15,7 +15,8 @@ def counted(count: int, noun: str, nouns: str | None = None) -> str:
 
 
 def ordinal(number: int) -> str:
-    """``1st``, ``2nd``, ``3rd``, ``4th``, ``11th``, ``22nd``."""
+    """``1st``, ``2nd``, ``3rd``, ``4th``, ``11th``, ``22nd``: a count that must not read
+    as an id (``#4`` is incident 4)."""
     if 10 <= number % 100 <= 20:
         suffix = "th"
     else:

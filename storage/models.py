@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, Double, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.vocabulary import IncidentKind
@@ -26,6 +36,9 @@ class RuleRow(Base):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     updated_at: Mapped[float]
     updated_by: Mapped[str] = mapped_column(String(200))
+    file_version: Mapped[str | None] = mapped_column(String(64))
+    """The file's rule this overrides, when saved (monitors.rulebook.file_version); None
+    when the file had no such rule, or for rows saved before versions were recorded."""
 
 
 class SeriesStateRow(Base):
@@ -228,3 +241,15 @@ class EventRow(Base):
     context: Mapped[dict[str, Any]] = mapped_column(JSON)
     action: Mapped[str] = mapped_column(String(32))
     incident_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class WindowJournalRow(Base):
+    """The window store's buckets changed in one flush (monitors.window_journal): what a
+    restart replays so that rules read the window they had, not "no data"."""
+
+    __tablename__ = "window_journal"
+    __table_args__ = (Index("ix_window_journal_written_at", "written_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    written_at: Mapped[float]
+    data: Mapped[bytes] = mapped_column(LargeBinary)

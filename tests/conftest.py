@@ -1,5 +1,5 @@
 """Shared fixtures: a migrated database on SQLite and, where the server is there, on
-PostgreSQL (a schema of its own per test), and a controllable clock."""
+PostgreSQL (a database of its own per test), and a controllable clock."""
 
 from __future__ import annotations
 
@@ -45,18 +45,36 @@ def clock() -> Clock:
     return Clock()
 
 
+_pg_template: str | None = None
+"""A database migrated once per test run; each test's database is a copy of it."""
+
+
 async def _postgres_database() -> str:
-    """Create a fresh database; skip (or fail under CI) when PostgreSQL is not there."""
+    """Create a fresh, migrated database; skip (or fail under CI) when PostgreSQL is
+    not there."""
+    global _pg_template
     try:
         connection = await asyncpg.connect(PG_DSN, timeout=3)
     except (OSError, asyncpg.PostgresError) as exc:
         _missing(f"PostgreSQL not reachable at {PG_DSN}: {exc}")
     name = f"tocsin_t_{uuid.uuid4().hex[:12]}"
     try:
-        await connection.execute(f"CREATE DATABASE {name}")
+        if _pg_template is None:  # migrating takes longer than copying a database
+            template = f"tocsin_template_{uuid.uuid4().hex[:12]}"
+            await connection.execute(f"CREATE DATABASE {template}")
+            database = Database(postgres_url(template))
+            await database.migrate()
+            await database.close()
+            _pg_template = template
+        await connection.execute(f"CREATE DATABASE {name} TEMPLATE {_pg_template}")
     finally:
         await connection.close()
     return name
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _pg_template is not None:
+        asyncio.run(_drop_database(_pg_template))
 
 
 async def _drop_database(name: str) -> None:
@@ -74,7 +92,8 @@ def postgres_url(name: str) -> str:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 async def database_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:
-    """A database URL for an empty database, on each backend."""
+    """A database URL for a database of its own, on each backend: an empty file on
+    SQLite, a freshly migrated database on PostgreSQL."""
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'tocsin.db'}"
         return
@@ -129,9 +148,10 @@ def sqlite_url(tmp_path) -> str:
 
 
 @pytest.fixture
-async def api(sqlite_url: str, clock: Clock) -> AsyncIterator[Api]:
-    """The HTTP API on loopback, over a fresh SQLite database (see http_harness)."""
-    async with serve(sqlite_url, clock) as running:
+async def api(database_url: str, clock: Clock) -> AsyncIterator[Api]:
+    """The HTTP API on loopback, over a fresh database on each backend (see
+    http_harness)."""
+    async with serve(database_url, clock) as running:
         yield running
 
 

@@ -46,6 +46,7 @@ async def test_help_for_one_group(core, text):
         "/rule edit NAME",
         "/rule enable NAME",
         "/rule disable NAME",
+        "/rule reset NAME",
         "/rule test NAME",
     ]
 

@@ -247,6 +247,13 @@ async def test_snooze_outside_the_allowed_range_is_refused(core, clock, duration
     assert f"Snooze for between 1m and 7d; {duration} is not." in reply.text
 
 
+async def test_a_huge_snooze_is_refused_without_float_noise(core, clock):
+    """999999999999999999999d used to read back as 1000000000000000003106d21h24m16s."""
+    incident_id = await open_one(core, clock)
+    reply = await refused(core, f"/alerts snooze {incident_id} 999999999999999999999d")
+    assert "Snooze for between 1m and 7d; 1e+21d is not." in reply.text
+
+
 async def test_snooze_without_a_duration_shows_usage(core, clock):
     incident_id = await open_one(core, clock)
     reply = await refused(core, f"/alerts snooze {incident_id}")

@@ -115,15 +115,34 @@ async def test_show_reads_like_yaml_for_the_everyday_rule(core):
 
 
 async def test_show_unknown_rule_names_the_known_ones(core):
-    reply = await refused(core, "/rule show slow-db")
-    assert "There is no rule named 'slow-db'. Rules: error-rate, slow-api." in reply.text
+    reply = await refused(core, "/rule show latency")
+    assert "There is no rule named 'latency'. Rules: error-rate, slow-api." in reply.text
+
+
+async def test_a_rule_name_in_capitals_names_the_lower_case_rule(core):
+    """Rule names are lower-case: /rule show Slow-API shows slow-api."""
+    assert (await ok(core, "/rule show Slow-API")).text.startswith("slow-api: API latency")
+
+
+@pytest.mark.parametrize(
+    ("text", "says", "never"),
+    [
+        # "NOSUCH" used to get 'did you mean nosuch?', a rule that does not exist either
+        ("/rule enable NOSUCH", "There is no rule named 'nosuch'. Rules:", "did you mean"),
+        ("/rule disable slow-ap", "There is no rule named 'slow-ap'. Did you mean slow-api?", ""),
+        ("/rule show eror-rate", "Did you mean error-rate?", ""),
+    ],
+)
+async def test_an_unknown_rule_suggests_only_rules_that_exist(core, text, says, never):
+    reply = await refused(core, text)
+    assert says in reply.text
+    assert not never or never not in reply.text.lower()
 
 
 @pytest.mark.parametrize(
     ("text", "says", "usage"),
     [
         ("/rule show", "missing NAME, e.g. slow-api", "Usage: /rule show NAME"),
-        ("/rule show Slow-API", "did you mean slow-api?", "Usage: /rule show NAME"),
         ("/rule show slow api", 'too many arguments: "api"', "Usage: /rule show NAME"),
         ("/rule list all", 'too many arguments: "all"', "Usage: /rule list"),
     ],
@@ -181,7 +200,7 @@ async def test_set_survives_a_restart(core_each_db, clock, database_url):
     finally:
         await again.close()
     assert shown.text.splitlines()[1].startswith("origin: saved by alice (console) at ")
-    assert shown.text.splitlines()[1].endswith("(overrides the config file)")
+    assert shown.text.splitlines()[1].endswith(", overriding the config file's rule")
     assert listed.table[2][3] == "warning > 1000, critical > 2000"
 
 

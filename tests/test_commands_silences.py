@@ -87,6 +87,17 @@ async def test_add_longer_than_the_maximum_is_refused(core):
     assert reply.text == "A silence lasts at most 30d. Nothing was changed."
 
 
+async def test_a_reason_past_500_characters_is_refused_not_cut_short(core):
+    """A pasted log used to be kept, silently cut to 500 characters."""
+    reply = await refused(core, "/silence add rule=slow-api 2h " + "x" * 3000)
+    assert reply.text == (
+        "A silence's reason is at most 500 characters; this one has 3,000. "
+        "Link to the details instead. Nothing was changed."
+    )
+    await ok(core, "/silence add rule=slow-api 2h " + "x" * 500)
+    assert (await ok(core, "/silence list")).table[1][-1] == "x" * 500
+
+
 # ---------------------------------------------------------------- list
 
 
@@ -101,7 +112,7 @@ async def test_list_shows_active_silences_until_they_end(core, clock):
     await ok(core, '/silence add "route=~/admin/.*" 30m')
     clock.advance(600)
     reply = await ok(core, "/silence list")
-    assert reply.text == "2 silence(s):"
+    assert reply.text == "2 silences:"
     header, *rows = reply.table
     assert header == ("ID", "Matchers", "Until", "Left", "By", "Reason")
     by_id = {row[0]: row for row in rows}
@@ -115,7 +126,8 @@ async def test_list_shows_active_silences_until_they_end(core, clock):
     assert by_id["2"][1] == "route=~/admin/.*"
     assert by_id["2"][3:] == ("20m", "alice (console)", "-")
     clock.advance(3600)
-    assert table_ids(await ok(core, "/silence list")) == ["1"]
+    reply = await ok(core, "/silence list")
+    assert (reply.text, table_ids(reply)) == ("1 silence:", ["1"])
     clock.advance(3600)
     assert (await ok(core, "/silence list")).text == "No active or upcoming silences."
 

@@ -1,7 +1,9 @@
-"""`run.py check-config PATH`: every error names the rule, the field and the reason."""
+"""`run.py check-config PATH`: every error names the line, the rule, the field and the
+reason, in file order."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -78,7 +80,30 @@ def test_the_shipped_config_passes():
             "not a valid regular expression",
         ),
         ("aggregate: p42\n    thresholds: {warning: 1}", "aggregate", "p95"),
-        ("breaches_to_open: 0\n    thresholds: {warning: 1}", "breaches_to_open", "greater than"),
+        (
+            "op: '=>'\n    thresholds: {warning: 1}",
+            "op",
+            "'=>' is not one of >, <, >=, <=; did you mean '>='?",
+        ),
+        (
+            "aggregate: p59\n    thresholds: {warning: 1}",
+            "aggregate",
+            "did you mean 'p95'?",
+        ),
+        ("thresholds: {warning: '800'}", "thresholds.warning", "'800' is not a number"),
+        ("enabled: 'off'\n    thresholds: {warning: 1}", "enabled", "'off' is not true or false"),
+        ("breaches_to_open: '3'\n    thresholds: {warning: 1}", "breaches_to_open", "not a number"),
+        ("min_samples: 2.5\n    thresholds: {warning: 1}", "min_samples", "not a whole number"),
+        (
+            "breaches_to_open: 0\n    thresholds: {warning: 1}",
+            "breaches_to_open",
+            "0 is less than 1",
+        ),
+        (
+            "normals_to_resolve: 1001\n    thresholds: {warning: 1}",
+            "normals_to_resolve",
+            "more than",
+        ),
         ("escalate_after: 15m\n    thresholds: {warning: 1}", "escalate_to", "needs a channel"),
     ],
 )
@@ -86,10 +111,14 @@ def test_each_error_names_rule_field_and_reason(tmp_path, capsys, rule, field, r
     text = f"rules:\n  - name: slow-api\n    metric: latency\n    {rule}\n"
     status, _, err = check(tmp_path, text, capsys)
     assert status == 1
+    key = f"    {field.split('.')[0]}:"  # the line of the key, else of the rule's start
+    at = next((n for n, t in enumerate(text.splitlines(), 1) if t.startswith(key)), 2)
     lines = [line.strip() for line in err.splitlines()[1:]]
     assert any(
-        line.startswith(f"rule 'slow-api': {field}:") and reason in line for line in lines
+        line.startswith(f"line {at}: rule 'slow-api': {field}:") and reason in line
+        for line in lines
     ), err
+    assert not any("Input should be" in line for line in lines), "pydantic's words, not ours"
 
 
 def test_every_error_in_a_file_is_reported_at_once(tmp_path, capsys):
@@ -108,25 +137,78 @@ rules:
 """
     status, _, err = check(tmp_path, text, capsys)
     assert status == 1
-    assert "4 error(s)" in err.splitlines()[0]
-    assert "rule 'a': thresholds.warning:" in err
-    assert "rules[1]: name: required" in err  # a rule with no name, by position
-    assert "rule 'a': name: another rule already has this name" in err
-    assert "rule 'ok': metric: required" in err
+    assert err.splitlines()[1:] == [
+        "  line 5: rule 'a': thresholds.warning: 'x' is not a number",
+        "  line 6: rules[1]: name: required",  # a rule with no name, by position
+        "  line 8: rule 'a': name: another rule already has this name",
+        "  line 11: rule 'ok': metric: required",  # the rule's first line
+    ]
+    assert err.splitlines()[0].endswith(": 4 errors")
+
+
+def test_errors_come_in_file_order_settings_and_rules_alike(tmp_path, capsys):
+    """pydantic reports in field-declaration order, and settings before rules; a reader
+    fixing a file goes from top to bottom."""
+    text = """rules:
+  - name: b
+    metric: m
+    thresholds: {warning: 1}
+    window: soon
+    aggregate: nope
+timer_interval: never
+databse_url: sqlite://
+"""
+    status, _, err = check(tmp_path, text, capsys)
+    assert status == 1
+    assert [line.split(":")[0].strip() for line in err.splitlines()[1:]] == [
+        "line 5",
+        "line 6",
+        "line 7",
+        "line 8",
+    ], err
 
 
 def test_yaml_syntax_errors_give_the_line(tmp_path, capsys):
     status, _, err = check(tmp_path, "rules:\n  - name: a\n    metric: [m\n", capsys)
     assert status == 1
-    assert "(file): line " in err
+    assert err.splitlines()[1].startswith("  line 4: ")
+    assert "(column " in err
 
 
-def test_unknown_settings_and_missing_files_are_errors(tmp_path, capsys):
+def test_an_unknown_setting_points_to_where_settings_are_described(tmp_path, capsys):
     status, _, err = check(tmp_path, "databse_url: sqlite://\n" + GOOD, capsys)
-    assert status == 1 and "databse_url: unknown field (did you mean 'database_url'?" in err
+    assert status == 1
+    assert (
+        "line 1: (settings): databse_url: unknown field (did you mean 'database_url'? "
+        "see the Settings section of README.md)" in err
+    )
+    assert "docs/rules.md" not in err
+
+
+def test_a_missing_file_is_an_error(tmp_path, capsys):
     status = run.main(["check-config", str(tmp_path / "nope.yaml")])
     assert status == 1
-    assert "No such file" in capsys.readouterr().err
+    assert (
+        "nope.yaml: 1 error\n  cannot read it: No such file or directory" in capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# all commented out\n# rules:\n"])
+def test_an_empty_file_is_an_error_not_ok_with_no_rules(tmp_path, capsys, text):
+    """An empty file used to pass as "OK, 0 rules": a truncated file or a wrong path."""
+    status, out, err = check(tmp_path, text, capsys)
+    assert (status, out) == (1, "")
+    assert "the file is empty; write 'rules: []' for a config without rules" in err
+
+
+def test_no_rules_said_outright_passes(tmp_path, capsys):
+    status, out, _ = check(tmp_path, "rules: []\n", capsys)
+    assert status == 0 and "OK, 0 rules" in out
+
+
+def test_rules_that_are_not_a_list_are_refused(tmp_path, capsys):
+    status, _, err = check(tmp_path, "rules:\n  slow-api: {metric: m}\n", capsys)
+    assert status == 1 and err.splitlines()[1] == "  line 1: (settings): rules: expected a list"
 
 
 def test_a_rule_name_error_says_what_a_name_may_hold(tmp_path, capsys):
@@ -180,7 +262,7 @@ def test_source_fields_are_checked_per_source(tmp_path, capsys, rule, field, rea
     text = f"rules:\n  - name: r\n    {rule}\n    thresholds: {{warning: 1}}\n"
     status, _, err = check(tmp_path, text, capsys)
     assert status == 1
-    lines = [line.strip() for line in err.splitlines()[1:]]
+    lines = [re.sub(r"^line \d+: ", "", line.strip()) for line in err.splitlines()[1:]]
     assert any(line.startswith(f"rule 'r': {field}:") and reason in line for line in lines), err
 
 
@@ -189,7 +271,7 @@ def test_every_source_problem_of_a_rule_is_listed(tmp_path, capsys):
         tmp_path, "rules:\n  - name: r\n    source: sql\n    metric: m\n"
         "    thresholds: {warning: 1}\n", capsys
     )  # fmt: skip
-    assert status == 1 and "3 error(s)" in err
+    assert status == 1 and "3 errors" in err
     assert "rule 'r': metric: not used by sql rules" in err
     assert "rule 'r': url: required" in err and "rule 'r': query: required" in err
 
@@ -220,7 +302,7 @@ def test_several_files_are_checked_and_each_reported(tmp_path, capsys):
     out = capsys.readouterr()
     assert status == 1
     assert f"{good}: OK, 1 rule: slow-api" in out.out
-    assert f"{bad}: 2 error(s)" in out.err
+    assert f"{bad}: 2 errors" in out.err
 
 
 def test_the_rule_catalogue_passes():

@@ -155,7 +155,7 @@ async def test_a_table_reply_prints_a_table(core, clock):
     await ok(core, '/silence add "route=~/api/[a-z]+/orders" 30m')
     out = rendered(reply_renderable(await ok(core, "/silence list")))
     title, header, rule, *rows = out.splitlines()
-    assert title == "2 silence(s):"
+    assert title == "2 silences:"
     assert [cell.strip() for cell in header.split("┃")] == [
         "ID",
         "Matchers",

@@ -20,8 +20,8 @@ import fcntl
 import itertools
 import os
 import random
+import re
 import signal
-import socket
 import sys
 import time
 from collections import Counter, defaultdict
@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import func, select, text
 
 from storage.db import Database
@@ -72,6 +73,9 @@ EPISODE = ((2.5, 900.0), (4.0, 3000.0), (6.0, 900.0), (PERIOD, 100.0))
 NORMAL = 100.0
 LIVE = ("open", "acknowledged")
 LEASE = 30.0  # OutboxRepository.claim
+STARTED = b"\n===== start =====\n"
+UP = re.compile(rb"Tocsin is up: .*, HTTP on http://[^ ]+:(\d+),")
+pytestmark = pytest.mark.slow
 
 
 def latency(route_index: int, elapsed: float) -> float:
@@ -79,18 +83,13 @@ def latency(route_index: int, elapsed: float) -> float:
     return next(value for end, value in EPISODE if phase < end)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclass
 class Harness:
     database_url: str
     config: Path
     log: Path
-    port: int
+    port: int | None = None
+    """The port the running process took (it binds port 0 and logs it), once known."""
     normal_only: bool = False
     process: asyncio.subprocess.Process | None = None
     _output: int | None = None  # read end of the pipe the console adapter prints to
@@ -100,13 +99,14 @@ class Harness:
             **os.environ,
             "TOCSIN_DATABASE_URL": self.database_url,
             "TOCSIN_CONFIG": str(self.config),
-            "TOCSIN_HTTP_PORT": str(self.port),
+            "TOCSIN_HTTP_PORT": "0",
             "TOCSIN_HTTP_HOST": "127.0.0.1",
             "TOCSIN_API_TOKEN": "",
             "COLUMNS": "200",
         }
+        self.port = None
         with self.log.open("ab") as log:
-            log.write(b"\n===== start =====\n")
+            log.write(STARTED)
         # The console is the chat platform here. Its pipe holds one page of output, so
         # when the test stops reading, the next message blocks in mid-delivery, like a
         # post to a platform that has not answered yet.
@@ -147,6 +147,12 @@ class Harness:
             os.close(self._output)
             self._output = None
 
+    def _port_from_log(self) -> int | None:
+        """The port in this run's start-up line ("HTTP on http://127.0.0.1:PORT")."""
+        run = self.log.read_bytes().rsplit(STARTED, 1)[-1] if self.log.exists() else b""
+        found = UP.search(run)
+        return int(found[1]) if found else None
+
     async def wait_healthy(self, deadline: float = 30.0) -> None:
         async with httpx.AsyncClient(timeout=2) as client:
             until = time.monotonic() + deadline
@@ -154,6 +160,10 @@ class Harness:
                 assert self.process is not None and self.process.returncode is None, (
                     f"the service ended while starting:\n{self.tail()}"
                 )
+                self.port = self.port or self._port_from_log()
+                if self.port is None:
+                    await asyncio.sleep(0.05)
+                    continue
                 with contextlib.suppress(httpx.HTTPError):
                     response = await client.get(f"http://127.0.0.1:{self.port}/healthz")
                     if response.status_code == 200:
@@ -166,6 +176,7 @@ class Harness:
         if self.process.returncode is None:
             self.process.send_signal(signal.SIGKILL)
         await self.process.wait()
+        self.port = None  # free again: another process may take it
         self._close_output()
 
     async def terminate(self) -> int:
@@ -183,9 +194,13 @@ class Harness:
     async def push_forever(self, started: float) -> None:
         """A service reporting each route's latency five times a second, whichever
         process is up; refused or unanswered pushes (while it is down) are dropped."""
-        url = f"http://127.0.0.1:{self.port}/v1/samples"
         async with httpx.AsyncClient(timeout=1) as client:
             while True:
+                self.port = self.port or self._port_from_log()
+                if self.port is None:  # starting: the pushes of a real service fail too
+                    await asyncio.sleep(0.2)
+                    continue
+                url = f"http://127.0.0.1:{self.port}/v1/samples"
                 elapsed = time.monotonic() - started
                 samples = [
                     {
@@ -358,7 +373,7 @@ def problems(snap: Snapshot) -> list[str]:
 async def test_kill_9_at_random_moments_loses_and_doubles_nothing(database_url, tmp_path):
     config = tmp_path / "tocsin.yaml"
     config.write_text(CONFIG)
-    harness = Harness(database_url, config, tmp_path / "service.log", free_port())
+    harness = Harness(database_url, config, tmp_path / "service.log")
     rng = random.Random(SEED)
     started = time.monotonic()
     pusher = asyncio.ensure_future(harness.push_forever(started))

@@ -133,9 +133,10 @@ async def test_no_data_alerting_keeps_the_level_of_a_firing_incident(database_ur
 
 
 async def test_a_series_missing_after_a_restart_reads_no_data(database_url, clock):
-    """The window store is in memory. After a restart a series that sends nothing more
-    is not listed by the source at all; it must still read "no data", so that the rule's
-    no_data policy (here: ok) resolves the incident instead of leaving it open forever."""
+    """A series that sent nothing for longer than the window journal keeps (twice the
+    longest window) is not in the store after a restart, so the source does not list it
+    at all; it must still read "no data", so that the rule's no_data policy (here: ok)
+    resolves the incident instead of leaving it open forever."""
     grouped = {"no_data": "ok", "group_by": ["route"]}
     core = await open_core(database_url, clock, **grouped)
     for _ in range(2):
@@ -144,7 +145,9 @@ async def test_a_series_missing_after_a_restart_reads_no_data(database_url, cloc
         await core.engine.tick(core.rulebook.enabled(), now=now)
     assert [i.labels for i in await incidents(core)] == [{"route": "/pay"}]
     await core.close()
+    clock.advance(120)  # down for two minutes: the journal keeps one (2 x 30s, at least 60s)
     core = await open_core(database_url, clock, **grouped)
+    assert core.store.stats()["series"] == 0
     try:
         for _ in range(3):
             await tick(core, clock, None)

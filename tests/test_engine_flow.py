@@ -60,12 +60,7 @@ async def test_a_restart_between_two_breaches_keeps_the_count(database_url, cloc
 
 
 async def test_cooldown_reopens_the_same_incident_without_a_new_page(core, clock):
-    for value in (900, 900):
-        await tick(core, clock, value)
-    clock.advance(30)
-    for _ in range(3):
-        await tick(core, clock, 100)
-    clock.advance(30)  # the normal samples leave the window
+    await breach_then_recover(core, clock)
     for value in (900, 900):
         await tick(core, clock, value)
     (incident,) = await incidents(core)
@@ -73,15 +68,37 @@ async def test_cooldown_reopens_the_same_incident_without_a_new_page(core, clock
     assert await outbox(core) == [("opened", True), ("resolved", False), ("reopened", False)]
 
 
+async def breach_then_recover(core, clock) -> None:
+    """Two breaching ticks (opens, or reopens), three normal ones (resolves), then long
+    enough for the normal samples to leave the 30 s window."""
+    for value in (900, 900):
+        await tick(core, clock, value)
+    clock.advance(30)
+    for _ in range(3):
+        await tick(core, clock, 100)
+    clock.advance(30)
+
+
+async def test_a_reopen_says_how_many_times_never_an_incident_number(core, clock):
+    """A reopen's count read as an incident ("reopened (#2)"): it is an ordinal now."""
+    for _episode in range(2):
+        await breach_then_recover(core, clock)
+    for value in (900, 900):
+        await tick(core, clock, value)
+    (incident,) = await incidents(core)
+    _, events = await core.incidents.show(incident.id)
+    lines = [e.detail for e in events if e.kind == "reopened"]
+    assert [line.split(":")[0] for line in lines] == [
+        "Breaching again within the cooldown, reopened for the 1st time",
+        "Breaching again within the cooldown, reopened for the 2nd time",
+    ]
+    assert not any("#" in line for line in lines)
+
+
 async def test_cooldown_zero_opens_a_new_incident_that_pages(database_url, clock):
     core = await open_core(database_url, clock, cooldown=0)
     try:
-        for value in (900, 900):
-            await tick(core, clock, value)
-        clock.advance(30)
-        for _ in range(3):
-            await tick(core, clock, 100)
-        clock.advance(30)
+        await breach_then_recover(core, clock)
         for value in (900, 900):
             await tick(core, clock, value)
         assert [(i.status, i.reopen_count) for i in await incidents(core)] == [

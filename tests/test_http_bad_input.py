@@ -30,9 +30,9 @@ METRIC = SLOW_API.metric
     ],
 )
 async def test_rule_interval_out_of_range_is_refused_and_not_saved(
-    sqlite_url, clock, interval, says
+    database_url, clock, interval, says
 ):
-    async with serve(sqlite_url, clock) as api:
+    async with serve(database_url, clock) as api:
         patched = await api.client.patch("/v1/rules/slow-api", json={"interval": interval})
         assert patched.status_code == 400, patched.text
         error = patched.json()["error"]
@@ -48,39 +48,39 @@ async def test_rule_interval_out_of_range_is_refused_and_not_saved(
         )
         assert created.status_code == 400, created.text
         assert (await api.client.get("/v1/rules/slow-api")).json()["interval"] == "1m"
-    async with serve(sqlite_url, clock) as api:
+    async with serve(database_url, clock) as api:
         assert api.core.rulebook.load_errors == []
         names = [r["name"] for r in (await api.client.get("/v1/rules")).json()["rules"]]
         assert names == ["slow-api"]
         assert api.core.rulebook.get("slow-api").interval == 60.0
 
 
-async def test_a_fractional_duration_reads_back_and_survives_a_restart(sqlite_url, clock):
-    async with serve(sqlite_url, clock) as api:
+async def test_a_fractional_duration_reads_back_and_survives_a_restart(database_url, clock):
+    async with serve(database_url, clock) as api:
         patched = await api.client.patch(
             "/v1/rules/slow-api", json={"interval": "1500ms", "window": 90.25}
         )
         assert patched.status_code == 200, patched.text
         assert patched.json()["interval"] == "1.5s"  # was "2s": not what was saved
         assert patched.json()["window"] == "90.25s"
-    async with serve(sqlite_url, clock) as api:
+    async with serve(database_url, clock) as api:
         rule = api.core.rulebook.get("slow-api")
         assert (rule.interval, rule.window) == (1.5, 90.25)
         sent_back = (await api.client.get("/v1/rules/slow-api")).json()
         assert (await api.client.patch("/v1/rules/slow-api", json=sent_back)).status_code == 200
 
 
-async def test_a_saved_rule_the_scheduler_cannot_plan_does_not_stop_the_start(sqlite_url, clock):
+async def test_a_saved_rule_the_scheduler_cannot_plan_does_not_stop_the_start(database_url, clock):
     """A database written by an older version may hold such a rule: it is reported and
     skipped, and the scheduler starts (it used to raise OverflowError at every start)."""
-    db = Database(sqlite_url)
+    db = Database(database_url)
     await db.migrate()
     spec = {**SLOW_API.to_json(), "name": "forever", "interval": "1000000000000d"}
     async with db.transaction() as session:
         await RuleRepository(session).save("forever", spec, clock.now, "api")
     await db.close()
 
-    core = await Core.open(sqlite_url, file_rules=[SLOW_API], clock=clock)
+    core = await Core.open(database_url, file_rules=[SLOW_API], clock=clock)
     try:
         assert core.rulebook.get("forever") is None
         assert any("forever" in e and "interval" in e for e in core.rulebook.load_errors)
@@ -94,20 +94,20 @@ async def test_a_saved_rule_the_scheduler_cannot_plan_does_not_stop_the_start(sq
         await core.close()
 
 
-async def test_a_saved_rule_that_no_longer_validates_can_be_replaced(sqlite_url, clock):
+async def test_a_saved_rule_that_no_longer_validates_can_be_replaced(database_url, clock):
     """What the start-up warning tells the operator to do actually works, and lasts."""
-    db = Database(sqlite_url)
+    db = Database(database_url)
     await db.migrate()
     spec = {**SLOW_API.to_json(), "name": "fast", "interval": "500ms"}  # valid once
     async with db.transaction() as session:
         await RuleRepository(session).save("fast", spec, clock.now, "api")
     await db.close()
-    async with serve(sqlite_url, clock) as api:
+    async with serve(database_url, clock) as api:
         (warning,) = api.core.rulebook.load_errors
         assert "POST /v1/rules a corrected rule of that name" in warning
         fixed = await api.client.post("/v1/rules", json={**spec, "interval": "1s"})
         assert fixed.status_code == 201, fixed.text
-    async with serve(sqlite_url, clock) as api:
+    async with serve(database_url, clock) as api:
         assert api.core.rulebook.load_errors == []
         assert api.core.rulebook.get("fast").interval == 1.0
 
@@ -129,6 +129,28 @@ async def test_true_is_not_a_number_in_a_rule(api, patch):
     assert rule["thresholds"] == {"warning": 500.0, "critical": 2000.0}
     assert (rule["breaches_to_open"], rule["normals_to_resolve"]) == (2, 3)
     assert rule["origin"] == {"source": "file"}  # nothing saved
+
+
+@pytest.mark.parametrize(
+    ("patch", "says"),
+    [
+        ({"enabled": "off"}, "enabled: 'off' is not true or false"),  # was taken as false
+        ({"enabled": 0}, "enabled: 0 is not true or false"),
+        ({"breaches_to_open": "3"}, "breaches_to_open: '3' is not a number"),  # was taken as 3
+        ({"thresholds": {"warning": "600"}}, "thresholds.warning: '600' is not a number"),
+        ({"min_samples": 2.5}, "min_samples: 2.5 is not a whole number"),
+        ({"op": "=>"}, "op: '=>' is not one of >, <, >=, <=; did you mean '>='?"),
+    ],
+)
+async def test_rule_fields_are_strict_in_the_api(api, patch, says):
+    """A string is not a number nor a boolean, as true is not a threshold: one strictness."""
+    response = await api.client.patch("/v1/rules/slow-api", json=patch)
+    assert response.status_code == 400, response.text
+    assert says in response.json()["error"]
+    assert "Input should" not in response.json()["error"]
+    rule = (await api.client.get("/v1/rules/slow-api")).json()
+    assert (rule["enabled"], rule["breaches_to_open"]) == (True, 2)
+    assert rule["origin"]["source"] == "file"  # nothing saved
 
 
 # --- ids in paths -------------------------------------------------------------------------

@@ -90,7 +90,7 @@ async def test_a_rule_from_get_can_be_sent_back(api):
     patched = await api.client.patch("/v1/rules/slow-api", json=rule)
     assert patched.status_code == 200, patched.text
     assert patched.json()["runbook"] == "https://wiki.example.com/slow-api"
-    assert patched.json()["origin"]["source"] == "saved"
+    assert patched.json()["origin"]["source"] == "override"
 
 
 async def test_bad_rule_requests(api):

@@ -127,7 +127,6 @@ def _error(text: str) -> str:
         ("/rule set slow-api 5 crit", ['"crit" is not a level', "did you mean critical?"]),
         ("/rule set slow-api 5 page", ['"page" is not a level', "warning, error or critical"]),
         # names
-        ("/rule show Slow-API", ['"Slow-API" is not a rule name', "did you mean slow-api?"]),
         ('/rule enable "slow api"', ['"slow api" is not a rule name']),
         ("/rule disable -x", ['"-x" is not a rule name']),
         ("/rule test " + "a" * 64, ["is not a rule name", "up to 63"]),
@@ -249,6 +248,7 @@ def test_table_shape() -> None:
         ("rule", "edit"),
         ("rule", "enable"),
         ("rule", "disable"),
+        ("rule", "reset"),
         ("rule", "test"),
         ("silence", "add"),
         ("silence", "remove"),

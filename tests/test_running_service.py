@@ -1,11 +1,14 @@
-"""`python run.py` as an operator runs it: a real process, real HTTP, real signals."""
+"""`python run.py` as an operator runs it: a real process, real HTTP, real signals.
+
+The service binds port 0 and the tests read the port it took from its start-up line
+("HTTP on http://127.0.0.1:PORT"), so no two runs race for a port."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -16,7 +19,9 @@ from sqlalchemy import select
 from storage.db import Database
 from storage.models import IncidentRow
 
+pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent
+UP = re.compile(r"Tocsin is up: .*, HTTP on http://[^ ]+:(\d+),")
 CONFIG = """
 timer_interval: 1
 rules:
@@ -29,20 +34,14 @@ rules:
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-async def start(tmp_path: Path, port: int, **env: str) -> asyncio.subprocess.Process:
-    config = tmp_path / "tocsin.yaml"
-    config.write_text(CONFIG)
+async def start(tmp_path: Path, config: str = CONFIG, **env: str) -> asyncio.subprocess.Process:
+    path = tmp_path / "tocsin.yaml"
+    path.write_text(config)
     environment = {
         **os.environ,
         "TOCSIN_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'tocsin.db'}",
-        "TOCSIN_CONFIG": str(config),
-        "TOCSIN_HTTP_PORT": str(port),
+        "TOCSIN_CONFIG": str(path),
+        "TOCSIN_HTTP_PORT": "0",
         "COLUMNS": "200",
         **env,
     }
@@ -72,6 +71,14 @@ async def read_until(
     await asyncio.wait_for(scan(), deadline)
 
 
+async def port_of(process: asyncio.subprocess.Process, seen: list[str]) -> int:
+    """The port the service took, from its start-up line."""
+    await read_until(process, "Tocsin is up:", seen)
+    found = UP.search(seen[-1])
+    assert found, seen[-1]
+    return int(found[1])
+
+
 async def wait_healthy(port: int) -> None:
     async with httpx.AsyncClient() as client:
         for _ in range(100):
@@ -95,10 +102,10 @@ async def keep_pushing(port: int, value: float) -> None:
 
 
 async def test_prints_incidents_without_a_terminal_and_stops_cleanly_on_sigterm(tmp_path):
-    port = free_port()
-    process = await start(tmp_path, port)
+    process = await start(tmp_path)
     seen: list[str] = []
     try:
+        port = await port_of(process, seen)
         await wait_healthy(port)
         pusher = asyncio.ensure_future(keep_pushing(port, 900))
         try:
@@ -124,8 +131,7 @@ async def test_prints_incidents_without_a_terminal_and_stops_cleanly_on_sigterm(
 
 async def test_the_startup_line_counts_rules_in_english(tmp_path):
     """The config has one rule: "1 rule", not "1 rules"."""
-    port = free_port()
-    process = await start(tmp_path, port)
+    process = await start(tmp_path)
     seen: list[str] = []
     try:
         await read_until(process, "Tocsin is up:", seen)
@@ -139,14 +145,11 @@ async def test_the_startup_line_counts_rules_in_english(tmp_path):
 
 
 async def test_refuses_to_listen_publicly_without_an_api_token(tmp_path):
-    port = free_port()
-    process = await start(tmp_path, port, TOCSIN_HTTP_HOST="0.0.0.0", TOCSIN_API_TOKEN="")
+    process = await start(tmp_path, TOCSIN_HTTP_HOST="0.0.0.0", TOCSIN_API_TOKEN="")
     output, _ = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 1
     assert b"TOCSIN_API_TOKEN" in output
-    async with httpx.AsyncClient() as client:
-        with pytest.raises(httpx.TransportError):  # nothing listens
-            await client.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+    assert b"HTTP on" not in output  # it never listened
 
 
 async def test_the_demo_plays_through_on_its_own(tmp_path):
@@ -174,3 +177,41 @@ async def test_the_demo_plays_through_on_its_own(tmp_path):
         "Resolved automatically after 3 normal readings",
     ):
         assert step in text, f"{step!r} missing from:\n{text}"
+
+
+KEPT = """
+timer_interval: 1
+rules:
+  - name: kept-window
+    metric: latency
+    aggregate: max
+    window: 30s
+    interval: 1s
+    breaches_to_open: 8
+    thresholds: {warning: 500}
+"""
+
+
+async def test_the_window_survives_kill_9(tmp_path):
+    """One slow request, then the process is killed (no clean stop) and started again:
+    the rule still sees the request in its 30 s window and keeps counting breaches to
+    8. Before the window journal the restart emptied the window: "no data" from then
+    on, and the incident never opened."""
+    process = await start(tmp_path, KEPT)
+    seen: list[str] = []
+    try:
+        port = await port_of(process, seen)
+        async with httpx.AsyncClient() as client:
+            body = {"samples": [{"metric": "latency", "value": 900}]}
+            pushed = await client.post(f"http://127.0.0.1:{port}/v1/samples", json=body)
+            assert pushed.status_code == 202
+        await asyncio.sleep(2.5)  # the journal is flushed every second
+        process.kill()
+        await process.wait()
+        assert not any("Opened after" in line for line in seen)
+        process = await start(tmp_path, KEPT)
+        await read_until(process, "Opened after 8 consecutive breaches", seen, deadline=30)
+    finally:
+        if process.returncode is None:
+            process.kill()
+        await process.wait()

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from bot.http.common import (
     CORE,
     api_actor,
+    body_fields,
     json_response,
     path_id,
     positive_number,
     read_object,
 )
 from bot.http.serialize import incident_detail_json, incident_json
-from monitors.durations import format_duration
+from monitors.durations import format_duration, parse_duration
 from monitors.errors import Invalid
 from monitors.incident_actions import MAX_SNOOZE, MIN_SNOOZE
 from monitors.rules import LEVELS
@@ -72,28 +75,54 @@ async def acknowledge(request: web.Request) -> web.Response:
     return json_response(incident_json(incident, core.clock()))
 
 
-async def snooze(request: web.Request) -> web.Response:
-    """Body ``{"minutes": 60}``."""
-    core = request.app[CORE]
-    incident_id = path_id(request, "incident")
-    body = await read_object(request)
+SNOOZE_FIELDS: dict[str, tuple[str, ...]] = {"minutes": (), "duration": ()}
+RESOLVE_FIELDS: dict[str, tuple[str, ...]] = {"note": ("notes", "comment")}
+"""``notes`` and ``comment`` (Alertmanager's word) are what people type for a note."""
+
+
+def _snooze_seconds(body: dict[str, Any]) -> float:
+    """``{"minutes": 60}`` or ``{"duration": "1h"}`` (text, or a number of seconds)."""
+    if "minutes" in body and "duration" in body:
+        raise Invalid("Give minutes or duration, not both.")
+    bounds = f"between {format_duration(MIN_SNOOZE)} and {format_duration(MAX_SNOOZE)}"
+    if "duration" in body:
+        duration = body["duration"]
+        if isinstance(duration, bool) or not isinstance(duration, str | int | float):
+            raise Invalid('duration: like "2h" or a number of seconds.')
+        try:
+            seconds = parse_duration(duration)
+        except ValueError as exc:
+            raise Invalid(f"duration: {exc}") from None
+        if not MIN_SNOOZE <= seconds <= MAX_SNOOZE:
+            raise Invalid(f"Snooze for {bounds}; {format_duration(seconds)} is not.")
+        return seconds
     if "minutes" not in body:
-        raise Invalid('minutes: required, e.g. {"minutes": 60}.')
+        raise Invalid('minutes: required, e.g. {"minutes": 60} (or {"duration": "1h"}).')
     minutes = positive_number(body["minutes"], "minutes")
     if not MIN_SNOOZE <= minutes * 60 <= MAX_SNOOZE:  # the core would echo 1e300 in full
         raise Invalid(
-            f"Snooze for between {format_duration(MIN_SNOOZE)} and {format_duration(MAX_SNOOZE)}"
-            f" ({MIN_SNOOZE / 60:g} to {MAX_SNOOZE / 60:g} minutes); {minutes:g} minutes is not."
+            f"Snooze for {bounds} ({MIN_SNOOZE / 60:g} to {MAX_SNOOZE / 60:g} minutes); "
+            f"{minutes:g} minutes is not."
         )
-    incident = await core.incidents.snooze(incident_id, minutes * 60, api_actor(request))
+    return minutes * 60
+
+
+async def snooze(request: web.Request) -> web.Response:
+    """Body ``{"minutes": 60}`` or ``{"duration": "1h"}``."""
+    core = request.app[CORE]
+    incident_id = path_id(request, "incident")
+    body = body_fields(await read_object(request), SNOOZE_FIELDS, '{"minutes": 60}')
+    seconds = _snooze_seconds(body)
+    incident = await core.incidents.snooze(incident_id, seconds, api_actor(request))
     return json_response(incident_json(incident, core.clock()))
 
 
 async def resolve(request: web.Request) -> web.Response:
-    """Optional body ``{"note": "..."}``."""
+    """Optional body ``{"note": "..."}`` (also spelt ``notes`` or ``comment``)."""
     core = request.app[CORE]
     incident_id = path_id(request, "incident")
     body = await read_object(request, optional=True)
+    body = body_fields(body, RESOLVE_FIELDS, '{"note": "rolled back"}')
     note = body.get("note", "")
     if note is None:
         note = ""

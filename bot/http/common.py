@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import math
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -73,6 +75,34 @@ async def read_object(request: web.Request, *, optional: bool = False) -> dict[s
     if not isinstance(doc, dict):
         raise Invalid("The body must be a JSON object.")
     return doc
+
+
+def body_fields(
+    body: dict[str, Any], fields: Mapping[str, Sequence[str]], example: str
+) -> dict[str, Any]:
+    """``body`` with each field under its own name. ``fields`` maps each field to the
+    other spellings people use for it (``{"note": ("notes", "comment")}``). Unknown
+    fields are refused, each with the closest known spelling, rather than dropped (a
+    dropped ``starts_at`` starts the silence now); two spellings of one field are
+    refused too. ``example`` is a whole valid body, for the message."""
+    spelling = {name: name for name in fields} | {
+        alias: name for name, aliases in fields.items() for alias in aliases
+    }
+    problems = []
+    found: dict[str, tuple[str, Any]] = {}
+    for key, value in body.items():
+        name = spelling.get(key)
+        if name is None:
+            close = difflib.get_close_matches(key, list(spelling), n=1, cutoff=0.6)
+            hint = f"did you mean '{spelling[close[0]]}'?" if close else "check the spelling"
+            problems.append(f"{key}: unknown field ({hint})")
+        elif name in found:
+            problems.append(f"{found[name][0]} and {key} are the same field; give one")
+        else:
+            found[name] = (key, value)
+    if problems:
+        raise Invalid(f"{'; '.join(problems)}. Fields: {', '.join(fields)}; e.g. {example}.")
+    return {name: value for name, (_, value) in found.items()}
 
 
 def path_id(request: web.Request, what: str) -> int:

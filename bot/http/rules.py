@@ -54,6 +54,14 @@ async def update_rule(request: web.Request) -> web.Response:
     return json_response(_json(core, rule))
 
 
+async def reset_rule(request: web.Request) -> web.Response:
+    """Back to the config file's rule: drops a saved override or undoes a deletion.
+    ``{"reset": true, "rule": ...}``; ``"reset": false`` if it already followed the file."""
+    core = request.app[CORE]
+    rule, changed = await core.rules.reset(request.match_info["name"], api_actor(request))
+    return json_response({"reset": changed, "rule": _json(core, rule)})
+
+
 async def delete_rule(request: web.Request) -> web.Response:
     """Resolves the rule's open incidents; a rule from the file stays deleted."""
     core = request.app[CORE]
@@ -67,3 +75,4 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/v1/rules/{name}", show_rule)
     app.router.add_patch("/v1/rules/{name}", update_rule)
     app.router.add_delete("/v1/rules/{name}", delete_rule)
+    app.router.add_post("/v1/rules/{name}/reset", reset_rule)

@@ -8,7 +8,7 @@ from typing import Any
 from monitors.formatting import iso
 from monitors.incident_actions import DeliveryState
 from monitors.mentions import plain
-from monitors.rulebook import RuleOrigin
+from monitors.rulebook import FILE, OVERRIDE, RuleOrigin
 from monitors.rules import Rule
 from storage.models import IncidentEventRow, IncidentRow, SilenceRow
 
@@ -90,10 +90,19 @@ def incident_detail_json(
 
 
 def rule_json(rule: Rule, origin: RuleOrigin | None) -> dict[str, Any]:
-    """The rule as the rules API accepts it, plus where it comes from (file or saved)."""
-    where: dict[str, Any] = {"source": origin.source if origin else "file"}
-    if origin is not None and origin.source == "saved":
+    """The rule as the rules API accepts it, plus where its values come from: ``file``
+    (the config file as written), ``override`` (saved over the file's rule: with the
+    fields that differ from the file, and whether the file's rule changed since), or
+    ``saved`` (only in the database)."""
+    where: dict[str, Any] = {"source": origin.source if origin else FILE}
+    if origin is not None and origin.source != FILE:
         where.update(updated_by=origin.updated_by, updated_at=iso(origin.updated_at))
+    if origin is not None and origin.source == OVERRIDE:
+        where["differs"] = [
+            {"field": change.field, "file": change.file, "saved": change.saved}
+            for change in origin.differs
+        ]
+        where["file_changed"] = origin.file_changed
     return {**rule.to_json(), "origin": where}
 
 

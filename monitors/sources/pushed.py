@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
 from typing import Any
 
 import orjson
 
+from monitors.timestamps import parse_timestamp
 from monitors.window import Sample
 
 MAX_NAME = 200
@@ -51,18 +51,10 @@ def _is_number(v: Any) -> bool:
 
 def _parse_ts(raw: Any, now: float) -> float | str:
     """Epoch seconds, or the reason ``raw`` is not an acceptable timestamp."""
-    if isinstance(raw, str):
-        try:
-            parsed = datetime.fromisoformat(raw.upper())  # RFC 3339 allows "t" and "z"
-        except ValueError:
-            return f"{raw!r} is not an RFC 3339 timestamp"
-        if parsed.tzinfo is None:
-            return f"{raw!r} needs a UTC offset (Z or +hh:mm)"
-        ts = parsed.timestamp()
-    elif _is_number(raw):
-        ts = float(raw)
-    else:
-        return "must be epoch seconds or an RFC 3339 string"
+    try:
+        ts = parse_timestamp(raw)
+    except ValueError as exc:
+        return str(exc)
     if ts > now + MAX_FUTURE:
         return "is more than a day in the future; send epoch seconds, not milliseconds"
     return ts

@@ -10,6 +10,7 @@ from storage.repositories.rules import RuleRepository
 from storage.repositories.series import SeriesRepository
 from storage.repositories.silences import SilenceRepository
 from storage.repositories.target_health import TargetHealthRepository
+from storage.repositories.window import WindowJournalRepository
 
 __all__ = [
     "AuditRepository",
@@ -22,4 +23,5 @@ __all__ = [
     "SeriesRepository",
     "SilenceRepository",
     "TargetHealthRepository",
+    "WindowJournalRepository",
 ]

@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import RuleRow
@@ -21,18 +21,24 @@ class RuleRepository:
     async def get(self, name: str) -> RuleRow | None:
         return await self.session.get(RuleRow, name)
 
-    async def save(self, name: str, spec: dict[str, Any], at: float, by: str) -> None:
+    async def save(
+        self,
+        name: str,
+        spec: dict[str, Any],
+        at: float,
+        by: str,
+        file_version: str | None = None,
+        deleted: bool = False,
+    ) -> None:
+        """Save a rule (or, with ``deleted``, a tombstone that keeps a rule deleted here
+        from coming back from the file) and the file version it was saved against."""
         row = await self.get(name)
         if row is None:
-            self.session.add(
-                RuleRow(name=name, spec=spec, deleted=False, updated_at=at, updated_by=by)
-            )
-        else:
-            row.spec, row.deleted, row.updated_at, row.updated_by = spec, False, at, by
+            row = RuleRow(name=name)
+            self.session.add(row)
+        row.spec, row.deleted, row.updated_at, row.updated_by = spec, deleted, at, by
+        row.file_version = file_version
 
-    async def delete(self, name: str, spec: dict[str, Any], at: float, by: str) -> None:
-        """Keep a tombstone so a rule deleted here does not come back from the file."""
-        await self.save(name, spec, at, by)
-        row = await self.get(name)
-        assert row is not None
-        row.deleted = True
+    async def drop(self, name: str) -> None:
+        """Forget what is saved for ``name``: the file's rule applies again."""
+        await self.session.execute(delete(RuleRow).where(RuleRow.name == name))

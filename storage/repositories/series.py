@@ -28,13 +28,6 @@ class SeriesRepository:
     async def all(self) -> Sequence[SeriesStateRow]:
         return (await self.session.scalars(select(SeriesStateRow))).all()
 
-    async def for_rule(self, rule: str) -> Sequence[SeriesStateRow]:
-        query = select(SeriesStateRow).where(SeriesStateRow.rule == rule)
-        return (await self.session.scalars(query)).all()
-
-    async def get(self, rule: str, series_key: str) -> SeriesStateRow | None:
-        return await self.session.get(SeriesStateRow, (rule, series_key))
-
     async def insert_many(self, rows: list[dict[str, Any]]) -> None:
         """Insert new series states in one executemany. Each dict holds rule, series_key,
         labels, updated_at and SERIES_FIELDS."""

@@ -129,6 +129,11 @@ class RuleCommands(app_commands.Group, name="rule", description=GROUPS["rule"]):
     async def edit(self, interaction: Interaction, name: str) -> None:
         await self._run(interaction, "edit", name)
 
+    @app_commands.command(name="reset", description=summary("rule", "reset"))
+    @app_commands.describe(name=RULE)
+    async def reset(self, interaction: Interaction, name: str) -> None:
+        await self._run(interaction, "reset", name)
+
     @app_commands.command(name="enable", description=summary("rule", "enable"))
     @app_commands.describe(name=RULE)
     async def enable(self, interaction: Interaction, name: str) -> None:
@@ -147,6 +152,7 @@ class RuleCommands(app_commands.Group, name="rule", description=GROUPS["rule"]):
     @show.autocomplete("name")
     @set_threshold.autocomplete("name")
     @edit.autocomplete("name")
+    @reset.autocomplete("name")
     @enable.autocomplete("name")
     @disable.autocomplete("name")
     @test.autocomplete("name")
