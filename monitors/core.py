@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from monitors.announce import Announcer
+from monitors.anomaly.store import ModelStore
 from monitors.baselines import Baselines
 from monitors.engine import Engine, SeriesCache
 from monitors.incident_actions import IncidentActions
@@ -40,6 +41,7 @@ class Core:
     cache: SeriesCache
     announcer: Announcer
     baselines: Baselines
+    anomalies: ModelStore
     engine: Engine
     incidents: IncidentActions
     rules: RuleAdmin
@@ -68,7 +70,17 @@ class Core:
         await cache.load(db)
         announcer = Announcer(default_channels)
         baselines = Baselines(db)
-        engine = Engine(db, {"ingest": IngestSource(store)}, announcer, cache, baselines, clock)
+        anomalies = ModelStore(db)
+        await anomalies.load()
+        engine = Engine(
+            db,
+            {"ingest": IngestSource(store)},
+            announcer,
+            cache,
+            baselines,
+            clock,
+            anomalies=anomalies,
+        )
         core = cls(
             db=db,
             rulebook=rulebook,
@@ -76,9 +88,10 @@ class Core:
             cache=cache,
             announcer=announcer,
             baselines=baselines,
+            anomalies=anomalies,
             engine=engine,
             incidents=IncidentActions(db, announcer, cache, rulebook, clock),
-            rules=RuleAdmin(db, rulebook, cache, announcer, clock),
+            rules=RuleAdmin(db, rulebook, cache, announcer, clock, anomalies),
             silences=SilenceAdmin(db, clock),
             timers=Timers(db, announcer, clock),
             clock=clock,
@@ -93,4 +106,5 @@ class Core:
 
     async def close(self) -> None:
         await self.baselines.flush()
+        await self.anomalies.flush()
         await self.db.close()

@@ -16,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitors.actors import AUTO_RESOLVER, SYSTEM_NAME
 from monitors.announce import CHANGE, Announcer, Journal, format_value, value_style
+from monitors.anomaly.model import Judgement
+from monitors.anomaly.store import ModelStore
 from monitors.baselines import Baselines
 from monitors.machine import (
     SOURCE_SERIES,
@@ -122,12 +124,14 @@ class Engine:
         baselines: Baselines | None = None,
         clock: Callable[[], float] = time.time,
         on_tick: Callable[[float, int], None] | None = None,
+        anomalies: ModelStore | None = None,
     ) -> None:
         self.db = db
         self.sources = sources
         self.announcer = announcer
         self.cache = cache or SeriesCache()
         self.baselines = baselines or Baselines(db)
+        self.anomalies = anomalies or ModelStore(db)
         self.clock = clock
         self.on_tick = on_tick
         self.stats = TickStats()
@@ -213,7 +217,8 @@ class Engine:
         for series in reading.series:
             key = (rule.name, series_key(series.labels))
             baseline = await self._baseline(rule, key[1], series, now)
-            out.append((key, dict(series.labels), classify(rule, series, baseline)))
+            judgement = self._judge(rule, key, series, now)
+            out.append((key, dict(series.labels), classify(rule, series, baseline, judgement)))
         if known:  # a known series the source no longer lists (after a restart, or
             seen = {key for key, _, _ in out}  # pruned from the store) reads no data
             out.extend(
@@ -222,6 +227,11 @@ class Engine:
                 if key not in seen
             )
         return out
+
+    def _judge(self, rule: Rule, key: Key, series: SeriesValue, now: float) -> Judgement | None:
+        if rule.threshold_type != "anomaly" or series.value is None:
+            return None
+        return self.anomalies.observe(rule, key, now, series.value)
 
     async def _baseline(
         self, rule: Rule, key: str, series: SeriesValue, now: float
@@ -308,6 +318,8 @@ class _ChangeWriter:
         if reading.kind is Kind.ERROR:
             return f"source error: {reading.error} (on_error: {rule.on_error})"
         style = value_style(rule.threshold_type, rule.aggregate)
+        if rule.threshold_type == "anomaly":
+            return _describe_anomaly(rule, reading, style)
         compared = f"{format_value(reading.value, style)} {rule.op} "
         compared += format_value(reading.threshold, style)
         if style == CHANGE:
@@ -440,3 +452,14 @@ class _ChangeWriter:
             mark_resolved(incident, AUTO_RESOLVER, self.now)
             self._announce(incident, "resolved", "Source answers again", notify=False)
         return replace(state, incident_id=None)
+
+
+def _describe_anomaly(rule: Rule, reading: Reading, style: str) -> str:
+    """``950 above the normal band (edge 420; p95 of latency)``."""
+    value, edge = reading.value, reading.threshold
+    side = "above" if value is not None and edge is not None and value > edge else "below"
+    what = f"{rule.aggregate} of {rule.metric}"
+    return (
+        f"{format_value(value, style)} {side} the normal band "
+        f"(edge {format_value(edge, style)}; {what})"
+    )

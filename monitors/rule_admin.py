@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitors.actors import SYSTEM_NAME, Actor
 from monitors.announce import Announcer, Journal
+from monitors.anomaly.store import ModelStore
 from monitors.engine import SeriesCache
 from monitors.errors import ActionError, Invalid, NotFound, PermissionDenied
 from monitors.resolution import mark_resolved
@@ -22,6 +23,7 @@ from monitors.rules import LEVELS, Rule, series_identity
 from storage.db import Database
 from storage.models import IncidentRow
 from storage.repositories import (
+    AnomalyModelRepository,
     AuditRepository,
     IncidentRepository,
     RuleRepository,
@@ -53,12 +55,14 @@ class RuleAdmin:
         cache: SeriesCache,
         announcer: Announcer,
         clock: Callable[[], float] = time.time,
+        anomalies: ModelStore | None = None,
     ) -> None:
         self.db = db
         self.rulebook = rulebook
         self.cache = cache
         self.announcer = announcer
         self.clock = clock
+        self.anomalies = anomalies or ModelStore(None)
 
     def get(self, name: str) -> Rule:
         rule = self.rulebook.get(name)
@@ -150,7 +154,7 @@ class RuleAdmin:
                     name,
                     {"spec": rule.to_json(), "resolved": resolved},
                 )
-            self.cache.forget_rule(name)
+            self._forget(name)
         self.rulebook.remove(name)
         return rule
 
@@ -175,7 +179,7 @@ class RuleAdmin:
                     detail = {**detail, "resolved": resolved}
                 AuditRepository(session).record(now, actor.label, action, rule.name, detail)
             if retire:
-                self.cache.forget_rule(rule.name)
+                self._forget(rule.name)
         self.rulebook.put(rule, actor.label, now)
         return rule
 
@@ -199,8 +203,9 @@ class RuleAdmin:
                 await journal.flush()
                 for name in sorted(why):
                     await SeriesRepository(session).delete_rule(name)
+                    await AnomalyModelRepository(session).delete_rule(name)
             for name in why:
-                self.cache.forget_rule(name)
+                self._forget(name)
         return len(stale)
 
     def _stale_rules(self, unresolved: Sequence[IncidentRow]) -> dict[str, str]:
@@ -247,7 +252,13 @@ class RuleAdmin:
             resolved.append(incident.id)
         await journal.flush()
         await SeriesRepository(session).delete_rule(rule.name)
+        await AnomalyModelRepository(session).delete_rule(rule.name)
         return resolved
+
+    def _forget(self, name: str) -> None:
+        """After the commit that deleted a rule's series: forget them in memory too."""
+        self.cache.forget_rule(name)
+        self.anomalies.forget_rule(name)
 
 
 def _resolve_retired(

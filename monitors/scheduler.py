@@ -58,6 +58,7 @@ class Scheduler:
         self._plan()
         self._add("timers", self.timer_interval, self.timers.run)
         self._add("baselines", self.baseline_flush_interval, self.baselines.flush)
+        self._add("anomaly-models", self.baseline_flush_interval, self.engine.anomalies.flush)
         self.rulebook.on_change(self._plan)
         self._scheduler.start()
 
@@ -157,3 +158,4 @@ class Scheduler:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         await self.baselines.flush()
+        await self.engine.anomalies.flush()

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, Double, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
@@ -164,3 +174,18 @@ class SeriesHistoryRow(Base):
     hour: Mapped[int] = mapped_column(Integer, primary_key=True)  # epoch // 3600
     total: Mapped[float]
     count: Mapped[int] = mapped_column(Integer)
+
+
+class AnomalyModelRow(Base):
+    """A series' anomaly model (``monitors.anomaly.model``), saved every few minutes so a
+    restart resumes judging instead of learning again. ``fingerprint`` names what the
+    rule read when the model learned (metric, labels, aggregate, window): a rule that
+    now reads something else starts a fresh model."""
+
+    __tablename__ = "anomaly_models"
+
+    rule: Mapped[str] = mapped_column(String(64), primary_key=True)
+    series_key: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    model: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[float]

@@ -1,5 +1,6 @@
 """Repositories own every query; callers pass the session of their transaction."""
 
+from storage.repositories.anomaly import AnomalyModelRepository
 from storage.repositories.audit import AuditRepository
 from storage.repositories.history import HistoryRepository
 from storage.repositories.incidents import IncidentRepository
@@ -9,6 +10,7 @@ from storage.repositories.series import SeriesRepository
 from storage.repositories.silences import SilenceRepository
 
 __all__ = [
+    "AnomalyModelRepository",
     "AuditRepository",
     "HistoryRepository",
     "IncidentRepository",
