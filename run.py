@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Tocsin: ``python run.py [serve]``, ``python run.py check-config PATH``,
-``python run.py demo``. See README.md."""
+``python run.py demo``, ``python run.py backtest --config FILE --data FILE.csv``.
+See README.md."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ import argparse
 import asyncio
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from monitors.rules import Rule
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -23,6 +29,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     check.add_argument("path", type=Path)
     demo = commands.add_parser("demo", help="play a latency regression, fast")
     demo.add_argument("--no-input", action="store_true", help="do not wait for typed commands")
+    backtest = commands.add_parser(
+        "backtest",
+        help="replay a CSV of samples through a config's rules; one JSON line per incident",
+    )
+    backtest.add_argument("--config", type=Path, required=True, dest="backtest_config")
+    backtest.add_argument("--data", type=Path, required=True, help="CSV: timestamp,value,labels")
+    backtest.add_argument("--metric", default="value", help="the samples' metric (default value)")
+    backtest.add_argument("--rule", help="replay only this rule")
     return parser.parse_args(argv)
 
 
@@ -44,10 +58,88 @@ def check_config(path: Path) -> int:
     return 0
 
 
+def backtest(config: Path, data: Path, metric: str, rule_name: str | None) -> int:
+    """Print one JSON line per incident the rules would have opened over ``data``, then a
+    summary on stderr. Bad input: one line on stderr naming the file, exit status 1."""
+    import time
+
+    import orjson
+
+    from bot.settings import read_config
+    from monitors.announce import iso
+    from monitors.backtest.replay import replay
+    from monitors.backtest.samples import SampleFileError, read_samples
+    from monitors.rulefile import RuleFileInvalid
+    from monitors.wording import counted
+
+    try:
+        _, rules = read_config(config)
+    except RuleFileInvalid as exc:
+        print(f"{config}: {len(exc.errors)} error(s)", file=sys.stderr)
+        for error in exc.errors:
+            print(f"  {error}", file=sys.stderr)
+        return 1
+    chosen, problem = _backtest_rules(rules, config, metric, rule_name)
+    if problem:
+        print(problem, file=sys.stderr)
+        return 1
+    started = time.perf_counter()
+    try:
+        samples = read_samples(data, metric)
+    except SampleFileError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    result = asyncio.run(replay(chosen, samples))
+    for incident in result.incidents:
+        line = {
+            "rule": incident.rule,
+            "labels": incident.labels,
+            "severity": incident.severity,
+            "opened_at": iso(incident.opened_at),
+            "resolved_at": iso(incident.resolved_at),
+            "reopened": incident.reopened,
+        }
+        sys.stdout.buffer.write(orjson.dumps(line) + b"\n")
+    sys.stdout.flush()
+    reopened = sum(1 for incident in result.incidents if incident.reopened)
+    print(
+        f"{data}: {counted(result.samples, 'sample')} of {metric} from {iso(result.start)} "
+        f"to {iso(result.end)}, {counted(len(chosen), 'rule')} "
+        f"({', '.join(r.name for r in chosen)}), {counted(result.ticks, 'tick')}: "
+        f"{counted(len(result.incidents), 'incident')} opened, {reopened} of them reopened; "
+        f"replayed in {time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _backtest_rules(
+    rules: Sequence[Rule], config: Path, metric: str, name: str | None
+) -> tuple[list[Rule], str | None]:
+    """The rules to replay, or the sentence saying why there are none."""
+    if name is not None:
+        found = [rule for rule in rules if rule.name == name]
+        if not found:
+            known = ", ".join(rule.name for rule in rules) or "none"
+            return [], f"{config}: there is no rule named '{name}' (rules: {known})"
+        if found[0].metric != metric:
+            return [], (
+                f"{config}: rule '{name}' reads metric '{found[0].metric}', not '{metric}'; "
+                f"pass --metric {found[0].metric}"
+            )
+        return found, None
+    chosen = [rule for rule in rules if rule.enabled and rule.metric == metric]
+    if not chosen:
+        return [], f"{config}: no enabled rule reads metric '{metric}' (see --metric, --rule)"
+    return chosen, None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "check-config":
         return check_config(args.path)
+    if args.command == "backtest":
+        return backtest(args.backtest_config, args.data, args.metric, args.rule)
 
     from bot.settings import load_settings
     from monitors.rulefile import RuleFileInvalid

@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Container, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -105,6 +106,20 @@ class Change:
     reading: Reading
 
 
+class ChangeSink(Protocol):
+    """Where a tick's changes go. The service writes them to the database with their
+    timeline and notifications (``DatabaseSink``); a backtest keeps the incidents in
+    memory. Either way the changes come from the same machine and the series states
+    returned are what the engine caches."""
+
+    async def write(
+        self, changes: list[Change], now: float, known: Container[Key]
+    ) -> list[SeriesState]:
+        """Apply ``changes``; return each series' final state (ids of incidents opened
+        filled in). ``known`` holds the series that have a stored state already."""
+        ...
+
+
 @dataclass
 class TickStats:
     ticks: int = 0
@@ -125,6 +140,7 @@ class Engine:
         clock: Callable[[], float] = time.time,
         on_tick: Callable[[float, int], None] | None = None,
         anomalies: ModelStore | None = None,
+        sink: ChangeSink | None = None,
     ) -> None:
         self.db = db
         self.sources = sources
@@ -132,6 +148,7 @@ class Engine:
         self.cache = cache or SeriesCache()
         self.baselines = baselines or Baselines(db)
         self.anomalies = anomalies or ModelStore(db)
+        self.sink = sink or DatabaseSink(db, announcer)
         self.clock = clock
         self.on_tick = on_tick
         self.stats = TickStats()
@@ -147,10 +164,11 @@ class Engine:
                 await self.cache.load(self.db)
             changes = await self._evaluate(rules, readings, now)
             if changes:
-                finals = await self._write(changes, now)
+                finals = await self.sink.write(changes, now, self.cache.states)
                 for change, state in zip(changes, finals, strict=True):
                     self.cache.states[change.key] = state
                     self.cache.labels[change.key] = change.labels
+                self.stats.incidents_opened += sum(Effect.OPEN in c.step.effects for c in changes)
         elapsed = time.perf_counter() - started
         self.stats.ticks += 1
         self.stats.rules_evaluated += len(rules)
@@ -242,9 +260,18 @@ class Engine:
             self.baselines.record(rule.name, key, series.value, now)
         return await self.baselines.baseline(rule, key, now)
 
-    async def _write(self, changes: list[Change], now: float) -> list[SeriesState]:
-        """Apply every change in one transaction; return each series' final state (with
-        the ids of incidents opened here filled in)."""
+
+class DatabaseSink:
+    """The service's sink: every change of a tick in one transaction, with the incidents'
+    timeline lines and outbox rows."""
+
+    def __init__(self, db: Database, announcer: Announcer) -> None:
+        self.db = db
+        self.announcer = announcer
+
+    async def write(
+        self, changes: list[Change], now: float, known: Container[Key]
+    ) -> list[SeriesState]:
         async with self.db.transaction() as session:
             journal = await Journal.open(session, self.announcer, now)
             writer = _ChangeWriter(session, journal, now)
@@ -254,11 +281,10 @@ class Engine:
             new_rows, changed_rows = [], []
             for change, state in zip(changes, finals, strict=True):
                 row = series_row(change.key, change.labels, state, now)
-                (changed_rows if change.key in self.cache.states else new_rows).append(row)
+                (changed_rows if change.key in known else new_rows).append(row)
             series = SeriesRepository(session)
             await series.insert_many(new_rows)
             await series.update_many(changed_rows)
-        self.stats.incidents_opened += sum(Effect.OPEN in c.step.effects for c in changes)
         return finals
 
 

@@ -3,7 +3,6 @@ to the outliers it finds, and a saved model that judges exactly as the live one.
 
 from __future__ import annotations
 
-import math
 import random
 
 from monitors.anomaly.model import DAY, LEARNING, WEEK, SeriesModel
