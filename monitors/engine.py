@@ -152,6 +152,7 @@ class Engine:
         self.clock = clock
         self.on_tick = on_tick
         self.stats = TickStats()
+        self._policies: dict[str, tuple[Rule, Policy]] = {}
 
     async def tick(self, rules: Sequence[Rule], now: float | None = None) -> list[Change]:
         """Evaluate ``rules`` once; returns the changes written."""
@@ -206,7 +207,7 @@ class Engine:
                 known.setdefault(key[0], []).append(key)
         for rule in rules:
             reading = readings.get(rule.name, RuleReading(error="source returned nothing"))
-            policy = policy_for(rule)
+            policy = self._policy(rule)
             source_key = (rule.name, SOURCE_SERIES)
             before = self.cache.states.get(source_key, SeriesState())
             health = track_source(before, reading.error is not None, policy)
@@ -222,6 +223,13 @@ class Engine:
                 if result.state != before or result.effects:
                     changes.append(Change(rule, key, labels, before, result, series_reading))
         return changes
+
+    def _policy(self, rule: Rule) -> Policy:
+        """``policy_for(rule)``, kept while the rule object stays the same."""
+        cached = self._policies.get(rule.name)
+        if cached is None or cached[0] is not rule:
+            cached = self._policies[rule.name] = (rule, policy_for(rule))
+        return cached[1]
 
     async def _series_readings(
         self, rule: Rule, reading: RuleReading, now: float, known: Sequence[Key]

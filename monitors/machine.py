@@ -203,8 +203,9 @@ def _on_breach(state: SeriesState, reading: Reading, policy: Policy, now: float)
 
 def _on_normal(state: SeriesState, policy: Policy, now: float) -> Step:
     if state.incident_id is None:  # nothing to resolve: the count would mean nothing
-        calm = replace(state, breaches=0, normals=0)
-        return Step(calm if calm != state else state, (), None, None)
+        if not state.breaches and not state.normals:  # calm already (the usual case)
+            return Step(state, (), None, None)
+        return Step(replace(state, breaches=0, normals=0), (), None, None)
     normals = min(state.normals + 1, policy.normals_to_resolve)
     if normals < policy.normals_to_resolve:
         return Step(replace(state, breaches=0, normals=normals), (), state.level, state.level)

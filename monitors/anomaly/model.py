@@ -29,6 +29,7 @@ import math
 import struct
 from array import array
 from dataclasses import dataclass
+from functools import lru_cache
 
 DAY = 86400.0
 WEEK = 7 * DAY
@@ -135,11 +136,10 @@ class SeriesModel:
         d_slot = int(now % DAY // (DAY / DAY_SLOTS))
         w_slot = int(now % WEEK // (WEEK / WEEK_SLOTS))
         plain = value - self.level
-        daily = plain - (self.day[d_slot] if self.day_seen[d_slot] else 0.0)
-        weekly = plain - (self.week[w_slot] if self.week_seen[w_slot] else 0.0)
+        daily = plain - self.day[d_slot] if self.day_seen[d_slot] else plain
+        weekly = plain - self.week[w_slot] if self.week_seen[w_slot] else plain
         deviation = self._choose(plain, daily, weekly, now)
         self.magnitude += ERROR_RATE * (abs(value) - self.magnitude)
-        scale = max(self.scale, MAGNITUDE_FLOOR * self.magnitude, 1e-12)
         self.change += SHORT * (abs(deviation) - self.change)
         records = self.records
         up, up_at = _weakest(records, 0, now)
@@ -155,9 +155,7 @@ class SeriesModel:
                 records[at], records[at + 1] = abs(deviation), now
             if self.change > restless:
                 records[restless_at], records[restless_at + 1] = self.change, now
-        step = min(max(now - self.last, 0.0), DAY / DAY_SLOTS)
-        self.last = now
-        self._learn(value, (plain, daily, weekly), deviation, scale, (d_slot, w_slot), step)
+        self._learn(value, plain, daily, weekly, deviation, d_slot, w_slot, now)
         return judgement
 
     def _choose(self, plain: float, daily: float, weekly: float, now: float) -> float:
@@ -201,30 +199,37 @@ class SeriesModel:
     def _learn(
         self,
         value: float,
-        deviations: tuple[float, float, float],
+        plain: float,
+        daily: float,
+        weekly: float,
         deviation: float,
-        scale: float,
-        slots: tuple[int, int],
-        step: float,
+        d_slot: int,
+        w_slot: int,
+        now: float,
     ) -> None:
-        """Move level, scale, errors and profiles, each by a clipped step."""
-        settled = self.n > SETTLE
-        limit = CLIP * scale if settled else math.inf
-        clipped = [max(-limit, min(limit, d)) for d in deviations]
-        self.level += LEVEL_RATE * max(-limit, min(limit, deviation))
-        rate = LEVEL_RATE if settled else 1.0 / self.n
-        self.scale += rate * (min(abs(deviation), SCALE_CLIP * scale) - self.scale)
-        if self.n == 2:
-            self.err_level, self.err_day, self.err_week = (abs(c) for c in clipped)
+        """Move level, scale, errors and profiles, each by a step clipped at CLIP typical
+        deviations (once settled), so outliers barely move them."""
+        scale = max(self.scale, MAGNITUDE_FLOOR * self.magnitude, 1e-12)
+        if self.n > SETTLE:
+            limit = CLIP * scale
+            self.level += LEVEL_RATE * (limit if deviation > limit else max(deviation, -limit))
+            self.scale += LEVEL_RATE * (min(abs(deviation), SCALE_CLIP * scale) - self.scale)
         else:
-            self.err_level += ERROR_RATE * (abs(clipped[0]) - self.err_level)
-            self.err_day += ERROR_RATE * (abs(clipped[1]) - self.err_day)
-            self.err_week += ERROR_RATE * (abs(clipped[2]) - self.err_week)
+            limit = math.inf
+            self.level += LEVEL_RATE * deviation
+            self.scale += (min(abs(deviation), SCALE_CLIP * scale) - self.scale) / self.n
+        errors = (min(abs(plain), limit), min(abs(daily), limit), min(abs(weekly), limit))
+        if self.n == 2:
+            self.err_level, self.err_day, self.err_week = errors
+        else:
+            self.err_level += ERROR_RATE * (errors[0] - self.err_level)
+            self.err_day += ERROR_RATE * (errors[1] - self.err_day)
+            self.err_week += ERROR_RATE * (errors[2] - self.err_week)
+        step = min(max(now - self.last, 0.0), DAY / DAY_SLOTS)
+        self.last = now
         offset = value - self.level
-        day_rate = 1.0 - (1.0 - SEASON_RATE) ** (step / (DAY / DAY_SLOTS))
-        week_rate = 1.0 - (1.0 - SEASON_RATE) ** (step / (WEEK / WEEK_SLOTS))
-        _profile(self.day, self.day_seen, slots[0], offset, limit, day_rate)
-        _profile(self.week, self.week_seen, slots[1], offset, limit, week_rate)
+        _profile(self.day, self.day_seen, d_slot, offset, limit, _rate(step, DAY / DAY_SLOTS))
+        _profile(self.week, self.week_seen, w_slot, offset, limit, _rate(step, WEEK / WEEK_SLOTS))
 
     def to_bytes(self) -> bytes:
         header = _HEADER.pack(
@@ -287,6 +292,13 @@ class SeriesModel:
         at += sizes[4]
         model.week_seen = bytearray(data[at:])
         return model
+
+
+@lru_cache(maxsize=64)
+def _rate(step: float, slot: float) -> float:
+    """Share of a slot's profile one reading replaces, ``step`` seconds after the last:
+    SEASON_RATE for a day's (or a week's) worth of readings."""
+    return 1.0 - (1.0 - SEASON_RATE) ** (step / slot)
 
 
 def _ratio(deviation: float, width: float) -> float:

@@ -4,8 +4,9 @@ The samples go into a window store as they would have arrived; every rule ticks 
 interval from the first sample to the last, through ``Engine.tick``: the same source,
 thresholds, anomaly models, state machine, counters and cooldowns as the service. Only
 where the changes go differs: a ``MemorySink`` keeps the incidents in memory instead of
-writing timelines and notifications (see benchmarks/backtest.py for why), and anomaly
-models stay in memory. Dynamic rules' baselines use a temporary SQLite database, made
+writing timelines and notifications (benchmarks/backtest.py measures both: the database
+path costs a transaction per change, several times the whole tick), and anomaly models
+stay in memory. Dynamic rules' baselines use a temporary SQLite database, made
 only when one is replayed, flushed every five simulated minutes as the scheduler does.
 """
 
@@ -79,12 +80,12 @@ async def replay(
             anomalies=ModelStore(None),
             sink=sink,
         )
-        ticks = await _run(engine, rules, samples, store, first, last, dynamic)
+        ticks = await run_ticks(engine, rules, samples, store, first, last, dynamic)
     incidents = sorted(sink.incidents.values(), key=lambda i: (i.opened_at, i.id))
     return ReplayResult(incidents, ticks, len(samples), first, last)
 
 
-async def _run(
+async def run_ticks(
     engine: Engine,
     rules: list[Rule],
     samples: SampleSet,
@@ -93,6 +94,8 @@ async def _run(
     last: float,
     dynamic: bool,
 ) -> int:
+    """Feed ``samples`` into ``store`` as the simulated clock passes them and tick each
+    rule at its interval from ``first`` to ``last``; returns the number of ticks."""
     by_interval: dict[float, list[Rule]] = {}
     for rule in rules:
         by_interval.setdefault(rule.interval, []).append(rule)
