@@ -45,15 +45,18 @@ MARGIN = 0.2
 """How far past the remembered deviations a value must go, at sensitivity 1."""
 MEMORY = 60 * DAY
 """Time constant over which remembered deviations fade."""
-LEVEL_RATE = 0.02
-CLIP = 4.0
+LEVEL_RATE = 0.04
+SEASONAL_LEVEL_RATE = 0.02
+"""With a seasonal profile the level only has to follow slower drift: a fast one would
+chase the shape that the profile is learning."""
+CLIP = 6.0
 SCALE_CLIP = 10.0
 ERROR_RATE = 0.01
-SHORT = 0.1
+SHORT = 0.2
 SEASON_RATE = 0.15
 """Share of a slot's profile that one day's readings replace (one week's, for weekly
 slots): a few days to learn the daily shape, a few weeks the weekly one."""
-PREFER = 0.5
+PREFER = 0.6
 """A seasonal profile is used when its mean error is under half the simpler model's."""
 MAGNITUDE_FLOOR = 1e-3
 
@@ -212,7 +215,8 @@ class SeriesModel:
         scale = max(self.scale, MAGNITUDE_FLOOR * self.magnitude, 1e-12)
         if self.n > SETTLE:
             limit = CLIP * scale
-            self.level += LEVEL_RATE * (limit if deviation > limit else max(deviation, -limit))
+            rate = LEVEL_RATE if self.mode == PLAIN else SEASONAL_LEVEL_RATE
+            self.level += rate * (limit if deviation > limit else max(deviation, -limit))
             self.scale += LEVEL_RATE * (min(abs(deviation), SCALE_CLIP * scale) - self.scale)
         else:
             limit = math.inf
