@@ -91,15 +91,7 @@ def backtest(config: Path, data: Path, metric: str, rule_name: str | None) -> in
         return 1
     result = asyncio.run(replay(chosen, samples))
     for incident in result.incidents:
-        line = {
-            "rule": incident.rule,
-            "labels": incident.labels,
-            "severity": incident.severity,
-            "opened_at": iso(incident.opened_at),
-            "resolved_at": iso(incident.resolved_at),
-            "reopened": incident.reopened,
-        }
-        sys.stdout.buffer.write(orjson.dumps(line) + b"\n")
+        sys.stdout.buffer.write(orjson.dumps(incident.to_json()) + b"\n")
     sys.stdout.flush()
     reopened = sum(1 for incident in result.incidents if incident.reopened)
     print(

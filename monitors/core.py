@@ -8,9 +8,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from monitors.announce import Announcer
 from monitors.anomaly.store import ModelStore
+from monitors.backtest.compare import MAX_DAYS, BacktestReport, backtest
+from monitors.backtest.history import SampleHistory
 from monitors.baselines import Baselines
 from monitors.engine import Engine, SeriesCache
 from monitors.incident_actions import IncidentActions
@@ -21,7 +24,7 @@ from monitors.scheduler import Scheduler
 from monitors.silence_admin import SilenceAdmin
 from monitors.sources.ingest import IngestSource
 from monitors.timers import Timers
-from monitors.window import WindowStore
+from monitors.window import Sample, WindowStore
 from storage.db import Database
 
 MIN_STORE_WINDOW = 7200.0
@@ -38,6 +41,7 @@ class Core:
     db: Database
     rulebook: RuleBook
     store: WindowStore
+    history: SampleHistory
     cache: SeriesCache
     announcer: Announcer
     baselines: Baselines
@@ -85,6 +89,7 @@ class Core:
             db=db,
             rulebook=rulebook,
             store=store,
+            history=SampleHistory(db),
             cache=cache,
             announcer=announcer,
             baselines=baselines,
@@ -101,10 +106,32 @@ class Core:
 
     def scheduler(self, timer_interval: float = 5.0) -> Scheduler:
         return Scheduler(
-            self.engine, self.rulebook, self.timers, self.baselines, timer_interval=timer_interval
+            self.engine,
+            self.rulebook,
+            self.timers,
+            self.baselines,
+            timer_interval=timer_interval,
+            history=self.history,
         )
+
+    def ingest(self, samples: Sequence[Sample], now: float) -> int:
+        """Pushed samples into the window store, and into the history backtests read;
+        returns how many the store kept."""
+        kept = self.store.add_many(samples, now=now)
+        self.history.add_many(samples, now)
+        return kept
+
+    async def backtest(
+        self, name: str, patch: dict[str, Any] | None = None, days: float = MAX_DAYS
+    ) -> BacktestReport:
+        """What rule ``name`` changed by ``patch`` (a JSON Merge Patch, validated as an
+        update is; none: the rule as it is) would have opened over the last ``days`` of
+        history, next to the rule as it is. Changes nothing."""
+        current, proposed = self.rules.propose(name, patch or {})
+        return await backtest(self.history, current, proposed, self.clock(), days)
 
     async def close(self) -> None:
         await self.baselines.flush()
         await self.anomalies.flush()
+        await self.history.flush(self.clock(), everything=True)
         await self.db.close()

@@ -122,10 +122,7 @@ class RuleAdmin:
         of what the rule reads (``SERIES_IDENTITY``) resolves its incidents and starts
         its series afresh, as disabling does: the old series would never resolve."""
         require_admin(actor, "change rules")
-        rule = self.get(name)
-        if "name" in patch and patch["name"] != name:
-            raise Invalid("A rule cannot be renamed; create a new one and delete this one.")
-        new = validate_rule(merge_patch(rule.to_json(), patch))
+        rule, new = self.propose(name, patch)
         if new == rule:  # saving would pin the rule over the config file's for nothing
             return rule
         disabled = rule.enabled and not new.enabled
@@ -138,6 +135,14 @@ class RuleAdmin:
             retire=disabled or (new.enabled and regrouped),
             verb="disabled" if disabled else "changed",
         )
+
+    def propose(self, name: str, patch: dict[str, Any]) -> tuple[Rule, Rule]:
+        """The rule as it is and as ``patch`` would make it, validated as ``update``
+        validates it (same refusals), without saving anything."""
+        rule = self.get(name)
+        if "name" in patch and patch["name"] != name:
+            raise Invalid("A rule cannot be renamed; create a new one and delete this one.")
+        return rule, validate_rule(merge_patch(rule.to_json(), patch))
 
     async def delete(self, name: str, actor: Actor) -> Rule:
         require_admin(actor, "delete rules")

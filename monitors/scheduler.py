@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from monitors.backtest.history import SampleHistory
 from monitors.baselines import Baselines
 from monitors.engine import Engine
 from monitors.rulebook import RuleBook
@@ -43,6 +44,7 @@ class Scheduler:
         baselines: Baselines,
         timer_interval: float = 5.0,
         baseline_flush_interval: float = 300.0,
+        history: SampleHistory | None = None,
     ) -> None:
         self.engine = engine
         self.rulebook = rulebook
@@ -50,6 +52,8 @@ class Scheduler:
         self.baselines = baselines
         self.timer_interval = timer_interval
         self.baseline_flush_interval = baseline_flush_interval
+        self.history = history
+        """Written every flush interval too: the hours of samples that are over."""
         self._scheduler = AsyncIOScheduler()
         self._in_flight: set[asyncio.Task[object]] = set()
         self._stopping = False
@@ -59,6 +63,10 @@ class Scheduler:
         self._add("timers", self.timer_interval, self.timers.run)
         self._add("baselines", self.baseline_flush_interval, self.baselines.flush)
         self._add("anomaly-models", self.baseline_flush_interval, self.engine.anomalies.flush)
+        if self.history is not None:
+            history, clock = self.history, self.engine.clock
+            flush_history = lambda: history.flush(clock())  # noqa: E731
+            self._add("sample-history", self.baseline_flush_interval, flush_history)
         self.rulebook.on_change(self._plan)
         self._scheduler.start()
 

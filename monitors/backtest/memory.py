@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Container
 from dataclasses import dataclass, field, replace
+from typing import Any
 
+from monitors.announce import iso
 from monitors.engine import Change, Key
 from monitors.machine import Effect, SeriesState
 from monitors.rules import level_rank
@@ -27,6 +29,17 @@ class ReplayedIncident:
     resolved_at: float | None = None
     reopened: int = 0
     reopened_at: list[float] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        """As ``run.py backtest`` prints it and the backtest API returns it."""
+        return {
+            "rule": self.rule,
+            "labels": self.labels,
+            "severity": self.severity,
+            "opened_at": iso(self.opened_at),
+            "resolved_at": iso(self.resolved_at),
+            "reopened": self.reopened,
+        }
 
 
 class MemorySink:

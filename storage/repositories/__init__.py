@@ -6,6 +6,7 @@ from storage.repositories.history import HistoryRepository
 from storage.repositories.incidents import IncidentRepository
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.rules import RuleRepository
+from storage.repositories.sample_history import SampleHistoryRepository
 from storage.repositories.series import SeriesRepository
 from storage.repositories.silences import SilenceRepository
 
@@ -16,6 +17,7 @@ __all__ = [
     "IncidentRepository",
     "OutboxRepository",
     "RuleRepository",
+    "SampleHistoryRepository",
     "SeriesRepository",
     "SilenceRepository",
 ]
