@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from array import array
 from collections.abc import Sequence
 
 from monitors.backtest.history import STEP, Bucket, SeriesHistory
@@ -24,14 +25,21 @@ STORE_RETENTION = 7200.0
 
 
 def _hist(bucket: Bucket) -> _Hist:
+    """The bucket's bins as the window store's histogram (positive bins in one go)."""
     hist = _Hist()
+    positive = [code for code in bucket.bins if code < _POS_BELOW]
+    if positive:
+        low, high = min(positive), max(positive)
+        counts = array("q", bytes(8 * (high - low + 1)))
+        for code in positive:
+            counts[code - low] = bucket.bins[code]
+        hist.pos.off, hist.pos.arr = low, counts
+        hist.pos.n = sum(counts)
     for code, count in bucket.bins.items():
-        if code < _POS_BELOW:
-            hist.pos.add(code, count)
-        elif code < _NEG_BELOW:
-            hist.neg.add(code - _NEG, count)
-        else:
+        if code >= _NEG_BELOW:
             hist.zeros += count
+        elif code >= _POS_BELOW:
+            hist.neg.add(code - _NEG, count)
     return hist
 
 
