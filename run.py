@@ -40,7 +40,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def check_config(path: Path) -> int:
+def _read_rules(path: Path) -> list[Rule] | None:
+    """The config's rules, or None once every error is on stderr."""
     from bot.settings import read_config
     from monitors.rulefile import RuleFileInvalid
 
@@ -50,6 +51,13 @@ def check_config(path: Path) -> int:
         print(f"{path}: {len(exc.errors)} error(s)", file=sys.stderr)
         for error in exc.errors:
             print(f"  {error}", file=sys.stderr)
+        return None
+    return rules
+
+
+def check_config(path: Path) -> int:
+    rules = _read_rules(path)
+    if rules is None:
         return 1
     from monitors.wording import counted
 
@@ -65,19 +73,13 @@ def backtest(config: Path, data: Path, metric: str, rule_name: str | None) -> in
 
     import orjson
 
-    from bot.settings import read_config
     from monitors.announce import iso
     from monitors.backtest.replay import replay
     from monitors.backtest.samples import SampleFileError, read_samples
-    from monitors.rulefile import RuleFileInvalid
     from monitors.wording import counted
 
-    try:
-        _, rules = read_config(config)
-    except RuleFileInvalid as exc:
-        print(f"{config}: {len(exc.errors)} error(s)", file=sys.stderr)
-        for error in exc.errors:
-            print(f"  {error}", file=sys.stderr)
+    rules = _read_rules(config)
+    if rules is None:
         return 1
     chosen, problem = _backtest_rules(rules, config, metric, rule_name)
     if problem:

@@ -47,35 +47,26 @@ SAMPLES_PER_SERVICE = 20
 
 
 def make_rules(count: int, anomaly: bool = False) -> list[Rule]:
-    limits = {"threshold_type": "anomaly"} if anomaly else {}
-    return [
-        Rule.model_validate(
-            {
-                "name": f"svc-{i:05d}",
-                "metric": "http.request.duration_ms",
-                "match": {"service": f"s{i}"},
-                "aggregate": AGGREGATES[i % len(AGGREGATES)],
-                "window": "1m",
-                "interval": "10s",
-                "thresholds": {
-                    "warning": 500 if i % 3 != 2 else 10_000,
-                    "critical": 2000 if i % 3 != 2 else 50_000,
-                },
-                **limits,
+    rules = []
+    for i in range(count):
+        spec = {
+            "name": f"svc-{i:05d}",
+            "metric": "http.request.duration_ms",
+            "match": {"service": f"s{i}"},
+            "aggregate": AGGREGATES[i % len(AGGREGATES)],
+            "window": "1m",
+            "interval": "10s",
+        }
+        if anomaly:
+            spec["threshold_type"] = "anomaly"
+        else:
+            rising = i % 3 != 2
+            spec["thresholds"] = {
+                "warning": 500 if rising else 10_000,
+                "critical": 2000 if rising else 50_000,
             }
-            if not anomaly
-            else {
-                "name": f"svc-{i:05d}",
-                "metric": "http.request.duration_ms",
-                "match": {"service": f"s{i}"},
-                "aggregate": AGGREGATES[i % len(AGGREGATES)],
-                "window": "1m",
-                "interval": "10s",
-                **limits,
-            }
-        )
-        for i in range(count)
-    ]
+        rules.append(Rule.model_validate(spec))
+    return rules
 
 
 def push(core: Core, services: range, latency: float, now: float) -> None:

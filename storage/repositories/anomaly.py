@@ -4,10 +4,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import AnomalyModelRow
+from storage.repositories.upsert import upsert
 
 
 class AnomalyModelRepository:
@@ -22,20 +22,13 @@ class AnomalyModelRepository:
     async def save_many(self, rows: list[dict[str, Any]]) -> None:
         """Insert or replace models (dicts of rule, series_key, fingerprint, model,
         updated_at) in one statement per batch."""
-        if not rows:
-            return
-        dialect = self.session.bind.dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(AnomalyModelRow)
-        statement = statement.on_conflict_do_update(
-            index_elements=["rule", "series_key"],
-            set_={
-                "fingerprint": statement.excluded.fingerprint,
-                "model": statement.excluded.model,
-                "updated_at": statement.excluded.updated_at,
-            },
+        await upsert(
+            self.session,
+            AnomalyModelRow,
+            rows,
+            keys=("rule", "series_key"),
+            columns=("fingerprint", "model", "updated_at"),
         )
-        await self.session.execute(statement, rows)
 
     async def delete_rule(self, rule: str) -> None:
         await self.session.execute(delete(AnomalyModelRow).where(AnomalyModelRow.rule == rule))

@@ -4,10 +4,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import SampleHistoryRow
+from storage.repositories.upsert import upsert
 
 
 class SampleHistoryRepository:
@@ -30,15 +30,13 @@ class SampleHistoryRepository:
 
     async def save_many(self, rows: list[dict[str, Any]]) -> None:
         """Insert or replace rows (dicts of metric, series, block, labels, data)."""
-        if not rows:
-            return
-        dialect = self.session.bind.dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        statement = insert(SampleHistoryRow)
-        statement = statement.on_conflict_do_update(
-            index_elements=["metric", "series", "block"], set_={"data": statement.excluded.data}
+        await upsert(
+            self.session,
+            SampleHistoryRow,
+            rows,
+            keys=("metric", "series", "block"),
+            columns=("labels", "data"),
         )
-        await self.session.execute(statement, rows)
 
     async def between(
         self, metrics: Sequence[str], first_block: int, last_block: int
