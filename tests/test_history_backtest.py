@@ -234,3 +234,14 @@ async def test_a_bad_backtest_request_is_refused_as_patch_refuses_it(
         patch = await api.client.patch("/v1/rules/slow-orders", json=body)
         if "days" not in path and "nope" not in path:
             assert patch.status_code == 400 and patch.json()["error"] == answer.json()["error"]
+
+
+async def test_samples_pushed_over_http_are_kept_for_backtests(sqlite_url, clock):
+    async with serve(sqlite_url, clock) as api:
+        pushed = await api.push(
+            {"metric": "latency", "value": 120, "labels": {"route": "/a"}},
+            {"metric": "latency", "value": 80, "labels": {"route": "/b"}},
+        )
+        assert pushed.status_code == 202
+        loaded = await api.core.history.load({"latency"}, clock.now - 60, clock.now)
+        assert (loaded.series_count(), loaded.sample_count()) == (2, 2)
