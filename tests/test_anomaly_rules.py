@@ -150,3 +150,12 @@ async def test_an_anomaly_rule_needs_nothing_but_its_type(sqlite_url, clock):
             {"warning": 1.0},
             None,
         )
+
+
+def test_the_recommended_anomaly_rule_reads_metric_value():
+    from pathlib import Path
+
+    from bot.settings import read_config
+
+    _, rules = read_config(Path(__file__).parent.parent / "config/examples/anomaly.yaml")
+    assert [(r.metric, r.threshold_type, r.op) for r in rules] == [("value", "anomaly", "<>")]

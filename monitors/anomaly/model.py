@@ -213,23 +213,27 @@ class SeriesModel:
         """Move level, scale, errors and profiles, each by a step clipped at CLIP typical
         deviations (once settled), so outliers barely move them."""
         scale = max(self.scale, MAGNITUDE_FLOOR * self.magnitude, 1e-12)
+        size = -deviation if deviation < 0 else deviation
+        reach = SCALE_CLIP * scale
         if self.n > SETTLE:
             limit = CLIP * scale
             rate = LEVEL_RATE if self.mode == PLAIN else SEASONAL_LEVEL_RATE
             self.level += rate * (limit if deviation > limit else max(deviation, -limit))
-            self.scale += LEVEL_RATE * (min(abs(deviation), SCALE_CLIP * scale) - self.scale)
+            self.scale += LEVEL_RATE * ((reach if size > reach else size) - self.scale)
         else:
             limit = math.inf
             self.level += LEVEL_RATE * deviation
-            self.scale += (min(abs(deviation), SCALE_CLIP * scale) - self.scale) / self.n
-        errors = (min(abs(plain), limit), min(abs(daily), limit), min(abs(weekly), limit))
+            self.scale += ((reach if size > reach else size) - self.scale) / self.n
+        errors = [-e if e < 0 else e for e in (plain, daily, weekly)]
+        errors = [limit if e > limit else e for e in errors]
         if self.n == 2:
             self.err_level, self.err_day, self.err_week = errors
         else:
             self.err_level += ERROR_RATE * (errors[0] - self.err_level)
             self.err_day += ERROR_RATE * (errors[1] - self.err_day)
             self.err_week += ERROR_RATE * (errors[2] - self.err_week)
-        step = min(max(now - self.last, 0.0), DAY / DAY_SLOTS)
+        gap = now - self.last
+        step = 0.0 if gap < 0 else (gap if gap < DAY / DAY_SLOTS else DAY / DAY_SLOTS)
         self.last = now
         offset = value - self.level
         _profile(self.day, self.day_seen, d_slot, offset, limit, _rate(step, DAY / DAY_SLOTS))
@@ -319,8 +323,11 @@ def _profile(
     count = seen[slot]
     if count:
         current = profile[slot]
-        offset = max(current - limit, min(current + limit, offset))
-        profile[slot] = current + max(rate, 1.0 / (count + 1)) * (offset - current)
+        move = offset - current
+        move = limit if move > limit else (-limit if move < -limit else move)
+        share = 1.0 / (count + 1)
+        profile[slot] = current + (rate if rate > share else share) * move
     else:
         profile[slot] = offset
-    seen[slot] = min(count + 1, 255)
+    if count < 255:
+        seen[slot] = count + 1
