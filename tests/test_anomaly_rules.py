@@ -5,12 +5,14 @@ judging, and a rule that reads something else learns afresh."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
 from engine_helpers import ALICE, incidents, open_core, tick
 from http_harness import serve
 from sqlalchemy import func, select
 
+from bot.settings import read_config
 from monitors.anomaly.model import LEARNING
 from storage.models import AnomalyModelRow
 
@@ -153,9 +155,5 @@ async def test_an_anomaly_rule_needs_nothing_but_its_type(sqlite_url, clock):
 
 
 def test_the_recommended_anomaly_rule_reads_metric_value():
-    from pathlib import Path
-
-    from bot.settings import read_config
-
     _, rules = read_config(Path(__file__).parent.parent / "config/examples/anomaly.yaml")
     assert [(r.metric, r.threshold_type, r.op) for r in rules] == [("value", "anomaly", "<>")]
