@@ -66,6 +66,20 @@ def test_a_daily_shape_is_learned_so_a_day_time_high_at_night_is_anomalous():
     assert night.score_up > 1
 
 
+def test_the_daily_shape_is_expected_within_days():
+    rng = random.Random(4)
+    step = 300.0
+    model = SeriesModel()
+    values = [
+        rng.gauss(100 if 8 <= (i * step % DAY) / 3600 < 20 else 10, 2)
+        for i in range(int(3 * DAY / step))
+    ]
+    feed(model, values, step)
+    third_day = START + 3 * DAY
+    assert abs(model.observe(third_day + 3 * 3600, 10.0).expected - 10) < 5
+    assert abs(model.observe(third_day + 12 * 3600, 100.0).expected - 100) < 5
+
+
 def test_a_weekly_shape_is_learned_so_weekday_traffic_on_a_sunday_is_anomalous():
     """Hourly readings for four weeks: 100 on weekdays, 20 at weekends."""
     rng = random.Random(3)

@@ -4,9 +4,10 @@ How a value is judged (``SeriesModel.observe``):
 
 * **Expected value.** A robust level (an exponentially weighted mean whose updates are
   clipped at ``CLIP`` typical deviations, so the outliers it looks for barely move it)
-  plus, once they predict clearly better, the usual offset from that level at this time
-  of day (``DAY_SLOTS`` slots of 15 minutes) or of the week (``WEEK_SLOTS`` hourly
-  slots). Which of the three is used is decided by their running mean absolute errors.
+  or, once they predict clearly better, a slower base (the series' mean over about a
+  day) plus the usual offset from it at this time of day (``DAY_SLOTS`` slots of 15
+  minutes) or of the week (``WEEK_SLOTS`` hourly slots). Which of the three is used is
+  decided by their running mean absolute errors.
 * **Normal band.** Above and below the expected value separately: the ``RANK``-th
   largest deviation seen so far, each one fading with a ``MEMORY`` time constant, times
   ``1 + MARGIN / sensitivity``. Outside the band is anomalous; the score is the
@@ -46,9 +47,9 @@ MARGIN = 0.2
 MEMORY = 60 * DAY
 """Time constant over which remembered deviations fade."""
 LEVEL_RATE = 0.04
-SEASONAL_LEVEL_RATE = 0.02
-"""With a seasonal profile the level only has to follow slower drift: a fast one would
-chase the shape that the profile is learning."""
+BASE_MEMORY = DAY
+"""Time constant of the base the profiles are offsets from: slow enough not to chase
+the daily shape the profiles learn, quick enough to follow a new normal in a day."""
 CLIP = 6.0
 SCALE_CLIP = 10.0
 ERROR_RATE = 0.01
@@ -92,6 +93,7 @@ def _weakest(records: array, start: int, now: float) -> tuple[float, int]:
 
 class SeriesModel:
     __slots__ = (
+        "base",
         "change",
         "day",
         "day_seen",
@@ -114,7 +116,7 @@ class SeriesModel:
         self.n = 0
         self.mode = PLAIN
         self.first = self.last = 0.0
-        self.level = 0.0
+        self.level = self.base = 0.0
         self.scale = 0.0
         self.magnitude = 0.0
         self.change = 0.0
@@ -133,14 +135,16 @@ class SeriesModel:
         """Learn ``value`` read at ``now`` and judge it (None while learning)."""
         self.n += 1
         if self.n == 1:
-            self.level, self.first, self.last = value, now, now
+            self.level = self.base = value
+            self.first = self.last = now
             self.magnitude = abs(value)
             return None
         d_slot = int(now % DAY // (DAY / DAY_SLOTS))
         w_slot = int(now % WEEK // (WEEK / WEEK_SLOTS))
         plain = value - self.level
-        daily = plain - self.day[d_slot] if self.day_seen[d_slot] else plain
-        weekly = plain - self.week[w_slot] if self.week_seen[w_slot] else plain
+        anchored = value - self.base
+        daily = anchored - self.day[d_slot] if self.day_seen[d_slot] else plain
+        weekly = anchored - self.week[w_slot] if self.week_seen[w_slot] else plain
         deviation = self._choose(plain, daily, weekly, now)
         self.magnitude += ERROR_RATE * (abs(value) - self.magnitude)
         self.change += SHORT * (abs(deviation) - self.change)
@@ -217,12 +221,11 @@ class SeriesModel:
         reach = SCALE_CLIP * scale
         if self.n > SETTLE:
             limit = CLIP * scale
-            rate = LEVEL_RATE if self.mode == PLAIN else SEASONAL_LEVEL_RATE
-            self.level += rate * (limit if deviation > limit else max(deviation, -limit))
+            self.level += LEVEL_RATE * (limit if plain > limit else max(plain, -limit))
             self.scale += LEVEL_RATE * ((reach if size > reach else size) - self.scale)
         else:
             limit = math.inf
-            self.level += LEVEL_RATE * deviation
+            self.level += LEVEL_RATE * plain
             self.scale += ((reach if size > reach else size) - self.scale) / self.n
         errors = [-e if e < 0 else e for e in (plain, daily, weekly)]
         errors = [limit if e > limit else e for e in errors]
@@ -235,7 +238,11 @@ class SeriesModel:
         gap = now - self.last
         step = 0.0 if gap < 0 else (gap if gap < DAY / DAY_SLOTS else DAY / DAY_SLOTS)
         self.last = now
-        offset = value - self.level
+        if gap > 0:  # the base follows the series' daily mean, net of the profile in use
+            seasonal = weekly if self.mode == WEEKLY else daily
+            drift = limit if seasonal > limit else max(seasonal, -limit)
+            self.base += (1.0 - math.exp(-gap / BASE_MEMORY)) * drift
+        offset = value - self.base
         _profile(self.day, self.day_seen, d_slot, offset, limit, _rate(step, DAY / DAY_SLOTS))
         _profile(self.week, self.week_seen, w_slot, offset, limit, _rate(step, WEEK / WEEK_SLOTS))
 
@@ -253,7 +260,7 @@ class SeriesModel:
             self.err_day,
             self.err_week,
             self.last,
-            0.0,
+            self.base,
         )
         return b"".join(
             (
@@ -287,7 +294,7 @@ class SeriesModel:
             model.err_day,
             model.err_week,
             model.last,
-            _,
+            model.base,
         ) = _HEADER.unpack_from(data)
         at = _HEADER.size
         model.records = array("d", data[at : at + sizes[1]])
