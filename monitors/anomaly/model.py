@@ -52,7 +52,7 @@ BASE_MEMORY = DAY
 the daily shape the profiles learn, quick enough to follow a new normal in a day."""
 CLIP = 6.0
 SCALE_CLIP = 10.0
-ERROR_RATE = 0.01
+ERROR_RATE = 0.005
 SHORT = 0.2
 SEASON_RATE = 0.15
 """Share of a slot's profile that one day's readings replace (one week's, for weekly
