@@ -127,10 +127,6 @@ class SeriesModel:
         self.week_seen = bytearray(WEEK_SLOTS)
         self.records = array("d", bytes(8 * _RECORDS))
 
-    @property
-    def learning(self) -> bool:
-        return self.n < LEARNING
-
     def observe(self, now: float, value: float, sensitivity: float = 1.0) -> Judgement | None:
         """Learn ``value`` read at ``now`` and judge it (None while learning)."""
         self.n += 1
