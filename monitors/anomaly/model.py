@@ -20,7 +20,7 @@ How a value is judged (``SeriesModel.observe``):
 * **Learning.** For the first ``LEARNING`` readings the model only learns
   (``observe`` returns None: the rule reads "no data, learning").
 
-The model is about 1.6 kB serialised (``to_bytes``), whatever the series' history, and
+The model is 1,502 bytes serialised (``to_bytes``), whatever the series' history, and
 an observation costs a few microseconds.
 """
 
