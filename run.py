@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
-"""Tocsin: ``python run.py [serve]``, ``python run.py check-config PATH``,
-``python run.py demo``. See README.md."""
+"""Tocsin: ``python run.py [serve]``, ``python run.py check-config PATH...``,
+``python run.py demo``, ``python run.py backtest --config FILE --data FILE.csv``.
+See README.md."""
 
 from __future__ import annotations
 
@@ -23,6 +24,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     check.add_argument("paths", type=Path, nargs="+", metavar="PATH")
     demo = commands.add_parser("demo", help="play a latency regression, fast")
     demo.add_argument("--no-input", action="store_true", help="do not wait for typed commands")
+    backtest = commands.add_parser(
+        "backtest",
+        help="replay a CSV of samples through a config's rules; one JSON line per incident",
+    )
+    backtest.add_argument("--config", type=Path, required=True, dest="backtest_config")
+    backtest.add_argument("--data", type=Path, required=True, help="CSV: timestamp,value,labels")
+    backtest.add_argument("--metric", default="value", help="the samples' metric (default value)")
+    backtest.add_argument("--rule", help="replay only this rule")
     return parser.parse_args(argv)
 
 
@@ -56,6 +65,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     if args.command == "check-config":
         return check_config(args.paths)
+    if args.command == "backtest":
+        from bot.backtest_command import backtest
+
+        return backtest(args.backtest_config, args.data, args.metric, args.rule)
 
     from bot.settings import CannotStart, load_settings
     from monitors.rulefile import RuleFileInvalid

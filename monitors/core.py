@@ -8,8 +8,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from monitors.announce import Announcer
+from monitors.anomaly.store import ModelStore
+from monitors.backtest.compare import MAX_DAYS, BacktestReport, backtest
+from monitors.backtest.history import SampleHistory
 from monitors.baselines import Baselines
 from monitors.delivery_health import DeliveryHealth
 from monitors.engine import Engine, SeriesCache
@@ -26,7 +30,7 @@ from monitors.sources.env import Environment
 from monitors.sources.events import DEFAULT_EVENT_TYPES, EventType
 from monitors.sources.registry import build_sources, close_sources
 from monitors.timers import Timers
-from monitors.window import WindowStore
+from monitors.window import Sample, WindowStore
 from monitors.window_journal import WindowJournal
 from storage.db import Database
 
@@ -45,9 +49,11 @@ class Core:
     db: Database
     rulebook: RuleBook
     store: WindowStore
+    history: SampleHistory
     cache: SeriesCache
     announcer: Announcer
     baselines: Baselines
+    anomalies: ModelStore
     engine: Engine
     incidents: IncidentActions
     events: EventIntake
@@ -98,19 +104,23 @@ class Core:
         await cache.load(db)
         announcer = Announcer(routing)
         baselines = Baselines(db)
+        anomalies = ModelStore(db)
+        await anomalies.load()
         sources = build_sources(store, environment)
-        engine = Engine(db, sources, announcer, cache, baselines, clock)
+        engine = Engine(db, sources, announcer, cache, baselines, clock, anomalies=anomalies)
         core = cls(
             db=db,
             rulebook=rulebook,
             store=store,
+            history=SampleHistory(db),
             cache=cache,
             announcer=announcer,
             baselines=baselines,
+            anomalies=anomalies,
             engine=engine,
             incidents=IncidentActions(db, announcer, cache, rulebook, clock),
             events=EventIntake(db, announcer, event_types, clock),
-            rules=RuleAdmin(db, rulebook, cache, announcer, baselines, clock),
+            rules=RuleAdmin(db, rulebook, cache, announcer, baselines, clock, anomalies),
             silences=SilenceAdmin(db, clock),
             timers=Timers(db, announcer, clock),
             health=SelfMonitor(db, announcer, behind_after, clock),
@@ -124,7 +134,7 @@ class Core:
 
     def scheduler(self, timer_interval: float = 5.0, evaluate_on_push: bool = True) -> Scheduler:
         """The scheduler of this core's rules; with ``evaluate_on_push``, pushed samples
-        are evaluated as they arrive (see ``ingested``)."""
+        are evaluated as they arrive (see ``ingest``)."""
         scheduler = Scheduler(
             self.engine,
             self.rulebook,
@@ -133,24 +143,44 @@ class Core:
             self.journal,
             timer_interval=timer_interval,
             health=self.health,
+            history=self.history,
         )
         if evaluate_on_push:
             self._pushed_listeners.append(scheduler.evaluate_soon)
         return scheduler
 
-    def ingested(self, metrics: set[str]) -> None:
-        """Samples of ``metrics`` were added to the window store (POST /v1/samples)."""
-        for listener in self._pushed_listeners:
-            listener(metrics)
+    def ingest(self, samples: Sequence[Sample], now: float) -> int:
+        """Pushed samples (POST /v1/samples): into the window store, into the history
+        backtests read, and evaluated on arrival (see ``scheduler``); returns how many
+        the store kept."""
+        kept = self.store.add_many(samples, now=now)
+        self.history.add_many(samples, now)
+        if kept:
+            metrics = {sample.metric for sample in samples}
+            for listener in self._pushed_listeners:
+                listener(metrics)
+        return kept
+
+    async def backtest(
+        self, name: str, patch: dict[str, Any] | None = None, days: float = MAX_DAYS
+    ) -> BacktestReport:
+        """What rule ``name`` changed by ``patch`` (a JSON Merge Patch, validated as an
+        update is; none: the rule as it is) would have opened over the last ``days`` of
+        history, next to the rule as it is. Changes nothing."""
+        current, proposed = self.rules.propose(name, patch or {})
+        return await backtest(self.history, current, proposed, self.clock(), days)
 
     async def close(self) -> None:
-        """Save what is kept in memory (the window, as one snapshot; baseline rollups),
-        close the sources' connections, then close the database."""
+        """Save what is kept in memory (the window, as one snapshot; baseline rollups,
+        anomaly models, sample history), close the sources' connections, then close the
+        database."""
         try:
             try:
                 await self.journal.snapshot()
             finally:
                 await self.baselines.flush()
+                await self.anomalies.flush()
+                await self.history.flush(self.clock(), everything=True)
                 await close_sources(self.engine.sources)
         finally:
             await self.db.close()

@@ -9,15 +9,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Container, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitors import lifecycle
 from monitors.actors import AUTO, SYSTEM_NAME
 from monitors.announce import Announcer, Journal
+from monitors.anomaly.model import Judgement
+from monitors.anomaly.store import ModelStore
 from monitors.baselines import Baselines
 from monitors.formatting import CHANGE, format_value, value_style
 from monitors.lifecycle import new_incident
@@ -112,6 +114,20 @@ class Change:
     """Set for the health of an endpoint (all its rules failing together), not a rule."""
 
 
+class ChangeSink(Protocol):
+    """Where a tick's changes go. The service writes them to the database with their
+    timeline and notifications (``DatabaseSink``); a backtest keeps the incidents in
+    memory. Either way the changes come from the same machine and the series states
+    returned are what the engine caches."""
+
+    async def write(
+        self, changes: list[Change], now: float, known: Container[Key]
+    ) -> list[SeriesState]:
+        """Apply ``changes``; return each series' final state (ids of incidents opened
+        filled in). ``known`` holds the series that have a stored state already."""
+        ...
+
+
 @dataclass
 class SourceStats:
     """One source's fetches, as /metrics shows them."""
@@ -141,15 +157,20 @@ class Engine:
         baselines: Baselines | None = None,
         clock: Callable[[], float] = time.time,
         on_tick: Callable[[float, int], None] | None = None,
+        anomalies: ModelStore | None = None,
+        sink: ChangeSink | None = None,
     ) -> None:
         self.db = db
         self.sources = sources
         self.announcer = announcer
         self.cache = cache or SeriesCache()
         self.baselines = baselines or Baselines(db)
+        self.anomalies = anomalies or ModelStore(db)
+        self.sink = sink or DatabaseSink(db, announcer)
         self.clock = clock
         self.on_tick = on_tick
         self.stats = TickStats()
+        self._policies: dict[str, tuple[Rule, Policy]] = {}
 
     async def tick(self, rules: Sequence[Rule], now: float | None = None) -> list[Change]:
         """Evaluate ``rules`` once; returns the changes written.
@@ -189,7 +210,7 @@ class Engine:
                 await self.cache.load(self.db)
             changes = await self._evaluate(batch, readings, now)
             if changes:
-                finals = await self._write(changes, now)
+                finals = await self.sink.write(changes, now, self.cache.states)
                 for change, state in zip(changes, finals, strict=True):
                     self.cache.states[change.key] = state
                     self.cache.labels[change.key] = change.labels
@@ -236,7 +257,7 @@ class Engine:
         down_together = self._endpoint_health(rules, readings, changes)
         for rule in rules:
             reading = readings.get(rule.name, RuleReading(error="source returned nothing"))
-            policy = policy_for(rule)
+            policy = self._policy(rule)
             source_key = (rule.name, SOURCE_SERIES)
             before = self.cache.states.get(source_key, SeriesState())
             health = track_source(before, reading.error is not None, policy)
@@ -275,6 +296,13 @@ class Engine:
                 changes.append(Change(rule, point.key, point.labels, before, health, error, point))
         return down_together
 
+    def _policy(self, rule: Rule) -> Policy:
+        """``policy_for(rule)``, kept while the rule object stays the same."""
+        cached = self._policies.get(rule.name)
+        if cached is None or cached[0] is not rule:
+            cached = self._policies[rule.name] = (rule, policy_for(rule))
+        return cached[1]
+
     async def _series_readings(
         self, rule: Rule, reading: RuleReading, now: float, known: Sequence[Key]
     ) -> list[tuple[Key, dict[str, str], Reading]]:
@@ -287,7 +315,8 @@ class Engine:
         for series in reading.series:
             key = (rule.name, series_key(series.labels))
             baseline = await self._baseline(rule, key[1], series, now)
-            out.append((key, dict(series.labels), classify(rule, series, baseline)))
+            judgement = self._judge(rule, key, series, now)
+            out.append((key, dict(series.labels), classify(rule, series, baseline, judgement)))
         if known:  # a known series the source no longer lists (after a restart, or
             seen = {key for key, _, _ in out}  # pruned from the store) reads no data
             out.extend(
@@ -296,6 +325,11 @@ class Engine:
                 if key not in seen
             )
         return out
+
+    def _judge(self, rule: Rule, key: Key, series: SeriesValue, now: float) -> Judgement | None:
+        if rule.threshold_type != "anomaly" or series.value is None:
+            return None
+        return self.anomalies.observe(rule, key, now, series.value)
 
     async def _baseline(
         self, rule: Rule, key: str, series: SeriesValue, now: float
@@ -306,9 +340,18 @@ class Engine:
             self.baselines.record(rule.name, key, series.value, now)
         return await self.baselines.baseline(rule, key, now)
 
-    async def _write(self, changes: list[Change], now: float) -> list[SeriesState]:
-        """Apply every change in one transaction; return each series' final state (with
-        the ids of incidents opened here filled in)."""
+
+class DatabaseSink:
+    """The service's sink: every change of a batch in one transaction, with the
+    incidents' timeline lines and outbox rows."""
+
+    def __init__(self, db: Database, announcer: Announcer) -> None:
+        self.db = db
+        self.announcer = announcer
+
+    async def write(
+        self, changes: list[Change], now: float, known: Container[Key]
+    ) -> list[SeriesState]:
         async with self.db.transaction() as session:
             journal = await Journal.open(session, self.announcer, now)
             writer = _ChangeWriter(session, journal, now)
@@ -318,7 +361,7 @@ class Engine:
             new_rows, changed_rows = [], []
             for change, state in zip(changes, finals, strict=True):
                 row = series_row(change.key, change.labels, state, now)
-                (changed_rows if change.key in self.cache.states else new_rows).append(row)
+                (changed_rows if change.key in known else new_rows).append(row)
             series = SeriesRepository(session)
             await series.insert_many(new_rows)
             await series.update_many(changed_rows)
@@ -391,6 +434,8 @@ class _ChangeWriter:
         if reading.kind is Kind.ERROR:
             return f"source error: {reading.error} (on_error: {rule.on_error})"
         style = value_style(rule.threshold_type, rule.aggregate)
+        if rule.threshold_type == "anomaly":
+            return _describe_anomaly(rule, reading, style)
         compared = f"{format_value(reading.value, style)} {rule.op} "
         compared += format_value(reading.threshold, style)
         if style == CHANGE:
@@ -510,3 +555,13 @@ class _ChangeWriter:
             lifecycle.resolve(incident, AUTO, self.now)
             self._announce(incident, EventKind.RESOLVED, "Source answers again", notify=False)
         return replace(state, incident_id=None)
+
+
+def _describe_anomaly(rule: Rule, reading: Reading, style: str) -> str:
+    """``950 above the normal band (edge 420; p95 of latency)``."""
+    value, edge = reading.value, reading.threshold
+    side = "above" if value is not None and edge is not None and value > edge else "below"
+    return (
+        f"{format_value(value, style)} {side} the normal band "
+        f"(edge {format_value(edge, style)}; {rule.reads()})"
+    )

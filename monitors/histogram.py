@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from array import array
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import accumulate
 from operator import add as _add
 from operator import sub as _sub
@@ -169,6 +169,25 @@ class Histogram:
         """(positive offset, positive counts, negative offset, negative counts, zeros):
         what ``from_parts`` needs to build the same histogram (the window journal)."""
         return self.pos.off, self.pos.arr, self.neg.off, self.neg.arr, self.zeros
+
+    @classmethod
+    def from_counts(cls, counts: Mapping[int, int]) -> Histogram:
+        """A histogram of samples given as stored code -> how many (the backtest's
+        history buckets); positive bins in one go."""
+        hist = cls()
+        positive = [code for code in counts if code < _POS_BELOW]
+        if positive:
+            low, high = min(positive), max(positive)
+            dense = array("q", bytes(8 * (high - low + 1)))
+            for code in positive:
+                dense[code - low] = counts[code]
+            hist.pos.off, hist.pos.arr, hist.pos.n = low, dense, sum(dense)
+        for code, count in counts.items():
+            if code >= _NEG_BELOW:
+                hist.zeros += count
+            elif code >= _POS_BELOW:
+                hist.neg.add(code - _NEG, count)
+        return hist
 
     @classmethod
     def from_parts(

@@ -273,8 +273,9 @@ def _on_breach(state: SeriesState, reading: Reading, policy: Policy, now: float)
 
 def _on_normal(state: SeriesState, policy: Policy, now: float) -> Step:
     if state.incident_id is None:  # nothing to resolve: the count would mean nothing
-        calm = replace(state, breaches=0, normals=0, counted_at=None)
-        return Step(calm if calm != state else state, (), None, None)
+        if not state.breaches and not state.normals and state.counted_at is None:
+            return Step(state, (), None, None)  # calm already (the usual case)
+        return Step(replace(state, breaches=0, normals=0, counted_at=None), (), None, None)
     if state.normals > 0 and _too_soon(state, policy, now):
         return Step(state, (), state.level, state.level)  # not counted: the run goes on
     normals = min(state.normals + 1, policy.normals_to_resolve)

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from monitors import lifecycle
 from monitors.actors import SYSTEM, SYSTEM_NAME, Actor
 from monitors.announce import Announcer, Journal
+from monitors.anomaly.store import ModelStore
 from monitors.baselines import Baselines
 from monitors.engine import SeriesCache
 from monitors.errors import ActionError, Invalid, NotFound, PermissionDenied
@@ -32,6 +33,7 @@ from monitors.sources.fields import labels_follow_group_by
 from storage.db import Database
 from storage.models import IncidentRow
 from storage.repositories import (
+    AnomalyModelRepository,
     AuditRepository,
     IncidentRepository,
     RuleRepository,
@@ -74,6 +76,7 @@ class RuleAdmin:
         announcer: Announcer,
         baselines: Baselines,
         clock: Callable[[], float] = time.time,
+        anomalies: ModelStore | None = None,
     ) -> None:
         self.db = db
         self.rulebook = rulebook
@@ -81,6 +84,7 @@ class RuleAdmin:
         self.announcer = announcer
         self.baselines = baselines
         self.clock = clock
+        self.anomalies = anomalies or ModelStore(None)
 
     def get(self, name: str) -> Rule:
         rule = self.rulebook.get(name)
@@ -157,10 +161,7 @@ class RuleAdmin:
         of what the rule reads (``SERIES_IDENTITY``) resolves its incidents and starts
         its series afresh, as disabling does: the old series would never resolve."""
         require_admin(actor, "change rules")
-        rule = self.get(name)
-        if "name" in patch and patch["name"] != name:
-            raise Invalid("A rule cannot be renamed; create a new one and delete this one.")
-        new = validate_rule(merge_patch(rule.to_json(), patch))
+        rule, new = self.propose(name, patch)
         self._check_destinations(new, rule)
         if new == rule:  # saving would pin the rule over the config file's for nothing
             return rule
@@ -168,6 +169,14 @@ class RuleAdmin:
         return await self._save(
             new, actor, "rule.update", {"patch": patch}, retire=verb is not None, verb=verb or ""
         )
+
+    def propose(self, name: str, patch: dict[str, Any]) -> tuple[Rule, Rule]:
+        """The rule as it is and as ``patch`` would make it, validated as ``update``
+        validates it (same refusals), without saving anything."""
+        rule = self.get(name)
+        if "name" in patch and patch["name"] != name:
+            raise Invalid("A rule cannot be renamed; create a new one and delete this one.")
+        return rule, validate_rule(merge_patch(rule.to_json(), patch))
 
     async def reset(self, name: str, actor: Actor) -> tuple[Rule, bool]:
         """Return a rule to the config file's values: drop its saved override, or undo
@@ -193,7 +202,7 @@ class RuleAdmin:
                     detail["resolved"] = await self._retire(session, file_rule, actor, verb, now)
                 AuditRepository(session).record(now, actor.label, "rule.reset", name, detail)
             if verb is not None:
-                self.cache.forget_rule(name)
+                self._forget(name)
         self.rulebook.follow_file(name)
         self.baselines.forget(name)
         return file_rule, True
@@ -282,7 +291,7 @@ class RuleAdmin:
                     name,
                     {"spec": rule.to_json(), "resolved": resolved},
                 )
-            self.cache.forget_rule(name)
+            self._forget(name)
         if file_rule is None:
             self.rulebook.follow_file(name)
         else:
@@ -319,7 +328,7 @@ class RuleAdmin:
                     detail = {**detail, "resolved": resolved}
                 AuditRepository(session).record(now, actor.label, action, rule.name, detail)
             if retire:
-                self.cache.forget_rule(rule.name)
+                self._forget(rule.name)
         if follows_file:
             self.rulebook.follow_file(rule.name)
         else:
@@ -347,8 +356,9 @@ class RuleAdmin:
                 await journal.flush()
                 for name in sorted(why):
                     await SeriesRepository(session).delete_rule(name)
+                    await AnomalyModelRepository(session).delete_rule(name)
             for name in why:
-                self.cache.forget_rule(name)
+                self._forget(name)
         return len(stale)
 
     def _stale_rules(self, unresolved: Sequence[IncidentRow]) -> dict[str, str]:
@@ -398,7 +408,13 @@ class RuleAdmin:
             resolved.append(incident.id)
         await journal.flush()
         await SeriesRepository(session).delete_rule(rule.name)
+        await AnomalyModelRepository(session).delete_rule(rule.name)
         return resolved
+
+    def _forget(self, name: str) -> None:
+        """After the commit that deleted a rule's series: forget them in memory too."""
+        self.cache.forget_rule(name)
+        self.anomalies.forget_rule(name)
 
 
 def _rule_owned(incident: IncidentRow) -> bool:

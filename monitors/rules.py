@@ -3,7 +3,8 @@
 Durations are written as text (``15m``) and held as seconds. Thresholds map a level
 (``warning``, ``error``, ``critical``) to a number whose meaning depends on
 ``threshold_type``: an absolute value (``static``), a multiple of the baseline
-(``dynamic``), or a percentage change against the previous window (``percent_change``).
+(``dynamic``), a percentage change against the previous window (``percent_change``), or
+a multiple of the normal band the series' own anomaly model has learned (``anomaly``).
 """
 
 from __future__ import annotations
@@ -30,11 +31,14 @@ from monitors.sources import fields as source_fields
 
 LEVELS: tuple[str, ...] = ("warning", "error", "critical")
 Level = Literal["warning", "error", "critical"]
-Op = Literal[">", "<", ">=", "<="]
+Op = Literal[">", "<", ">=", "<=", "<>"]
+ANOMALY_OPS = (">", "<", "<>")
+"""For anomaly rules the op says which side of the normal band alerts: above (``>``),
+below (``<``) or either (``<>``, their default)."""
 Aggregate = Literal[
     "count", "rate", "sum", "avg", "min", "max", "p50", "p90", "p95", "p99", "percent_where"
 ]
-ThresholdType = Literal["static", "dynamic", "percent_change"]
+ThresholdType = Literal["static", "dynamic", "percent_change", "anomaly"]
 DataPolicy = Literal["keep", "ok", "alerting"]
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
@@ -167,6 +171,9 @@ class Rule(BaseModel):
     baseline_multiplier: Number | None = Field(default=None, gt=0)
     baseline_window: Duration = 7 * 86400.0
     percent: Number | None = None
+    sensitivity: Number | None = Field(default=None, ge=0.1, le=10)
+    """For ``anomaly`` (default 1): how narrow the normal band is; 2 alerts on smaller
+    departures from what the series usually does, 0.5 only on larger ones."""
     breaches_to_open: Count = Field(default=2, ge=1, le=1000)
     normals_to_resolve: Count = Field(default=3, ge=1, le=1000)
     cooldown: OffDuration = 3600.0
@@ -228,10 +235,18 @@ class Rule(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _shorthand_thresholds(cls, data: Any) -> Any:
-        """``baseline_multiplier`` / ``percent`` alone stand for a single warning level."""
-        if not isinstance(data, dict) or data.get("thresholds"):
+        """``baseline_multiplier`` / ``percent`` alone stand for a single warning level;
+        an anomaly rule alerts at the band's edge on either side unless told otherwise."""
+        if not isinstance(data, dict):
             return data
         kind = data.get("threshold_type", "static")
+        if kind == "anomaly":
+            data = {"op": "<>", **data}
+            if not data.get("thresholds"):
+                data["thresholds"] = {"warning": 1}
+            return data
+        if data.get("thresholds"):
+            return data
         shorthand = {"dynamic": "baseline_multiplier", "percent_change": "percent"}.get(kind)
         if shorthand and data.get(shorthand) is not None:
             return {**data, "thresholds": {"warning": data[shorthand]}}
@@ -242,7 +257,8 @@ class Rule(BaseModel):
         if not self.thresholds:
             raise ValueError("thresholds: give at least one level, e.g. thresholds: {warning: 500}")
         ordered = [self.thresholds[lv] for lv in LEVELS if lv in self.thresholds]
-        rising = self.op in (">", ">=")
+        self._anomaly_consistent(ordered)
+        rising = self.op in (">", ">=") or self.threshold_type == "anomaly"
         pairs = list(itertools.pairwise(ordered))
         if any((b < a) if rising else (b > a) for a, b in pairs):
             direction = "increase" if rising else "decrease"
@@ -257,6 +273,24 @@ class Rule(BaseModel):
         if problems:
             raise SourceFieldErrors(problems)
         return self
+
+    def _anomaly_consistent(self, ordered: list[float]) -> None:
+        if self.threshold_type != "anomaly":
+            if self.op == "<>":
+                raise ValueError("op: '<>' (either side of the normal band) is for anomaly rules")
+            if self.sensitivity is not None:
+                raise ValueError("sensitivity: only anomaly rules have one")
+            return
+        if self.op not in ANOMALY_OPS:
+            raise ValueError(
+                f"op: anomaly rules take '>' (above the normal band), '<' (below) or '<>' "
+                f"(either), not '{self.op}'"
+            )
+        if any(limit < 1 for limit in ordered):
+            raise ValueError(
+                "thresholds: anomaly levels are multiples of the normal band, 1 or more "
+                "(1 is its edge); to alert closer in, raise sensitivity"
+            )
 
     @property
     def read_timeout(self) -> float:

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from monitors.backtest.history import SampleHistory
 from monitors.baselines import Baselines
 from monitors.engine import Engine
 from monitors.rulebook import RuleBook
@@ -53,6 +54,7 @@ class Scheduler:
         baseline_flush_interval: float = 300.0,
         health: SelfMonitor | None = None,
         journal_interval: float = 1.0,
+        history: SampleHistory | None = None,
     ) -> None:
         self.engine = engine
         self.rulebook = rulebook
@@ -65,6 +67,8 @@ class Scheduler:
         self.journal_interval = journal_interval
         self.timer_interval = timer_interval
         self.baseline_flush_interval = baseline_flush_interval
+        self.history = history
+        """Written every flush interval too: the hours of samples that are over."""
         self._scheduler = AsyncIOScheduler()
         self._in_flight: set[asyncio.Task[object]] = set()
         self._stopping = False
@@ -83,6 +87,11 @@ class Scheduler:
             self._add("health", self.timer_interval, self._check_health)
         if self.journal is not None:  # a kill -9 loses at most this much of the window
             self._add("window-journal", self.journal_interval, self.journal.flush)
+        self._add("anomaly-models", self.baseline_flush_interval, self.engine.anomalies.flush)
+        if self.history is not None:
+            history, clock = self.history, self.engine.clock
+            flush_history = lambda: history.flush(clock())  # noqa: E731
+            self._add("sample-history", self.baseline_flush_interval, flush_history)
         self.rulebook.on_change(self._plan)
         self._scheduler.start()
 
@@ -238,3 +247,4 @@ class Scheduler:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=False)
         await self.baselines.flush()
+        await self.engine.anomalies.flush()

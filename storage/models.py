@@ -253,3 +253,34 @@ class WindowJournalRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     written_at: Mapped[float]
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class AnomalyModelRow(Base):
+    """A series' anomaly model (``monitors.anomaly.model``), saved every few minutes so a
+    restart resumes judging instead of learning again. ``fingerprint`` names what the
+    rule read when the model learned (metric, labels, aggregate, window): a rule that
+    now reads something else starts a fresh model."""
+
+    __tablename__ = "anomaly_models"
+
+    rule: Mapped[str] = mapped_column(String(64), primary_key=True)
+    series_key: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(32))
+    model: Mapped[bytes] = mapped_column(LargeBinary)
+    updated_at: Mapped[float]
+
+
+class SampleHistoryRow(Base):
+    """An hour of one pushed series, in minute buckets (``monitors.backtest.history``):
+    what a rule is replayed over before it is changed. ``block`` is the hour's first
+    bucket index (a bucket ``k`` ends at ``k * 60`` epoch seconds)."""
+
+    __tablename__ = "sample_history"
+    __table_args__ = (Index("ix_sample_history_block", "block"),)
+
+    metric: Mapped[str] = mapped_column(String(200), primary_key=True)
+    series: Mapped[str] = mapped_column(String(32), primary_key=True)
+    """A digest of ``labels``: label sets can be longer than an index entry may be."""
+    block: Mapped[int] = mapped_column(Integer, primary_key=True)
+    labels: Mapped[str] = mapped_column(Text)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -83,7 +83,7 @@ def test_the_shipped_config_passes():
         (
             "op: '=>'\n    thresholds: {warning: 1}",
             "op",
-            "'=>' is not one of >, <, >=, <=; did you mean '>='?",
+            "'=>' is not one of >, <, >=, <=, <>; did you mean '>='?",
         ),
         (
             "aggregate: p59\n    thresholds: {warning: 1}",

@@ -74,8 +74,7 @@ async def push_every_second(core: Core, scheduler, clock, values) -> list[int]:
     open_after = []
     for value in values:
         now = clock.advance(1)
-        core.store.add_many([Sample("queue.depth", value, {}, now)], now=now)
-        scheduler.evaluate_soon({"queue.depth"})
+        core.ingest([Sample("queue.depth", value, {}, now)], now)
         await scheduler.settle()
         open_after.append(len(await core.incidents.list()))
     return open_after
@@ -116,7 +115,7 @@ async def test_evaluation_on_push_can_be_turned_off(sqlite_url, clock):
     core = await Core.open(sqlite_url, [Rule.model_validate({**GAUGE, "name": "q"})], clock=clock)
     scheduler = core.scheduler(evaluate_on_push=False)
     try:
-        core.ingested({"queue.depth"})
+        core.ingest([Sample("queue.depth", 100, {}, clock.now)], clock.now)
         await scheduler.settle()
         assert core.engine.stats.ticks == 0
     finally:

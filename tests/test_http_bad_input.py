@@ -139,7 +139,7 @@ async def test_true_is_not_a_number_in_a_rule(api, patch):
         ({"breaches_to_open": "3"}, "breaches_to_open: '3' is not a number"),  # was taken as 3
         ({"thresholds": {"warning": "600"}}, "thresholds.warning: '600' is not a number"),
         ({"min_samples": 2.5}, "min_samples: 2.5 is not a whole number"),
-        ({"op": "=>"}, "op: '=>' is not one of >, <, >=, <=; did you mean '>='?"),
+        ({"op": "=>"}, "op: '=>' is not one of >, <, >=, <=, <>; did you mean '>='?"),
     ],
 )
 async def test_rule_fields_are_strict_in_the_api(api, patch, says):

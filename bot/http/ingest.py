@@ -37,10 +37,8 @@ async def post_samples(request: web.Request) -> web.Response:
         return error_response(
             400, "The samples were refused; none was accepted.", errors=exc.errors
         )
-    kept = core.store.add_many(samples, now=now)
+    kept = core.ingest(samples, now)
     metrics.count_samples(kept, len(samples) - kept)
-    if kept:
-        core.ingested({sample.metric for sample in samples})
     return json_response({"accepted": kept, "dropped": len(samples) - kept}, status=202)
 
 

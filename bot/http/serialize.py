@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from monitors.backtest.compare import BacktestReport
+from monitors.durations import format_duration
 from monitors.formatting import iso
 from monitors.incident_actions import DeliveryState
 from monitors.mentions import plain
@@ -119,4 +121,44 @@ def silence_json(silence: SilenceRow, now: float) -> dict[str, Any]:
         "removed_at": iso(silence.removed_at),
         "removed_by": silence.removed_by,
         "active": not ended and silence.starts_at <= now,
+    }
+
+
+def backtest_json(report: BacktestReport, proposed: Rule) -> dict[str, Any]:
+    """What the proposed rule and today's would have opened over the same history."""
+    median = report.median_difference
+    return {
+        "rule": report.rule,
+        "from": iso(report.start),
+        "to": iso(report.end),
+        "step": format_duration(report.step),
+        "history": {
+            "since": iso(report.history_from),
+            "series": report.series,
+            "samples": report.samples,
+        },
+        "current": {
+            "opened": len(report.current),
+            "incidents": [i.to_json() for i in report.current],
+        },
+        "proposed": {
+            "rule": proposed.to_json(),
+            "opened": len(report.proposed),
+            "incidents": [i.to_json() for i in report.proposed],
+        },
+        "time_to_open": {
+            "matched": len(report.matched),
+            "median_seconds": median,
+            "differences": [
+                {
+                    "labels": m.labels,
+                    "current_opened_at": iso(m.current_opened_at),
+                    "proposed_opened_at": iso(m.proposed_opened_at),
+                    "seconds": m.difference,
+                }
+                for m in report.matched
+            ],
+            "missed": [i.to_json() for i in report.missed],
+            "added": [i.to_json() for i in report.added],
+        },
     }

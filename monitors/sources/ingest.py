@@ -20,7 +20,7 @@ ZERO_WHEN_EMPTY = frozenset({"count", "rate", "sum"})
 0 and ``min_samples`` does not apply, so a rule can alert on traffic falling or stopping."""
 
 
-def _series(
+def series_values(
     rule: Rule, current: dict[LabelSet, GroupStats], previous: dict[LabelSet, GroupStats] | None
 ) -> list[SeriesValue]:
     def value(g: GroupStats | None) -> float | None:
@@ -72,7 +72,7 @@ class IngestSource:
             for rule in batch:
                 change = rule.threshold_type == "percent_change"
                 readings[rule.name] = RuleReading(
-                    _series(rule, current, previous if change else None)
+                    series_values(rule, current, previous if change else None)
                 )
             if time.perf_counter() - started > self.yield_every:
                 await asyncio.sleep(0)

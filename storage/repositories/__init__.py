@@ -1,5 +1,6 @@
 """Repositories own every query; callers pass the session of their transaction."""
 
+from storage.repositories.anomaly import AnomalyModelRepository
 from storage.repositories.audit import AuditRepository
 from storage.repositories.events import EventRepository
 from storage.repositories.history import HistoryRepository
@@ -7,12 +8,14 @@ from storage.repositories.incidents import IncidentRepository
 from storage.repositories.messages import MessageRepository
 from storage.repositories.outbox import OutboxRepository
 from storage.repositories.rules import RuleRepository
+from storage.repositories.sample_history import SampleHistoryRepository
 from storage.repositories.series import SeriesRepository
 from storage.repositories.silences import SilenceRepository
 from storage.repositories.target_health import TargetHealthRepository
 from storage.repositories.window import WindowJournalRepository
 
 __all__ = [
+    "AnomalyModelRepository",
     "AuditRepository",
     "EventRepository",
     "HistoryRepository",
@@ -20,6 +23,7 @@ __all__ = [
     "MessageRepository",
     "OutboxRepository",
     "RuleRepository",
+    "SampleHistoryRepository",
     "SeriesRepository",
     "SilenceRepository",
     "TargetHealthRepository",
