@@ -1,6 +1,7 @@
 """Repositories own every query; callers pass the session of their transaction."""
 
 from storage.repositories.audit import AuditRepository
+from storage.repositories.destinations import DestinationRepository
 from storage.repositories.history import HistoryRepository
 from storage.repositories.incidents import IncidentRepository
 from storage.repositories.outbox import OutboxRepository
@@ -10,6 +11,7 @@ from storage.repositories.silences import SilenceRepository
 
 __all__ = [
     "AuditRepository",
+    "DestinationRepository",
     "HistoryRepository",
     "IncidentRepository",
     "OutboxRepository",
