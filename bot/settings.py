@@ -35,6 +35,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from monitors.destinations.admin import DestinationOptions
 from monitors.destinations.network import AddressPolicy, IPNetwork, config_refusal
 from monitors.destinations.secrets import check_key
 from monitors.destinations.specs import email_address
@@ -309,6 +310,10 @@ class Settings(BaseSettings):
     def address_policy(self) -> AddressPolicy:
         """The addresses webhooks may reach (see monitors.destinations.network)."""
         return AddressPolicy(tuple(self.webhook_allow_networks))
+
+    def destination_options(self) -> DestinationOptions:
+        key = self.secret_key.get_secret_value() if self.secret_key else None
+        return DestinationOptions(key, self.address_policy(), email_enabled=self.email is not None)
 
 
 class _Environment(EnvSettingsSource):

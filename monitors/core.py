@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from monitors.announce import Announcer
 from monitors.baselines import Baselines
+from monitors.destinations.admin import DestinationAdmin, DestinationOptions
 from monitors.engine import Engine, SeriesCache
 from monitors.incident_actions import IncidentActions
 from monitors.routing import Routing
@@ -47,6 +48,7 @@ class Core:
     silences: SilenceAdmin
     timers: Timers
     clock: Callable[[], float]
+    destinations: DestinationAdmin
 
     @classmethod
     async def open(
@@ -55,8 +57,10 @@ class Core:
         file_rules: Sequence[Rule] = (),
         routing: Routing | None = None,
         clock: Callable[[], float] = time.time,
+        destination_options: DestinationOptions | None = None,
     ) -> Core:
-        """Migrate the database, load saved rules and series state, and wire it all up."""
+        """Migrate the database, load saved rules, destinations and series state, and
+        wire it all up."""
         db = Database(database_url)
         await db.migrate()
         rulebook = RuleBook(file_rules)
@@ -68,6 +72,8 @@ class Core:
         cache = SeriesCache()
         await cache.load(db)
         announcer = Announcer(routing)
+        destinations = DestinationAdmin(db, announcer, rulebook, destination_options, clock)
+        await destinations.load()
         baselines = Baselines(db)
         engine = Engine(db, {"ingest": IngestSource(store)}, announcer, cache, baselines, clock)
         core = cls(
@@ -83,6 +89,7 @@ class Core:
             silences=SilenceAdmin(db, clock),
             timers=Timers(db, announcer, clock),
             clock=clock,
+            destinations=destinations,
         )
         await core.rules.retire_inactive()  # disabled or removed in the file meanwhile
         return core

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from monitors.cards import IncidentCard
 
@@ -28,6 +29,9 @@ class Delivery:
     attempt: int = 1
     queued_at: float = 0.0
     """When the row was written; a retried post looks for its message from then on."""
+    incident: Mapping[str, Any] = field(default_factory=dict)
+    """The incident's facts when the row was written (monitors.incident_facts), for
+    destinations that send more than the card shows (webhooks, email subjects)."""
 
 
 class DeliveryError(Exception):

@@ -122,6 +122,7 @@ class Dispatcher:
                 message_ref=ref,
                 attempt=row.attempts,
                 queued_at=row.created_at,
+                incident=row.payload.get("incident") or {},
             )
             new_ref = await adapter.deliver(delivery)
         except Exception as exc:  # recorded on the row and retried, never swallowed
