@@ -85,7 +85,10 @@ async def test_help_suggests_the_group_meant(core):
 )
 async def test_unknown_group_lists_the_commands(core, text, first_line):
     reply = await refused(core, text)
-    assert reply.text.splitlines() == [first_line, "Commands: /alerts, /rule, /silence, /notify, /help"]
+    assert reply.text.splitlines() == [
+        first_line,
+        "Commands: /alerts, /rule, /silence, /notify, /help",
+    ]
 
 
 async def test_unknown_action_suggests_one_and_shows_the_groups_usage(core):

@@ -1,0 +1,67 @@
+"""A Tocsin service wired from a real config file (settings, core, dispatcher, the
+email and webhook adapters, test messages) without its HTTP server or scheduler:
+tests open incidents with pushed samples and engine ticks, then deliver the outbox."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from command_helpers import push_and_tick
+from rich.console import Console
+from sqlalchemy import select
+
+from bot.adapters.console import ConsoleAdapter
+from bot.service import Service
+from bot.settings import load_settings
+from storage.models import OutboxRow
+
+SECRET = "s3cret"
+RULE = """
+rules:
+  - name: slow-api
+    metric: api.latency
+    aggregate: avg
+    window: 1m
+    interval: 1m
+    group_by: [route]
+    thresholds: {{warning: 500, critical: 2000}}
+    runbook: https://wiki.example/slow-api
+    channels: [{channels}]
+"""
+
+
+def email_section(port: int, sender: str = "tocsin@example.com") -> str:
+    return f"email: {{host: 127.0.0.1, port: {port}, from: {sender}, starttls: false}}\n"
+
+
+def config(database_url: str, channels: str, extra: str = "") -> str:
+    return f"database_url: {database_url}\n{extra}\n" + RULE.format(channels=channels)
+
+
+@asynccontextmanager
+async def service(tmp_path: Path, text: str, clock: Any) -> AsyncIterator[Service]:
+    """The service for config ``text``, on the database it names."""
+    path = tmp_path / "tocsin.yaml"
+    path.write_text(text)
+    settings = load_settings(path)
+    console = ConsoleAdapter(Console(file=io.StringIO(), width=120))
+    running = await Service.create(settings, interactive=False, console=console, clock=clock)
+    try:
+        yield running
+    finally:
+        await running.core.close()
+
+
+async def open_incident(
+    running: Service, clock: Any, route: str = "/checkout", value: float = 900
+) -> None:
+    await push_and_tick(running.core, clock, {route: value})
+
+
+async def outbox(running: Service) -> list[OutboxRow]:
+    async with running.core.db.read() as session:
+        return list((await session.scalars(select(OutboxRow).order_by(OutboxRow.id))).all())
