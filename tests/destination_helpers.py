@@ -10,11 +10,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 from command_helpers import push_and_tick
 from rich.console import Console
 from sqlalchemy import select
 
 from bot.adapters.console import ConsoleAdapter
+from bot.http.app import build_app
+from bot.http.server import start_server, stop_server
 from bot.service import Service
 from bot.settings import load_settings
 from storage.models import OutboxRow
@@ -65,3 +68,19 @@ async def open_incident(
 async def outbox(running: Service) -> list[OutboxRow]:
     async with running.core.db.read() as session:
         return list((await session.scalars(select(OutboxRow).order_by(OutboxRow.id))).all())
+
+
+@asynccontextmanager
+async def api(running: Service, token: str = "t0ken") -> AsyncIterator[httpx.AsyncClient]:
+    """The service's HTTP API on 127.0.0.1, port 0, and a client with the token."""
+    app = build_app(running.core, api_token=token, metrics=running.metrics)
+    runner, port = await start_server(app, "127.0.0.1", 0, token)
+    try:
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        ) as client:
+            yield client
+    finally:
+        await stop_server(runner)
