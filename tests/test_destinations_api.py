@@ -337,3 +337,20 @@ async def test_a_test_message_to_an_unknown_destination_is_404(tmp_path, sqlite_
     assert response.status_code == 404
     assert "There is no destination named 'forged-name'" in response.json()["error"]
     assert receiver.received == []
+
+
+async def test_the_config_files_destination_wins_over_a_saved_one_of_its_name(
+    tmp_path, sqlite_url, clock, monkeypatch
+):
+    monkeypatch.setenv("TOCSIN_SECRET_KEY", KEY)
+    async with hook_receiver() as receiver:
+        text = file_config(sqlite_url, receiver.url)
+        async with service(tmp_path, text, clock) as running, api(running) as client:
+            await client.post("/v1/destinations", json={"name": "payments", "slack": "C0SAVED"})
+        text = text.replace("destinations:\n", "destinations:\n  payments: {slack: C0FILE}\n")
+        async with service(tmp_path, text, clock) as running, api(running) as client:
+            (problem,) = running.core.destinations.load_errors
+            listed = (await client.get("/v1/destinations/payments")).json()
+            targets = running.core.announcer.routing.targets(["payments"])
+    assert "saved destination 'payments' is ignored" in problem
+    assert (listed["origin"], listed["slack"], targets) == ("file", "C0FILE", ("slack:C0FILE",))

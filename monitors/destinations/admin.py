@@ -84,7 +84,8 @@ class TestSender(Protocol):
     async def send_test(self, target: str, card: IncidentCard, line: str) -> TestAnswer: ...
 
 
-def test_card(name: str, actor: Actor) -> IncidentCard:
+def sample_card(name: str, actor: Actor) -> IncidentCard:
+    """The card of a test message: no incident behind it."""
     return IncidentCard(
         incident_id=0,
         title=f"[TEST] Tocsin test message to {name}",
@@ -132,6 +133,12 @@ class DestinationAdmin:
         async with self.db.read() as session:
             rows = await DestinationRepository(session).all()
         for row in rows:
+            if row.name in self._file:
+                self.load_errors.append(
+                    f"saved destination '{row.name}' is ignored: the config file now defines "
+                    "a destination of that name, which is used instead"
+                )
+                continue
             entry = self._entry(row.name, row.spec, row.sealed, row.created_by, row.created_at)
             if entry.problem:
                 self.load_errors.append(
@@ -281,7 +288,7 @@ class DestinationAdmin:
             targets = entry.destination.targets(name)
         if self.sender is None:
             raise ActionError("Test messages are sent by the running service; start it first")
-        card = test_card(name, actor)
+        card = sample_card(name, actor)
         line = f"Test message sent by {actor.mention}"
         answers = [await self.sender.send_test(target, card, line) for target in targets]
         async with self.db.transaction() as session:
