@@ -98,7 +98,7 @@ class Destination(BaseModel):
             )
         return self
 
-    def targets(self, name: str = "") -> tuple[str, ...]:
+    def targets(self, name: str) -> tuple[str, ...]:
         """Its targets; ``name`` (the destination's own) names its email and webhook."""
         places = [
             target(Platform.SLACK, self.slack) if self.slack else "",

@@ -150,6 +150,11 @@ async def test_a_destination_with_no_secret_needs_no_key(tmp_path, sqlite_url, c
             "is not an http(s) URL",
         ),
         (
+            {"name": "h", "webhook": {"url": "https://u:pw@hooks.example.com/", "secret": "s"}},
+            400,
+            "put credentials in headers",
+        ),
+        (
             {"name": "h", "webhook": {"url": "http://10.0.0.5/hook", "secret": "s"}},
             400,
             "10.0.0.5, a private address; webhooks reach only public addresses",

@@ -70,6 +70,11 @@ def web_url(value: str) -> str:
         raise ValueError(
             f"{value!r} names no host; give one such as https://hooks.example.com/tocsin"
         )
+    if parts.username is not None or parts.password is not None:
+        raise ValueError(
+            "put credentials in headers (e.g. Authorization), which are kept encrypted "
+            "and never shown, rather than in the URL"
+        )
     if any(ch.isspace() for ch in value):
         raise ValueError(f"{value!r} contains spaces; percent-encode them (%20)")
     return value
