@@ -22,6 +22,7 @@ from bot.adapters.base import ChatAdapter
 from bot.adapters.console import ConsoleAdapter, console_actor, read_commands
 from bot.adapters.platform import ChatPlatform
 from bot.delivery.dispatcher import Dispatcher
+from bot.delivery.test_send import AdapterTestSender
 from bot.http.app import build_app
 from bot.http.server import start_server, stop_server
 from bot.metrics import Metrics
@@ -51,6 +52,24 @@ def chat_platforms(settings: Settings, core: Core) -> list[ChatPlatform]:
 
         platforms.append(DiscordPlatform.from_settings(settings, core))
     return platforms
+
+
+def destination_adapters(settings: Settings, core: Core) -> list[ChatAdapter]:
+    """Webhooks always (destinations may be created through the API); email when an
+    SMTP server is configured. Both read their destination at each delivery."""
+    from bot.adapters.email import EmailAdapter
+    from bot.adapters.webhook import WebhookAdapter
+
+    lookup = core.destinations.configured
+    adapters: list[ChatAdapter] = [
+        WebhookAdapter(lookup, settings.address_policy(), clock=core.clock)
+    ]
+    if settings.email is not None:
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        adapters.append(
+            EmailAdapter(settings.email, lookup, settings.smtp_username, password, core.clock)
+        )
+    return adapters
 
 
 @dataclass
@@ -85,8 +104,9 @@ class Service:
             environment=Environment(settings.environment),
             event_types=settings.event_types,
             behind_after=settings.behind_after,
+            destination_options=settings.destination_options(),
         )
-        for problem in core.rulebook.load_errors:
+        for problem in (*core.rulebook.load_errors, *core.destinations.load_errors):
             log.warning(problem)
         for notice in core.admin_notices:
             log.warning(notice)
@@ -94,9 +114,10 @@ class Service:
         core.engine.on_tick = metrics.observe_tick
         console = console or ConsoleAdapter()
         platforms = chat_platforms(settings, core)
-        adapters: list[ChatAdapter] = [console, *platforms]
+        adapters: list[ChatAdapter] = [console, *platforms, *destination_adapters(settings, core)]
         dispatcher = Dispatcher(core.db, adapters, core.clock, health=core.delivery_health)
         metrics.dispatcher = dispatcher
+        core.destinations.sender = AdapterTestSender(adapters, core.clock)
         core.announcer.on_queued(dispatcher.wake)  # whichever surface made the change
         scheduler = core.scheduler(settings.timer_interval, settings.evaluate_on_push)
         return cls(settings, core, console, platforms, dispatcher, scheduler, metrics, interactive)

@@ -8,10 +8,12 @@ the code reads the environment: everything that does passes through here."""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Sequence
 from contextvars import ContextVar
 from dataclasses import replace
+from email.utils import formataddr, parseaddr
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +22,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
+    model_validator,
 )
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
@@ -33,6 +37,10 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from monitors.destinations.admin import DestinationOptions
+from monitors.destinations.network import AddressPolicy, IPNetwork, config_refusal
+from monitors.destinations.secrets import check_key
+from monitors.destinations.specs import email_address
 from monitors.routing import CONSOLE_TARGET, Destination, Platform, Routing, target
 from monitors.rulefile import (
     FILE,
@@ -100,6 +108,58 @@ class DiscordConfig(BaseModel):
         return [_snowflake(item) for item in value] if isinstance(value, list) else value
 
 
+class EmailConfig(BaseModel):
+    """``email:`` in the config file: the SMTP server that sends email destinations'
+    mail. The login comes from ``TOCSIN_SMTP_USERNAME`` / ``TOCSIN_SMTP_PASSWORD``."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+    host: str = Field(min_length=1, max_length=253)
+    port: int = Field(default=587, ge=1, le=65535)
+    from_: str = Field(alias="from")
+    """The sender: ``tocsin@example.com`` or ``Tocsin <tocsin@example.com>``."""
+    starttls: bool = True
+    """Upgrade the connection with STARTTLS (port 587); ``false`` sends in clear."""
+    tls: bool = False
+    """Connect with TLS from the start (port 465) instead."""
+    timeout: float = Field(default=10.0, gt=0, le=300)
+
+    @field_validator("from_")
+    @classmethod
+    def _sender(cls, value: str) -> str:
+        name, address = parseaddr(value)
+        checked = email_address(address or value)
+        return formataddr((name, checked)) if name else checked
+
+    @model_validator(mode="after")
+    def _one_tls(self) -> EmailConfig:
+        if self.tls and self.starttls:
+            raise ValueError("starttls: choose starttls (port 587) or tls (port 465), not both")
+        return self
+
+    @property
+    def sender_address(self) -> str:
+        return parseaddr(self.from_)[1]
+
+
+def allow_networks(value: object) -> object:
+    """``[127.0.0.0/8, "10.1.0.0/16"]`` as networks; a host address with a prefix that
+    does not start a network (``10.0.0.1/8``) is refused rather than widened."""
+    if not isinstance(value, list | tuple):
+        return value
+    networks = []
+    for item in value:
+        try:
+            networks.append(
+                ipaddress.ip_network(item if not isinstance(item, str) else item.strip())
+            )
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                f"{item!r} is not a network: {exc}; write one such as 10.0.0.0/8 or fd00::/8"
+            ) from None
+    return networks
+
+
 class FileSettings(BaseModel):
     """The config file's keys besides ``rules``."""
 
@@ -118,7 +178,11 @@ class FileSettings(BaseModel):
     """Ticks starting this late open the "Tocsin is behind" incident."""
     event_types: dict[str, Any] | None = None
     """Event types for POST /v1/events over the shipped ones (monitors/sources/events.py)."""
+    email: EmailConfig | None = None
+    webhook_allow_networks: list[IPNetwork] = Field(default_factory=list)
     rules: list[Any] = Field(default_factory=list)
+
+    _networks = field_validator("webhook_allow_networks", mode="before")(allow_networks)
 
 
 FILE_ONLY = frozenset(
@@ -132,6 +196,8 @@ FILE_ONLY = frozenset(
         "slack",
         "discord",
         "destinations",
+        "email",
+        "webhook_allow_networks",
         "rules",
     }
 )
@@ -167,7 +233,14 @@ class Settings(BaseSettings):
     slack: SlackConfig = Field(default_factory=SlackConfig)
     discord: DiscordConfig = Field(default_factory=DiscordConfig)
     destinations: dict[str, Destination] = Field(default_factory=dict)
+    email: EmailConfig | None = None
+    webhook_allow_networks: list[IPNetwork] = Field(default_factory=list)
     rules: list[Rule] = Field(default_factory=list)
+
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    """A Fernet key: secrets saved through the API are encrypted with it."""
 
     slack_bot_token: str | None = Field(
         default=None,
@@ -211,6 +284,15 @@ class Settings(BaseSettings):
             )
         return value
 
+    _networks = field_validator("webhook_allow_networks", mode="before")(allow_networks)
+
+    @field_validator("secret_key")
+    @classmethod
+    def _fernet_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            check_key(value.get_secret_value())
+        return value
+
     @field_validator("slack_api_url", "discord_api_url", "discord_gateway_url")
     @classmethod
     def _url(cls, value: str | None) -> str | None:
@@ -249,6 +331,14 @@ class Settings(BaseSettings):
         if console or not defaults:
             defaults.append(CONSOLE_TARGET)
         return Routing(self.destinations, tuple(defaults))
+
+    def address_policy(self) -> AddressPolicy:
+        """The addresses webhooks may reach (see monitors.destinations.network)."""
+        return AddressPolicy(tuple(self.webhook_allow_networks))
+
+    def destination_options(self) -> DestinationOptions:
+        key = self.secret_key.get_secret_value() if self.secret_key else None
+        return DestinationOptions(key, self.address_policy(), email_enabled=self.email is not None)
 
 
 class _Environment(EnvSettingsSource):
@@ -309,6 +399,39 @@ def _unknown_destinations(listed: Sequence[Any], file: FileSettings) -> list[Rul
     return errors
 
 
+def _destination_problems(document: dict[str, Any]) -> list[RuleFileError]:
+    """What destinations need beyond their own fields: an SMTP server for email, and
+    webhook URLs whose addresses may be reached (checked again at every delivery).
+    Each destination is checked on its own, so one bad entry hides no other problem."""
+    try:
+        networks = allow_networks(document.get("webhook_allow_networks") or [])
+    except ValueError:
+        networks = []  # reported with the other settings
+    policy = AddressPolicy(tuple(networks))  # type: ignore[arg-type]
+    entries = document.get("destinations")
+    errors = []
+    for name, spec in (entries if isinstance(entries, dict) else {}).items():
+        try:
+            destination = Destination.model_validate(spec)
+        except ValidationError:
+            continue  # reported with the other settings
+        field = f"destinations.{name}"
+        if destination.email and not document.get("email"):
+            reason = "sends email, but there is no email: section (host, port, from)"
+            errors.append(
+                RuleFileError("(settings)", f"{field}.email", reason, path=("destinations", name))
+            )
+        if destination.webhook is not None:
+            refusal = config_refusal(destination.webhook.url, policy)
+            if refusal is not None:
+                errors.append(
+                    RuleFileError(
+                        "(settings)", f"{field}.webhook.url", refusal, path=("destinations", name)
+                    )
+                )
+    return errors
+
+
 NO_DEFAULT_CHANNELS = (
     "no longer used: a rule that names no channels posts to slack.channel, "
     "discord.channel_id and the console; name other places under destinations: "
@@ -344,6 +467,7 @@ def read_config(path: Path) -> tuple[FileSettings, list[Rule]]:
         parse_event_types(data.get("event_types"), str(path))
     except RuleFileInvalid as exc:
         errors.extend(replace(e, path=("event_types", *e.path)) for e in exc.errors)
+    errors.extend(_destination_problems(data))
     if errors:
         raise document.invalid(errors)
     return file_settings, rules

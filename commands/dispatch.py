@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from commands import alerts, rules, silences
+from commands import alerts, notify, rules, silences
 from commands.help import help_text
 from commands.model import Command, Reply
 from commands.parser import CommandError, find_spec, parse
@@ -39,6 +39,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("silence", "add"): silences.add,
     ("silence", "list"): silences.list_silences,
     ("silence", "remove"): silences.remove,
+    ("notify", "test"): notify.test,
     ("help", ""): _help,
 }
 

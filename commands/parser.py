@@ -113,6 +113,7 @@ GROUPS: dict[str, str] = {
     "alerts": "Incidents",
     "rule": "Alert rules",
     "silence": "Silences, to mute notifications during maintenance",
+    "notify": "Notifications: test where incidents go",
     "help": "Help",
 }
 
@@ -177,6 +178,13 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec("silence", "list", (), "List active and upcoming silences"),
     CommandSpec("silence", "remove", (_SILENCE_ID,), "End a silence now", admin=True),
+    CommandSpec(
+        "notify",
+        "test",
+        (Arg("NAME", "destination"),),
+        "Send a test message to a destination and show what it answered",
+        admin=True,
+    ),
     CommandSpec(
         "help", "", (Arg("GROUP", "group", optional=True),), "Show the commands, or one group"
     ),
@@ -547,6 +555,15 @@ def _rule_name(text: str) -> str:
     )
 
 
+def _destination(text: str) -> str:
+    if re.fullmatch(NAME_PATTERN, text):
+        return text
+    raise ValueError(
+        f'"{text}" is not a destination name; names are lowercase letters, digits, '
+        '".", "_" and "-", like ops-hook (GET /v1/destinations lists them)'
+    )
+
+
 def _matchers(text: str) -> str:
     if text[:1] in ("'", '"'):  # the whole list quoted: "rule=slow api,env=prod"
         text = _unquote(text)
@@ -572,6 +589,7 @@ _KINDS: dict[str, _Kind] = {
     "status": _Kind(_status, choices=STATUSES),
     "severity": _Kind(_severity, choices=SEVERITIES),
     "rule_name": _Kind(_rule_name, "slow-api"),
+    "destination": _Kind(_destination, "ops-hook"),
     "matchers": _Kind(_matchers, "rule=slow-api,env!=dev", raw=True),
     "text": _Kind(_text),
     "group": _Kind(resolve_group, "rule"),

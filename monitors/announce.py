@@ -19,6 +19,8 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitors.cards import incident_card
+from monitors.destinations.floors import hold_below_floor
+from monitors.incident_facts import incident_facts
 from monitors.routing import Routing
 from monitors.suppression import decide, silenced_by
 from storage.models import IncidentRow, SilenceRow
@@ -65,6 +67,7 @@ class Announcer:
             "card": incident_card(incident, now).to_json(),
             "line": line,
             "limits": {"max_per_hour": snapshot.get("max_per_hour", DEFAULT_MAX_PER_HOUR)},
+            "incident": incident_facts(incident),
         }
         return [
             {
@@ -142,6 +145,7 @@ class Journal:
 
     async def flush(self) -> None:
         await IncidentRepository(self.session).add_events(self.events)
+        self.outbox = await hold_below_floor(self.session, self.announcer.routing, self.outbox)
         await OutboxRepository(self.session).add_many(self.outbox)
         if self.outbox:
             event.listen(self.session.sync_session, "after_commit", self._committed, once=True)

@@ -16,6 +16,7 @@ from monitors.backtest.compare import MAX_DAYS, BacktestReport, backtest
 from monitors.backtest.history import SampleHistory
 from monitors.baselines import Baselines
 from monitors.delivery_health import DeliveryHealth
+from monitors.destinations.admin import DestinationAdmin, DestinationOptions
 from monitors.engine import Engine, SeriesCache
 from monitors.event_intake import EventIntake
 from monitors.incident_actions import IncidentActions
@@ -64,6 +65,7 @@ class Core:
     delivery_health: DeliveryHealth
     journal: WindowJournal
     clock: Callable[[], float]
+    destinations: DestinationAdmin
     admin_notices: list[str] = field(default_factory=list)
     """What admins should hear at start-up (saved rules the file has moved on from),
     platform-neutral text; the service logs each and posts it where admins see it."""
@@ -79,11 +81,12 @@ class Core:
         environment: Environment | None = None,
         event_types: Mapping[str, EventType] = DEFAULT_EVENT_TYPES,
         behind_after: float = 60.0,
+        destination_options: DestinationOptions | None = None,
     ) -> Core:
-        """Migrate the database, load saved rules and series state, and wire it all up.
-        ``environment`` holds the variables rules may name as ``${NAME}``; ``event_types``
-        what ``POST /v1/events`` accepts; ``behind_after`` how late ticks may start
-        before "Tocsin is behind" opens."""
+        """Migrate the database, load saved rules, destinations and series state, and
+        wire it all up. ``environment`` holds the variables rules may name as
+        ``${NAME}``; ``event_types`` what ``POST /v1/events`` accepts; ``behind_after``
+        how late ticks may start before "Tocsin is behind" opens."""
         db = Database(database_url)
         await db.migrate()
         rulebook = RuleBook(file_rules)
@@ -103,6 +106,8 @@ class Core:
         cache = SeriesCache()
         await cache.load(db)
         announcer = Announcer(routing)
+        destinations = DestinationAdmin(db, announcer, rulebook, destination_options, clock)
+        await destinations.load()
         baselines = Baselines(db)
         anomalies = ModelStore(db)
         await anomalies.load()
@@ -127,6 +132,7 @@ class Core:
             delivery_health=DeliveryHealth(db, announcer, clock),
             journal=journal,
             clock=clock,
+            destinations=destinations,
         )
         core.admin_notices = await core.rules.reconcile_file()
         await core.rules.retire_inactive()  # disabled or removed in the file meanwhile

@@ -1,7 +1,9 @@
 """Where incidents go: destinations named in the config, each pointing at places on chat
 platforms (targets), and the default targets for rules that name none.
 
-A target is a string: ``slack:C0ALERTS``, ``discord:123456789012345678`` or ``console``.
+A target is a string: ``slack:C0ALERTS``, ``discord:123456789012345678`` or ``console``;
+email and webhooks are named after their destination (``email:oncall-mail``,
+``webhook:ops-hook``): the addresses, URL and secret live with the destination.
 Outbox rows and message references are kept per target, so two destinations that point
 at the same Slack channel share one message, and each platform's adapter delivers the
 targets of its platform."""
@@ -14,11 +16,16 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from monitors.destinations.specs import WebhookSpec, recipients
+from monitors.rules import LEVELS
+
 
 class Platform(StrEnum):
     CONSOLE = "console"
     SLACK = "slack"
     DISCORD = "discord"
+    EMAIL = "email"
+    WEBHOOK = "webhook"
 
 
 CONSOLE_TARGET = Platform.CONSOLE.value
@@ -36,8 +43,14 @@ def split_target(text: str) -> tuple[str, str]:
     return platform, place
 
 
+def severity_rank(severity: str) -> int:
+    """warning < error < critical; anything else ranks below them all."""
+    return LEVELS.index(severity) if severity in LEVELS else -1
+
+
 class Destination(BaseModel):
-    """One named destination: ``{slack: C0PAYMENTS}``, ``{discord: 1234...}``, or both."""
+    """One named destination: ``{slack: C0PAYMENTS}``, ``{discord: 1234...}``,
+    ``{email: [oncall@example.com]}``, ``{webhook: {url, secret}}``, or several."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -46,6 +59,24 @@ class Destination(BaseModel):
     discord: str | None = None
     """A Discord channel id (a number, e.g. ``123456789012345678``)."""
     console: bool = False
+    email: tuple[str, ...] | None = None
+    """Addresses that get one mail thread per incident (the ``email:`` server sends)."""
+    webhook: WebhookSpec | None = None
+    """A URL that gets a signed JSON POST per incident change."""
+    min_severity: str | None = None
+    """Incidents below this level are not sent here; one escalating past it is."""
+
+    @field_validator("email", mode="before")
+    @classmethod
+    def _addresses(cls, value: object) -> object:
+        return None if value is None else recipients(value)
+
+    @field_validator("min_severity")
+    @classmethod
+    def _level(cls, value: str | None) -> str | None:
+        if value is not None and value not in LEVELS:
+            raise ValueError(f"{value!r} is not a severity; use {', '.join(LEVELS)}")
+        return value
 
     @field_validator("discord", mode="before")
     @classmethod
@@ -60,17 +91,28 @@ class Destination(BaseModel):
 
     @model_validator(mode="after")
     def _somewhere(self) -> Destination:
-        if not self.targets():
-            raise ValueError("name a place, e.g. {slack: C0PAYMENTS} or {discord: 1234...}")
+        if not (self.slack or self.discord or self.console or self.email or self.webhook):
+            raise ValueError(
+                "name a place, e.g. {slack: C0PAYMENTS}, {discord: 1234...}, "
+                "{email: [oncall@example.com]} or {webhook: {url: ..., secret: ...}}"
+            )
         return self
 
-    def targets(self) -> tuple[str, ...]:
+    def targets(self, name: str) -> tuple[str, ...]:
+        """Its targets; ``name`` (the destination's own) names its email and webhook."""
         places = [
             target(Platform.SLACK, self.slack) if self.slack else "",
             target(Platform.DISCORD, self.discord) if self.discord else "",
             CONSOLE_TARGET if self.console else "",
+            target(Platform.EMAIL, name) if self.email else "",
+            target(Platform.WEBHOOK, name) if self.webhook else "",
         ]
         return tuple(place for place in places if place)
+
+    def admits(self, severity: str) -> bool:
+        """Whether an incident of ``severity`` is at or above ``min_severity``."""
+        floor = self.min_severity
+        return floor is None or severity_rank(severity) >= severity_rank(floor)
 
 
 @dataclass(frozen=True)
@@ -103,6 +145,18 @@ class Routing:
                 places: tuple[str, ...] = (CONSOLE_TARGET,)
             else:
                 destination = self.destinations.get(name)
-                places = destination.targets() if destination else ()
+                places = destination.targets(name) if destination else ()
             found.extend(place for place in places if place not in found)
         return tuple(found) or self.defaults
+
+    def admits(self, names: Sequence[str], place: str, severity: str) -> bool:
+        """Whether ``place``, reached through the destinations ``names``, takes an
+        incident of ``severity``: yes if one of them that leads there has no floor or
+        one at or below it (and for the default targets, which have none)."""
+        leading = [
+            destination
+            for name in names
+            if (destination := self.destinations.get(name)) is not None
+            and place in destination.targets(name)
+        ]
+        return not leading or any(d.admits(severity) for d in leading)

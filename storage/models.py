@@ -284,3 +284,17 @@ class SampleHistoryRow(Base):
     block: Mapped[int] = mapped_column(Integer, primary_key=True)
     labels: Mapped[str] = mapped_column(Text)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class DestinationRow(Base):
+    """A destination saved through the API (the config file's are never stored). The
+    secret parts (a webhook's signing key and header values) are in ``sealed``,
+    encrypted (monitors.destinations.secrets); ``spec`` holds the rest."""
+
+    __tablename__ = "destinations"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    sealed: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[float]
+    created_by: Mapped[str] = mapped_column(String(200))

@@ -31,7 +31,7 @@ async def test_help_lists_every_command_and_marks_the_admin_ones(core):
     for spec in COMMANDS:
         (line,) = [x for x in lines if x.strip().startswith(f"{spec.usage} — ")]
         assert line.endswith("(admins only)") == spec.admin, line
-    assert lines[-1] == "Type /help GROUP for one group (alerts, rule, silence, help)."
+    assert lines[-1] == "Type /help GROUP for one group (alerts, rule, silence, notify, help)."
 
 
 @pytest.mark.parametrize("text", ["/help rule", "/help /Rule", "/rule help", "help rule"])
@@ -64,7 +64,7 @@ async def test_help_says_what_alerts_list_shows_by_default_and_reads_plainly(cor
 async def test_help_for_an_unknown_group_lists_the_groups(core):
     reply = await refused(core, "/help nope")
     assert reply.text == (
-        'no command group "nope"\nGroups: alerts, rule, silence, help\nUsage: /help [GROUP]'
+        'no command group "nope"\nGroups: alerts, rule, silence, notify, help\nUsage: /help [GROUP]'
     )
 
 
@@ -86,7 +86,10 @@ async def test_help_suggests_the_group_meant(core):
 )
 async def test_unknown_group_lists_the_commands(core, text, first_line):
     reply = await refused(core, text)
-    assert reply.text.splitlines() == [first_line, "Commands: /alerts, /rule, /silence, /help"]
+    assert reply.text.splitlines() == [
+        first_line,
+        "Commands: /alerts, /rule, /silence, /notify, /help",
+    ]
 
 
 async def test_unknown_action_suggests_one_and_shows_the_groups_usage(core):

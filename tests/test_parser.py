@@ -184,7 +184,7 @@ def test_empty() -> None:
 def test_unknown_group_suggests_and_lists() -> None:
     message = _error("/alert list")
     assert 'unknown command "/alert"; did you mean /alerts?' in message
-    assert "Commands: /alerts, /rule, /silence, /help" in message
+    assert "Commands: /alerts, /rule, /silence, /notify, /help" in message
     assert "did you mean" not in _error("/zzz")
 
 
@@ -252,12 +252,13 @@ def test_table_shape() -> None:
         ("rule", "test"),
         ("silence", "add"),
         ("silence", "remove"),
+        ("notify", "test"),
     }
 
 
 def test_resolve_group() -> None:
     assert resolve_group(" /Rule ") == "rule"
-    with pytest.raises(CommandError, match="Groups: alerts, rule, silence, help"):
+    with pytest.raises(CommandError, match="Groups: alerts, rule, silence, notify, help"):
         resolve_group("nope")
 
 
@@ -293,4 +294,4 @@ def test_help_unknown_group() -> None:
         help_text("alert")
     message = str(info.value)
     assert 'no command group "alert"; did you mean alerts?' in message
-    assert "Groups: alerts, rule, silence, help" in message
+    assert "Groups: alerts, rule, silence, notify, help" in message

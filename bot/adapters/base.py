@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from monitors.cards import IncidentCard
 
@@ -34,6 +35,9 @@ class Delivery:
     """Several incidents share the message (a storm): show every one of them, ``card``
     among them. Empty for a message of one incident. Only adapters whose
     ``max_group`` is over 1 are given groups."""
+    incident: Mapping[str, Any] = field(default_factory=dict)
+    """The incident's facts when the row was written (monitors.incident_facts), for
+    destinations that send more than the card shows (webhooks, email subjects)."""
 
 
 class DeliveryError(Exception):

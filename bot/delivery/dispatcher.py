@@ -231,6 +231,7 @@ class Dispatcher:
             attempt=row.attempts,
             queued_at=row.created_at,
             row_id=row.id,
+            incident=row.payload.get("incident") or {},
         )
         if plan.route is Route.DROP:
             return None
@@ -239,14 +240,13 @@ class Dispatcher:
             cap = int(row.payload.get("limits", {}).get("max_per_hour", 0))
             notice = capped_card(card.rule, held, cap)
             return replace(base, card=notice, line="", notify=plan.ref is None)
-        this = next((c for c in plan.cards if c.incident_id == row.incident_id), card)
-        if len(plan.cards) <= 1:
-            return replace(base, card=this)
+        if not plan.cards:
+            return base  # a message of one incident: as the row says it
+        group = tuple(card if c.incident_id == row.incident_id else c for c in plan.cards)
         line = f"#{row.incident_id}: {base.line}" if base.line else ""
         joining = plan.route is Route.JOIN  # an edit: the storm's first message paged
-        return replace(
-            base, card=this, group=plan.cards, line=line, notify=base.notify and not joining
-        )
+        notify = base.notify and not joining
+        return replace(base, group=group, line=line, notify=notify)
 
     async def _failed(self, row: OutboxRow, platform: str, exc: Exception) -> None:
         retry_after = exc.retry_after if isinstance(exc, DeliveryError) else None

@@ -49,7 +49,8 @@ class Plan:
     """The message to edit; None to post one."""
     group: MessageGroupRow | None = None
     cards: tuple[IncidentCard, ...] = ()
-    """What the message shows once this update is in: every incident of its group."""
+    """For a message several incidents share, every one of them as it stands now (the
+    delivered row's own card replaces its incident's); empty for a message of one."""
 
 
 class MessagePlanner:
@@ -68,7 +69,7 @@ class MessagePlanner:
         )
         if message is not None and (group is None or group.kind == INCIDENTS):
             members = group.members if group else [row.incident_id]
-            return Plan(Route.EDIT, message.message_ref, group, await self._cards(members))
+            return Plan(Route.EDIT, message.message_ref, group, await self._shared(members))
         if message is not None and not row.notify:  # capped, and this is no page
             return Plan(Route.DROP)
         incident = (await self.incidents.get_many([row.incident_id]))[row.incident_id]
@@ -77,12 +78,12 @@ class MessagePlanner:
             joinable = await self.messages.joinable(row.channel, since, max_group)
             if joinable is not None and row.incident_id not in joinable.members:
                 members = [*joinable.members, row.incident_id]
-                return Plan(Route.JOIN, joinable.message_ref, joinable, await self._cards(members))
+                return Plan(Route.JOIN, joinable.message_ref, joinable, await self._shared(members))
         if not incident.test and await self._over_cap(row, incident):
             since = self.now - CAP_WINDOW
             notice = await self.messages.capped_since(row.channel, incident.rule, since)
             return Plan(Route.CAPPED, notice.message_ref if notice else None, notice)
-        return Plan(Route.POST, None, None, await self._cards([row.incident_id]))
+        return Plan(Route.POST)
 
     async def _over_cap(self, row: OutboxRow, incident: IncidentRow) -> bool:
         cap = int(row.payload.get("limits", {}).get("max_per_hour", DEFAULT_MAX_PER_HOUR))
@@ -91,7 +92,10 @@ class MessagePlanner:
         since = self.now - CAP_WINDOW
         return await self.messages.posts_since(row.channel, incident.rule, since) >= cap
 
-    async def _cards(self, members: Sequence[int]) -> tuple[IncidentCard, ...]:
+    async def _shared(self, members: Sequence[int]) -> tuple[IncidentCard, ...]:
+        """The cards of a shared message's incidents; none for a message of one."""
+        if len(members) < 2:
+            return ()
         found = await self.incidents.get_many(list(members))
         return tuple(incident_card(found[m], self.now) for m in members if m in found)
 

@@ -2,6 +2,7 @@
 
 from storage.repositories.anomaly import AnomalyModelRepository
 from storage.repositories.audit import AuditRepository
+from storage.repositories.destinations import DestinationRepository
 from storage.repositories.events import EventRepository
 from storage.repositories.history import HistoryRepository
 from storage.repositories.incidents import IncidentRepository
@@ -17,6 +18,7 @@ from storage.repositories.window import WindowJournalRepository
 __all__ = [
     "AnomalyModelRepository",
     "AuditRepository",
+    "DestinationRepository",
     "EventRepository",
     "HistoryRepository",
     "IncidentRepository",

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -112,3 +112,15 @@ class OutboxRepository:
             )
         else:
             row.message_ref, row.updated_at = ref, at
+
+    async def announced(self, pairs: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
+        """Which of the (incident, target) pairs have been queued or shown already."""
+        wanted = list(pairs)
+        found: set[tuple[int, str]] = set()
+        if not wanted:
+            return found
+        for table in (OutboxRow, MessageRow):
+            key = tuple_(table.incident_id, table.channel)
+            query = select(table.incident_id, table.channel).where(key.in_(wanted)).distinct()
+            found.update((int(i), str(c)) for i, c in (await self.session.execute(query)).all())
+        return found

@@ -200,6 +200,17 @@ class SilenceCommands(app_commands.Group, name="silence", description=GROUPS["si
         return await autocomplete.silences(self.interactions.core, current)
 
 
+class NotifyCommands(app_commands.Group, name="notify", description=GROUPS["notify"]):
+    def __init__(self, interactions: Interactions) -> None:
+        super().__init__(guild_only=True, allowed_contexts=IN_GUILDS)
+        self.interactions = interactions
+
+    @app_commands.command(name="test", description=summary("notify", "test"))
+    @app_commands.describe(name="A destination's name, as the config or the API names it")
+    async def test(self, interaction: Interaction, name: str) -> None:
+        await self.interactions.command(interaction, "notify", "test", (name,))
+
+
 def help_command(interactions: Interactions) -> app_commands.Command[Any, Any, None]:
     topics = tuple(group for group in GROUPS if group != "help")
 
@@ -220,5 +231,6 @@ def command_tree_entries(
         AlertCommands(interactions),
         RuleCommands(interactions),
         SilenceCommands(interactions),
+        NotifyCommands(interactions),
         help_command(interactions),
     ]

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 EVENTS_PATH = "/slack/events"
-COMMANDS = ("/alerts", "/rule", "/silence", "/tocsin")
+COMMANDS = ("/alerts", "/rule", "/silence", "/notify", "/tocsin")
 """The slash commands Tocsin answers (config/slack-manifest.yaml declares them)."""
 
 
