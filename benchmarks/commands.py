@@ -43,7 +43,8 @@ rules:
     window: 5s
     interval: 1s
     group_by: [route]
-    thresholds: {{warning: 500}}
+    thresholds: {{critical: 500}}   # critical: each its own message (no storm grouping)
+    max_per_hour: 0                 # and no hourly cap: 100 messages to click on
     repeat_interval: 0
 """
 

@@ -32,7 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))  # the fake Discord lives with the tests
 
-from discord_harness import ServiceProcess, card_message, eventually
+from discord_harness import PROCESS_CONFIG, ServiceProcess, card_message, eventually
 from discord_payloads import ALICE, BOB, Interactions
 from engine import scratch_database
 from fake_discord import FakeDiscord
@@ -217,7 +217,8 @@ async def run_bursts(
     """Start run.py on ``url``, open the incidents the clicks need, send each level's
     bursts; the figures of each level."""
     clicks_needed = sum(clicks for level in levels for clicks, _ in plan(level, rounds))
-    service = await ServiceProcess.start(fake, scratch, database_url=url)
+    config = PROCESS_CONFIG + "    max_per_hour: 0  # every incident its own message to click on\n"
+    service = await ServiceProcess.start(fake, scratch, config, database_url=url)
     try:
         port = await service.port()
         await fake.wait_connected(30)
