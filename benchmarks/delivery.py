@@ -6,8 +6,11 @@ Each part runs the real ``run.py`` with Slack configured against the fake Slack 
 tests (both in processes of their own) and reads what the fake received.
 
 1. Storm: ``--incidents`` incidents open on one tick across 10 destinations (10 rules,
-   one destination each, one series per route). Prints the messages each destination
-   received, the time from the tick to the last message, and any lost or doubled.
+   one destination each, one series per route), twice: as warnings, which storm
+   grouping gathers into shared messages, and as critical incidents of uncapped rules
+   (``max_per_hour: 0``), one message each. Prints the messages each destination
+   shows, the time from the first opening to the last post or edit, and any incident
+   lost (in no message) or doubled (in two).
 2. Tick to chat: ``--single`` incidents opening one at a time; for each, the time from
    the tick that saw its Nth breach (``opened_at``) to the fake receiving the message.
    Target: p99 under 1 s.
@@ -22,7 +25,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import random
+import re
 import sqlite3
 import statistics
 import tempfile
@@ -48,8 +53,9 @@ STORM_RULE = """  - name: storm-{n}
     window: 3s
     interval: 1s
     group_by: [route]
-    thresholds: {{warning: 500}}
+    thresholds: {{{level}: 500}}
     repeat_interval: 0
+    max_per_hour: {cap}
     channels: [team-{n}]
 """
 ALERT_CONFIG = """
@@ -89,15 +95,28 @@ def opened_at(folder: Path) -> dict[int, float]:
         return dict(db.execute("SELECT id, opened_at FROM incidents"))
 
 
+async def final_posts(http: aiohttp.ClientSession, fake: str) -> list[dict]:
+    """Top-level messages as they stand after every edit."""
+    async with http.get(f"{fake}/_posts") as response:
+        return await response.json()
+
+
+def shown(post: dict) -> set[int]:
+    """The incidents a message shows: each has its own Acknowledge (a button or a menu
+    option), whose value names it."""
+    return {int(n) for n in re.findall(r'"tocsin:ack:(\d+)"', json.dumps(post))}
+
+
 async def push(http: aiohttp.ClientSession, base: str, samples: list[dict]) -> None:
     async with http.post(f"{base}/v1/samples", json={"samples": samples}) as response:
         assert response.status == 202, await response.text()
 
 
-async def storm(incidents: int) -> None:
+async def storm(incidents: int, grouped: bool) -> None:
     per = incidents // DESTINATIONS
+    level, cap = ("warning", 10) if grouped else ("critical", 0)
     destinations = "\n".join(f"  team-{n}: {{slack: C0TEAM{n}}}" for n in range(DESTINATIONS))
-    rules = "".join(STORM_RULE.format(n=n) for n in range(DESTINATIONS))
+    rules = "".join(STORM_RULE.format(n=n, level=level, cap=cap) for n in range(DESTINATIONS))
     config = STORM_CONFIG.format(destinations=destinations, rules=rules)
     with tempfile.TemporaryDirectory(prefix="tocsin-storm-") as folder:
         async with fake_slack() as fake, tocsin(Path(folder), config, fake.url) as service:
@@ -107,31 +126,37 @@ async def storm(incidents: int) -> None:
                     for n in range(DESTINATIONS)
                     for i in range(per)
                 ]
-                started = time.time()
-                deadline = started + 120
-                posts: dict[int, list[dict]] = {}
+                deadline = time.time() + 120
+                posts: list[dict] = []
                 while time.time() < deadline:
                     await push(http, service.url, samples)
-                    posts = posted_incidents(await calls(http, fake.url, "chat.postMessage"))
-                    if len(posts) >= per * DESTINATIONS:
+                    posts = await final_posts(http, fake.url)
+                    if len(set().union(*map(shown, posts))) >= per * DESTINATIONS:
                         break
                     await asyncio.sleep(0.5)
                 await asyncio.sleep(2)  # anything doubled would arrive by now
-                posts = posted_incidents(await calls(http, fake.url, "chat.postMessage"))
+                posts = await final_posts(http, fake.url)
+                sent = await calls(http, fake.url, "chat.postMessage")
+                sent += await calls(http, fake.url, "chat.update")
             opened = opened_at(Path(folder))
     first_open = min(opened.values())
-    last = max(call["received_at"] for found in posts.values() for call in found)
-    channels = Counter(found[0]["args"]["channel"] for found in posts.values())
-    doubled = sum(len(found) - 1 for found in posts.values())
-    print(f"Storm: {len(opened)} incidents opened at once across {DESTINATIONS} destinations")
-    print(f"  messages per destination: {sorted(channels.values())}")
-    print(f"  from the first opening to the last message: {last - first_open:.2f} s")
-    print(f"  lost {len(opened) - len(posts)}, doubled {doubled}")
+    last = max(call["received_at"] for call in sent)
+    per_channel = Counter(post["channel"] for post in posts)
+    appearances = Counter(n for post in posts for n in shown(post))
+    how = "warnings, grouped" if grouped else "critical and uncapped, a message each"
+    print(f"Storm ({how}): {len(opened)} incidents opened at once, {DESTINATIONS} destinations")
+    print(f"  messages per destination: {sorted(per_channel.values())}")
+    print(f"  API calls (posts and edits): {len(sent)}")
+    print(f"  from the first opening to the last post or edit: {last - first_open:.2f} s")
+    lost = len(set(opened) - set(appearances))
+    doubled = sum(1 for count in appearances.values() if count > 1)
+    print(f"  lost {lost}, doubled {doubled}")
 
 
 async def tick_to_chat(count: int) -> None:
     config = STORM_CONFIG.format(
-        destinations="  team-0: {slack: C0TEAM0}", rules=STORM_RULE.format(n=0)
+        destinations="  team-0: {slack: C0TEAM0}",
+        rules=STORM_RULE.format(n=0, level="critical", cap=0),
     )
     with tempfile.TemporaryDirectory(prefix="tocsin-t2c-") as folder:
         async with fake_slack() as fake, tocsin(Path(folder), config, fake.url) as service:
@@ -197,7 +222,8 @@ def incident_queues(folder: Path) -> dict[int, str]:
 
 
 async def main(incidents: int, single: int, trials: int) -> None:
-    await storm(incidents)
+    await storm(incidents, grouped=True)
+    await storm(incidents, grouped=False)
     await tick_to_chat(single)
     for on_push in (True, False):
         delays = await time_to_alert(trials, on_push)

@@ -61,8 +61,12 @@ class SlackWorld:
         return f"http://127.0.0.1:{self.service.port}"
 
     async def push(self, route: str, value: float) -> None:
-        sample = {"metric": "latency", "value": value, "labels": {"route": route}}
-        response = await self.http.post(f"{self.base}/v1/samples", json={"samples": [sample]})
+        await self.push_all([route], value)
+
+    async def push_all(self, routes: Sequence[str], value: float) -> None:
+        """One request carrying a reading for each route."""
+        samples = [{"metric": "latency", "value": value, "labels": {"route": r}} for r in routes]
+        response = await self.http.post(f"{self.base}/v1/samples", json={"samples": samples})
         assert response.status_code == 202, response.text
 
     async def tick(self) -> None:

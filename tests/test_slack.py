@@ -448,3 +448,19 @@ async def test_past_max_per_hour_one_message_counts_what_was_not_posted(database
         assert posts[2]["edits"] == 1
         listed = (await world.slack.command("/alerts", "list")).json()["text"]
         assert "4 unresolved incidents" in listed
+
+
+async def test_a_storm_claimed_together_is_one_post_and_one_edit(database_url):
+    """Slack allows about 50 edits a minute: thirty incidents opening on one tick must
+    not cost thirty edits (and thirty thread lines) of the storm's message."""
+    routes = [f"/r{n}" for n in range(30)]
+    async with slack_world(database_url) as world:
+        await world.push_all(routes, 900)
+        await world.tick()
+        world.clock.advance(60)
+        await world.push_all(routes, 900)
+        await world.tick()
+        storm = await eventually(lambda: storm_of(world.fake, 30))
+        assert world.fake.posts() == [storm]
+        assert storm["edits"] == 1
+        assert world.fake.replies(storm["ts"]) == []

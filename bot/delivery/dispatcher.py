@@ -171,12 +171,16 @@ class Dispatcher:
         the same incident behind it."""
         blocked: set[int | None] = set()
         delivered = 0
-        for row in rows:
+        waiting = list(rows)
+        while waiting:
+            row = waiting.pop(0)
             if row.incident_id in blocked:
                 await self._release(row.id)
                 continue
-            if await self._deliver(row):
-                delivered += 1
+            done = await self._deliver(row, waiting)
+            if done:
+                delivered += len(done)
+                waiting = [r for r in waiting if r not in done]
             else:
                 blocked.add(row.incident_id)
         return delivered
@@ -193,30 +197,42 @@ class Dispatcher:
             except Exception:  # the next beat tries again; a lapse costs a duplicate at most
                 log.exception("renewing outbox claims failed")
 
-    async def _deliver(self, row: OutboxRow) -> bool:
+    async def _deliver(self, row: OutboxRow, waiting: Sequence[OutboxRow] = ()) -> list[OutboxRow]:
+        """Deliver ``row``, and any of ``waiting`` that join the same message with it;
+        returns the rows delivered (none when it failed)."""
         adapter = self.adapter_for(row.channel)
         platform = split_target(row.channel)[0]
         card = IncidentCard.from_json(row.payload["card"])
+        taken: list[OutboxRow] = []
         try:
             if adapter is None:
                 raise DeliveryError(f"{row.channel}: that platform is not configured")
             async with self.db.transaction() as session:
-                plan = await MessagePlanner(session, self.clock()).plan(row, adapter.max_group)
+                planner = MessagePlanner(session, self.clock())
+                plan = await planner.plan(row, adapter.max_group)
+                plan, taken = await planner.take_along(plan, waiting, adapter.max_group)
             delivery = self._delivery(row, card, plan)
             ref = await adapter.deliver(delivery) if delivery is not None else None
         except Exception as exc:  # recorded on the row and retried, never swallowed
-            await self._failed(row, platform, exc)
-            return False
+            for failed in (row, *taken):
+                await self._failed(failed, platform, exc)
+            return []
+        done = [row, *taken]
         async with self.db.transaction() as session:
-            stored = await OutboxRepository(session).get(row.id)
-            if stored is not None:
-                stored.delivered_at, stored.last_error, stored.claimed_by = self.clock(), None, None
-            if ref is not None:
-                await MessagePlanner(session, self.clock()).record(row, plan, ref, card.rule)
-        self.counts.add(self.counts.delivered, platform)
+            planner = MessagePlanner(session, self.clock())
+            for each in done:
+                stored = await OutboxRepository(session).get(each.id)
+                if stored is not None:
+                    stored.delivered_at, stored.last_error = self.clock(), None
+                    stored.claimed_by = None
+                if ref is not None:
+                    rule = IncidentCard.from_json(each.payload["card"]).rule
+                    await planner.record(each, plan, ref, rule)
+        for _ in done:
+            self.counts.add(self.counts.delivered, platform)
         if self.health is not None:
             await self._observe(self.health.delivered(row.channel))
-        return True
+        return done
 
     def _delivery(self, row: OutboxRow, card: IncidentCard, plan: Plan) -> Delivery | None:
         """What the adapter is asked to do for ``row`` under ``plan``; None: nothing."""
@@ -243,10 +259,10 @@ class Dispatcher:
         if not plan.cards:
             return base  # a message of one incident: as the row says it
         group = tuple(card if c.incident_id == row.incident_id else c for c in plan.cards)
+        if plan.route is Route.JOIN:  # shown by the edit; the storm's first message paged
+            return replace(base, group=group, line="", notify=False)
         line = f"#{row.incident_id}: {base.line}" if base.line else ""
-        joining = plan.route is Route.JOIN  # an edit: the storm's first message paged
-        notify = base.notify and not joining
-        return replace(base, group=group, line=line, notify=notify)
+        return replace(base, group=group, line=line)
 
     async def _failed(self, row: OutboxRow, platform: str, exc: Exception) -> None:
         retry_after = exc.retry_after if isinstance(exc, DeliveryError) else None

@@ -7,13 +7,15 @@ instead of posting its own; nobody waits for a group to fill, so the first incid
 a storm is posted at once. A critical incident never joins: it gets its own message and
 its own ping. Past a rule's ``max_per_hour`` new messages on a target, an incident is not
 posted; one "N more not posted" message per rule, target and hour says so, edited as N
-grows. Decisions are made per delivery, in the dispatcher's transaction, and recorded
-only once the platform accepted the message, so a crash in between decides again."""
+grows. Incidents that join a message together (a storm claimed in one batch) are shown
+by one edit, not one each: platforms limit edits (Slack about 50 a minute). Decisions
+are made per delivery, in the dispatcher's transaction, and recorded only once the
+platform accepted the message, so a crash in between decides again."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -84,6 +86,30 @@ class MessagePlanner:
             notice = await self.messages.capped_since(row.channel, incident.rule, since)
             return Plan(Route.CAPPED, notice.message_ref if notice else None, notice)
         return Plan(Route.POST)
+
+    async def take_along(
+        self, plan: Plan, rows: Sequence[OutboxRow], max_group: int
+    ) -> tuple[Plan, list[OutboxRow]]:
+        """Of ``rows`` (waiting for the same target), those that would join ``plan``'s
+        message too, and the plan showing them all: one edit for a storm's batch."""
+        if plan.route is not Route.JOIN or plan.group is None or not rows:
+            return plan, []
+        members = [card.incident_id for card in plan.cards]
+        target = rows[0].channel
+        ids = [r.incident_id for r in rows if r.incident_id is not None]
+        placed = await self.messages.placed(ids, target)
+        found = await self.incidents.get_many([i for i in ids if i not in placed])
+        taken = [
+            row
+            for row in rows
+            if row.incident_id in found
+            and row.incident_id not in members
+            and found[row.incident_id].severity != "critical"
+        ][: max(max_group - len(members), 0)]
+        if not taken:
+            return plan, []
+        cards = await self._shared([*members, *(row.incident_id for row in taken)])
+        return replace(plan, cards=cards), taken
 
     async def _over_cap(self, row: OutboxRow, incident: IncidentRow) -> bool:
         cap = int(row.payload.get("limits", {}).get("max_per_hour", DEFAULT_MAX_PER_HOUR))

@@ -20,6 +20,13 @@ class MessageRepository:
     async def of(self, incident_id: int, target: str) -> MessageRow | None:
         return await self.session.get(MessageRow, (incident_id, target))
 
+    async def placed(self, incident_ids: Sequence[int], target: str) -> set[int]:
+        """Which of ``incident_ids`` already have a message on ``target``."""
+        query = select(MessageRow.incident_id).where(
+            MessageRow.channel == target, MessageRow.incident_id.in_(incident_ids)
+        )
+        return set(await self.session.scalars(query))
+
     async def group(self, group_id: int) -> MessageGroupRow | None:
         return await self.session.get(MessageGroupRow, group_id, with_for_update=True)
 
