@@ -133,6 +133,13 @@ class Running:
         found = await self.incidents()
         return max(i.id for i in found if i.labels.get("route") == route and i.rule == rule)
 
+    async def open_alone(self, value: float = 900.0, route: str = "/checkout") -> int:
+        """``open_incident``, then wait until it is delivered: the next incident opens
+        an interval after its message, so it gets a message of its own, not a storm."""
+        incident = await self.open_incident(value, route)
+        await self.delivered()
+        return incident
+
     async def posted(self, incident_id: int, within: float = 10.0) -> dict[str, Any]:
         """The channel message showing ``incident_id``, once it has been posted."""
         return await eventually(

@@ -69,7 +69,8 @@ class MessagePlanner:
         )
         if message is not None and (group is None or group.kind == INCIDENTS):
             members = group.members if group else [row.incident_id]
-            return Plan(Route.EDIT, message.message_ref, group, await self._shared(members))
+            ref = group.message_ref if group and group.message_ref else message.message_ref
+            return Plan(Route.EDIT, ref, group, await self._shared(members))
         if message is not None and not row.notify:  # capped, and this is no page
             return Plan(Route.DROP)
         incident = (await self.incidents.get_many([row.incident_id]))[row.incident_id]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass, replace
+from typing import Any
 
 import aiohttp
 import discord
@@ -34,6 +35,7 @@ from bot.adapters.discord.rendering import (
     discord_text,
     thread_name,
 )
+from bot.adapters.discord.storm import group_embeds, group_view, heading, thread_title
 
 log = logging.getLogger(__name__)
 
@@ -155,11 +157,9 @@ class DiscordDelivery:
         return self.client.get_partial_messageable(int(place))
 
     async def _post(self, delivery: Delivery) -> MessageRef:
-        card = delivery.card
+        line = clip(discord_text(delivery.line), MAX_CONTENT) or None
         message = await self._channel(delivery.place).send(
-            content=clip(discord_text(delivery.line), MAX_CONTENT) or None,
-            embed=card_embed(card),
-            view=card_view(card),
+            **_shown(delivery, content=line),
             nonce=nonce(delivery, "post"),
             allowed_mentions=allowed_mentions(delivery.notify),
             silent=not delivery.notify,
@@ -167,12 +167,10 @@ class DiscordDelivery:
         return MessageRef(message.channel.id, message.id)
 
     async def _edit(self, ref: MessageRef, delivery: Delivery) -> None:
+        """The message as it stands now; a card of one keeps the line it was posted
+        with, a storm's heading is redrawn."""
         message = self._channel(ref.channel_id).get_partial_message(ref.message_id)
-        await message.edit(
-            embed=card_embed(delivery.card),
-            view=card_view(delivery.card),
-            allowed_mentions=allowed_mentions(False),
-        )
+        await message.edit(**_shown(delivery), allowed_mentions=allowed_mentions(False))
 
     async def _add_line(self, ref: MessageRef, delivery: Delivery) -> MessageRef:
         if ref.thread_id is None:
@@ -196,8 +194,9 @@ class DiscordDelivery:
                 permanent=True,
             )
         try:
+            name = thread_title(delivery.group) if delivery.group else thread_name(delivery.card)
             thread = await channel.create_thread(
-                name=thread_name(delivery.card),
+                name=name,
                 message=discord.Object(ref.message_id),
                 auto_archive_duration=THREAD_ARCHIVE_MINUTES,
             )
@@ -206,3 +205,16 @@ class DiscordDelivery:
                 return ref.message_id
             raise
         return thread.id
+
+
+def _shown(delivery: Delivery, content: str | None = None) -> dict[str, Any]:
+    """What the message shows: the incident's card with its buttons, or, for a storm
+    (``delivery.group``), a heading, an embed per incident and their menus. ``content``
+    is the text of a card of one (its line, when posted; kept as is when edited)."""
+    if delivery.group:
+        cards = delivery.group
+        return {"content": heading(cards), "embeds": group_embeds(cards), "view": group_view(cards)}
+    shown: dict[str, Any] = {"embed": card_embed(delivery.card), "view": card_view(delivery.card)}
+    if content is not None:
+        shown["content"] = content
+    return shown
