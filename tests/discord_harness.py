@@ -192,7 +192,8 @@ async def running_service(settings: Settings, fake: FakeDiscord) -> AsyncIterato
     try:
         await service.start()
         await fake.wait_connected()
-        client = service.platforms[0].client
+        (discord_platform,) = [p for p in service.platforms if p.platform == "discord"]
+        client = discord_platform.client
         await eventually(client.is_ready, what="the Discord client to be ready")
         async with httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{service.port}", timeout=30
