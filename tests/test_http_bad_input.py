@@ -187,7 +187,13 @@ async def test_out_of_range_ids_read_like_the_others(api):
 
 @pytest.mark.parametrize(
     ("minutes", "shown"),
-    [(1e300, "6.94444e+296d"), (10**30, "6.94444e+26d"), (0.5, "30s"), (10081, "7d1m"), (-5, "-300s")],
+    [
+        (1e300, "6.94444e+296d"),
+        (10**30, "6.94444e+26d"),
+        (0.5, "30s"),
+        (10081, "7d1m"),
+        (-5, "-300s"),
+    ],
 )
 async def test_snooze_out_of_range_is_refused_in_the_cores_words(api, minutes, shown):
     """The API turns minutes into a duration; the bounds and their wording are the
