@@ -254,6 +254,13 @@ class FakeSlack:
         thread = [m for m in self.messages.get(args["channel"], []) if m["ts"] == args["ts"]]
         return {"ok": True, "messages": thread + self.replies(args["ts"]), "has_more": False}
 
+    def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A direct message conversation with one user: ``D`` and the user's id."""
+        user = str(args.get("users", ""))
+        if not user.startswith("U") or "," in user:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "channel": {"id": "D" + user[1:]}}
+
     def _usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         group = args.get("usergroup", "")
         if group not in self.user_groups:

@@ -200,8 +200,12 @@ class Dispatcher:
         try:
             if adapter is None:
                 raise DeliveryError(f"{row.channel}: that platform is not configured")
-            async with self.db.transaction() as session:
-                plan = await MessagePlanner(session, self.clock()).plan(row, adapter.max_group)
+            if row.incident_id is None:  # a notice for admins: a message of its own
+                plan = Plan(Route.POST)
+            else:
+                async with self.db.transaction() as session:
+                    planner = MessagePlanner(session, self.clock())
+                    plan = await planner.plan(row, adapter.max_group)
             delivery = self._delivery(row, card, plan)
             ref = await adapter.deliver(delivery) if delivery is not None else None
         except Exception as exc:  # recorded on the row and retried, never swallowed
@@ -211,7 +215,7 @@ class Dispatcher:
             stored = await OutboxRepository(session).get(row.id)
             if stored is not None:
                 stored.delivered_at, stored.last_error, stored.claimed_by = self.clock(), None, None
-            if ref is not None:
+            if ref is not None and row.incident_id is not None:
                 await MessagePlanner(session, self.clock()).record(row, plan, ref, card.rule)
         self.counts.add(self.counts.delivered, platform)
         if self.health is not None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -33,9 +34,12 @@ from bot.adapters.discord.rendering import (
     card_embed,
     clip,
     discord_text,
+    role_mentions,
     thread_name,
 )
 from bot.adapters.discord.storm import group_embeds, group_view, heading, thread_title
+from monitors.admin_notices import TITLE as NOTICE_TITLE
+from storage.vocabulary import EventKind
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +129,9 @@ def delivery_error(exc: Exception, place: str) -> DeliveryError:
 class DiscordDelivery:
     """Posts and edits incident messages through a logged-in discord.py client."""
 
-    def __init__(self, client: discord.Client) -> None:
+    def __init__(self, client: discord.Client, admin_role_ids: Sequence[str] = ()) -> None:
         self.client = client
+        self.admin_role_ids = tuple(admin_role_ids)
 
     async def deliver(self, delivery: Delivery) -> str:
         if self.client.user is None or self.client.is_closed():
@@ -137,6 +142,8 @@ class DiscordDelivery:
             raise delivery_error(exc, delivery.place) from exc
 
     async def _deliver(self, delivery: Delivery) -> MessageRef:
+        if delivery.event == EventKind.NOTICE:
+            return await self._notice(delivery)
         if delivery.message_ref is None:
             return await self._post(delivery)
         ref = MessageRef.parse(delivery.message_ref)
@@ -163,6 +170,18 @@ class DiscordDelivery:
             nonce=nonce(delivery, "post"),
             allowed_mentions=allowed_mentions(delivery.notify),
             silent=not delivery.notify,
+        )
+        return MessageRef(message.channel.id, message.id)
+
+    async def _notice(self, delivery: Delivery) -> MessageRef:
+        """A notice for admins, in the channel, mentioning the admin roles (and pinging
+        no one else); its nonce keeps a retry from posting it twice."""
+        mentions, allowed = role_mentions(self.admin_role_ids)
+        text = f"{mentions} **{NOTICE_TITLE}:** {discord_text(delivery.line)}".strip()
+        message = await self._channel(delivery.place).send(
+            content=clip(text, MAX_CONTENT),
+            nonce=nonce(delivery, "notice"),
+            allowed_mentions=allowed,
         )
         return MessageRef(message.channel.id, message.id)
 

@@ -68,7 +68,7 @@ class DiscordPlatform:
         self.api_url = api_url
         self.gateway_url = gateway_url
         self.client = TocsinClient(Interactions(core, tuple(config.admin_role_ids)))
-        self.delivery = DiscordDelivery(self.client)
+        self.delivery = DiscordDelivery(self.client, config.admin_role_ids)
         self._connection: asyncio.Task[None] | None = None
 
     @classmethod

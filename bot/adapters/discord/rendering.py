@@ -4,6 +4,7 @@ people as ``<@id>`` mentions, tables in a code block, and mentions that never pi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import discord
@@ -50,6 +51,14 @@ def allowed_mentions(ping_people: bool) -> discord.AllowedMentions:
     return discord.AllowedMentions(
         everyone=False, roles=False, users=ping_people, replied_user=False
     )
+
+
+def role_mentions(role_ids: Sequence[str]) -> tuple[str, discord.AllowedMentions]:
+    """``<@&id>`` for each role, and mentions that ping those roles and nobody else."""
+    text = " ".join(f"<@&{role_id}>" for role_id in role_ids)
+    roles = [discord.Object(int(role_id)) for role_id in role_ids]
+    allowed = discord.AllowedMentions(everyone=False, users=False, roles=roles, replied_user=False)
+    return text, allowed
 
 
 def card_embed(card: IncidentCard) -> discord.Embed:
