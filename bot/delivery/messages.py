@@ -7,8 +7,15 @@ instead of posting its own; nobody waits for a group to fill, so the first incid
 a storm is posted at once. A critical incident never joins: it gets its own message and
 its own ping. Past a rule's ``max_per_hour`` new messages on a target, an incident is not
 posted; one "N more not posted" message per rule, target and hour says so, edited as N
-grows. Decisions are made per delivery, in the dispatcher's transaction, and recorded
-only once the platform accepted the message, so a crash in between decides again."""
+grows.
+
+A post or a join is decided once, in the dispatcher's transaction before anything is
+sent, and recorded there (the incident's message row, its group's members); a crash or
+a failure before the platform's answer is recorded then carries out the same decision
+again: a post is posted again (the adapter first looks for the one whose answer was
+lost, by its metadata or nonce), a join edits the storm's message again. Deciding
+afresh could show one incident in two messages: its lost post, and a storm it joined
+on the retry."""
 
 from __future__ import annotations
 
@@ -23,6 +30,8 @@ from storage.models import IncidentRow, MessageGroupRow, OutboxRow
 from storage.repositories import IncidentRepository, MessageRepository
 from storage.repositories.messages import CAPPED, INCIDENTS
 
+POSTING = ""
+"""The message reference of an incident whose post was decided and not yet answered."""
 STORM_WAIT = 30.0
 """Seconds after a message is posted on a target during which new incidents join it."""
 CAP_WINDOW = 3600.0
@@ -62,11 +71,15 @@ class MessagePlanner:
         self.now = now
 
     async def plan(self, row: OutboxRow, max_group: int) -> Plan:
+        """What to do with ``row``; a post or a join is recorded as decided (see the
+        module's docstring), in the caller's transaction."""
         assert row.incident_id is not None
         message = await self.messages.of(row.incident_id, row.channel)
         group = (
             await self.messages.group(message.group_id) if message and message.group_id else None
         )
+        if message is not None and message.message_ref == POSTING:  # decided, never answered
+            return Plan(Route.POST, None, group)
         if message is not None and (group is None or group.kind == INCIDENTS):
             members = group.members if group else [row.incident_id]
             ref = group.message_ref if group and group.message_ref else message.message_ref
@@ -79,12 +92,21 @@ class MessagePlanner:
             joinable = await self.messages.joinable(row.channel, since, max_group)
             if joinable is not None and row.incident_id not in joinable.members:
                 members = [*joinable.members, row.incident_id]
+                joinable.members = members
+                assert joinable.message_ref is not None
+                await self.messages.place(
+                    row.incident_id, row.channel, joinable.message_ref, joinable.id, self.now
+                )
                 return Plan(Route.JOIN, joinable.message_ref, joinable, await self._shared(members))
         if not incident.test and await self._over_cap(row, incident):
             since = self.now - CAP_WINDOW
             notice = await self.messages.capped_since(row.channel, incident.rule, since)
             return Plan(Route.CAPPED, notice.message_ref if notice else None, notice)
-        return Plan(Route.POST)
+        group = await self.messages.add_group(
+            row.channel, incident.rule, INCIDENTS, self.now, [row.incident_id], None
+        )
+        await self.messages.place(row.incident_id, row.channel, POSTING, group.id, self.now)
+        return Plan(Route.POST, None, group)
 
     async def _over_cap(self, row: OutboxRow, incident: IncidentRow) -> bool:
         cap = int(row.payload.get("limits", {}).get("max_per_hour", DEFAULT_MAX_PER_HOUR))
@@ -104,7 +126,7 @@ class MessagePlanner:
         """The platform accepted the message ``ref``: remember what it shows."""
         assert row.incident_id is not None
         group = await self.messages.group(plan.group.id) if plan.group else None
-        if plan.route is Route.POST:
+        if plan.route is Route.POST and group is None:  # its group was not recorded
             group = await self.messages.add_group(
                 row.channel, rule, INCIDENTS, self.now, [row.incident_id], ref
             )
