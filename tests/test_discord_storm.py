@@ -117,6 +117,25 @@ async def test_choosing_acknowledge_for_one_incident_acknowledges_it_alone(
         assert len(fake_discord.channel_messages()) == 1
 
 
+async def test_a_click_on_a_card_that_has_since_become_a_storm_leaves_the_storm_whole(
+    fake_discord: FakeDiscord, database_url: str
+) -> None:
+    """Someone whose client still shows the first incident's card of one clicks its
+    Acknowledge after the card became a storm: the click is answered privately, and
+    the storm is not redrawn as that one card."""
+    async with running_service(settings_for(fake_discord, database_url), fake_discord) as app:
+        first, _, _ = await open_together(app, ROUTES)
+        storm = await eventually(lambda: storm_of(fake_discord, 3), what="one storm message")
+        await app.delivered()
+        stale = app.people.click(BOB, storm, f"tocsin:ack:{first}")
+        callback = await fake_discord.interact(stale)
+        assert callback.body["type"] == CHANNEL_MESSAGE
+        assert callback.body["data"]["flags"] & EPHEMERAL
+        assert (await app.incident(first)).status == IncidentStatus.ACKNOWLEDGED
+        await app.delivered()
+        assert statuses(storm) == ["acknowledged", "open", "open"]
+
+
 async def test_a_storms_menu_works_after_a_restart(
     fake_discord: FakeDiscord, sqlite_url: str
 ) -> None:
