@@ -55,13 +55,19 @@ def storm_of(fake: FakeDiscord, size: int) -> dict[str, Any] | None:
     return messages[0] if len(messages) == 1 and len(messages[0]["embeds"]) == size else None
 
 
+async def a_storm(app: Running) -> tuple[list[int], dict[str, Any]]:
+    """Three incidents opened together, and their message once delivered."""
+    ids = await open_together(app, ROUTES)
+    storm = await eventually(lambda: storm_of(app.fake, 3), what="one storm message")
+    await app.delivered()
+    return ids, storm
+
+
 async def test_incidents_opening_together_share_one_message_with_a_menu_of_their_actions(
     fake_discord: FakeDiscord, database_url: str
 ) -> None:
     async with running_service(settings_for(fake_discord, database_url), fake_discord) as app:
-        first, second, third = await open_together(app, ROUTES)
-        storm = await eventually(lambda: storm_of(fake_discord, 3), what="one storm message")
-        await app.delivered()
+        (first, second, third), storm = await a_storm(app)
 
         assert len(fake_discord.channel_messages()) == 1
         assert storm["content"] == "**3 incidents opened together** (3 still firing)"
@@ -88,9 +94,7 @@ async def test_choosing_acknowledge_for_one_incident_acknowledges_it_alone(
     fake_discord: FakeDiscord, database_url: str
 ) -> None:
     async with running_service(settings_for(fake_discord, database_url), fake_discord) as app:
-        first, second, third = await open_together(app, ROUTES)
-        storm = await eventually(lambda: storm_of(fake_discord, 3), what="one storm message")
-        await app.delivered()
+        (first, second, third), storm = await a_storm(app)
         menu = menus(storm)[0]["custom_id"]
 
         chosen = app.people.choose(BOB, storm, menu, [options(storm)[f"Acknowledge #{second}"]])
@@ -124,9 +128,7 @@ async def test_a_click_on_a_card_that_has_since_become_a_storm_leaves_the_storm_
     Acknowledge after the card became a storm: the click is answered privately, and
     the storm is not redrawn as that one card."""
     async with running_service(settings_for(fake_discord, database_url), fake_discord) as app:
-        first, _, _ = await open_together(app, ROUTES)
-        storm = await eventually(lambda: storm_of(fake_discord, 3), what="one storm message")
-        await app.delivered()
+        (first, _, _), storm = await a_storm(app)
         stale = app.people.click(BOB, storm, f"tocsin:ack:{first}")
         callback = await fake_discord.interact(stale)
         assert callback.body["type"] == CHANNEL_MESSAGE
@@ -141,9 +143,7 @@ async def test_a_storms_menu_works_after_a_restart(
 ) -> None:
     settings = settings_for(fake_discord, sqlite_url)
     async with running_service(settings, fake_discord) as app:
-        first, second, _ = await open_together(app, ROUTES)
-        storm = await eventually(lambda: storm_of(fake_discord, 3), what="one storm message")
-        await app.delivered()
+        (first, second, _), storm = await a_storm(app)
 
     async with running_service(settings, fake_discord) as app:  # a new Service, same DB
         menu = menus(storm)[0]["custom_id"]

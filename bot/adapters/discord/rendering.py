@@ -61,12 +61,18 @@ def role_mentions(role_ids: Sequence[str]) -> tuple[str, discord.AllowedMentions
     return text, allowed
 
 
-def card_embed(card: IncidentCard) -> discord.Embed:
-    embed = discord.Embed(
-        title=clip(card.title, MAX_TITLE),
+def titled_embed(card: IncidentCard, title_limit: int = MAX_TITLE) -> discord.Embed:
+    """The card's title (a link to its runbook) in its colour: what every embed of an
+    incident starts with."""
+    return discord.Embed(
+        title=clip(card.title, title_limit),
         colour=discord.Colour(int(card.color.lstrip("#"), 16)),
         url=web_link(card.runbook),
     )
+
+
+def card_embed(card: IncidentCard) -> discord.Embed:
+    embed = titled_embed(card)
     if card.since is not None and card.status != IncidentStatus.RESOLVED:
         embed.description = f"Firing since <t:{int(card.since)}:f> (<t:{int(card.since)}:R>)"
     for name, value in card.fields:

@@ -26,7 +26,7 @@ from bot.adapters.discord.rendering import (
     MAX_EMBEDS,
     clip,
     discord_text,
-    web_link,
+    titled_embed,
 )
 from commands.actions import Button, card_buttons
 from monitors.cards import RESOLVED_COLOR, IncidentCard
@@ -61,11 +61,7 @@ def thread_title(cards: Sequence[IncidentCard]) -> str:
 def group_embed(card: IncidentCard, budget: int = EMBED_BUDGET) -> discord.Embed:
     """One incident in a storm: title, since when, and its fields in order as far as
     ``budget`` characters go (each value cut short rather than left out)."""
-    embed = discord.Embed(
-        title=clip(card.title, MAX_GROUP_TITLE),
-        colour=discord.Colour(int(card.color.lstrip("#"), 16)),
-        url=web_link(card.runbook),
-    )
+    embed = titled_embed(card, MAX_GROUP_TITLE)
     if card.since is not None and card.status != IncidentStatus.RESOLVED:
         embed.description = f"Firing since <t:{int(card.since)}:R>"
     for name, value in card.fields:
