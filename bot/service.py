@@ -136,6 +136,7 @@ class Service:
             await platform.start()
         self.scheduler.start()
         self._spawn(self.dispatcher.run())
+        await self.core.tell_admins(s.admin_targets())
         if self.interactive:
             actor = console_actor(s.console_admin, s.config_path)
             self._spawn(read_commands(self.console, self.handle, actor, self.stop_event))

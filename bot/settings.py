@@ -332,6 +332,17 @@ class Settings(BaseSettings):
             defaults.append(CONSOLE_TARGET)
         return Routing(self.destinations, tuple(defaults))
 
+    def admin_targets(self) -> tuple[str, ...]:
+        """Where start-up notices for admins go (monitors.admin_notices): a Slack direct
+        message to each of ``slack.admins``, and the Discord alert channel, where they
+        mention ``discord.admin_role_ids``. The console shows them itself."""
+        targets = []
+        if self.slack_enabled:
+            targets += [target(Platform.SLACK, user) for user in self.slack.admins]
+        if self.discord_enabled and self.discord.channel_id:
+            targets.append(target(Platform.DISCORD, self.discord.channel_id))
+        return tuple(targets)
+
     def address_policy(self) -> AddressPolicy:
         """The addresses webhooks may reach (see monitors.destinations.network)."""
         return AddressPolicy(tuple(self.webhook_allow_networks))

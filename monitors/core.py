@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from monitors.admin_notices import queue_notices
 from monitors.announce import Announcer
 from monitors.anomaly.store import ModelStore
 from monitors.backtest.compare import MAX_DAYS, BacktestReport, backtest
@@ -137,6 +138,15 @@ class Core:
         core.admin_notices = await core.rules.reconcile_file()
         await core.rules.retire_inactive()  # disabled or removed in the file meanwhile
         return core
+
+    async def tell_admins(self, targets: Sequence[str]) -> int:
+        """Queue ``admin_notices`` to the admins' places, ``targets`` (monitors.admin_notices:
+        what a place was told within the last day is not repeated); returns how many
+        messages were queued."""
+        queued = await queue_notices(self.db, self.admin_notices, targets, self.clock())
+        if queued:
+            self.announcer.queued()
+        return queued
 
     def scheduler(self, timer_interval: float = 5.0, evaluate_on_push: bool = True) -> Scheduler:
         """The scheduler of this core's rules; with ``evaluate_on_push``, pushed samples

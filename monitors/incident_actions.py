@@ -5,6 +5,7 @@ about who may do what, the timeline and the announcements are the same everywher
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -120,10 +121,11 @@ class IncidentActions:
             return incident
 
     async def snooze(self, incident_id: int, seconds: float, actor: Actor) -> IncidentRow:
-        if not MIN_SNOOZE <= seconds <= MAX_SNOOZE:
+        if not MIN_SNOOZE <= seconds <= MAX_SNOOZE:  # every surface's one check of it
+            shown = format_duration(seconds) if 0 < seconds < math.inf else f"{seconds:g}s"
             raise Invalid(
                 f"Snooze for between {format_duration(MIN_SNOOZE)} and "
-                f"{format_duration(MAX_SNOOZE)}; {format_duration(seconds)} is not."
+                f"{format_duration(MAX_SNOOZE)}; {shown} is not."
             )
         now = self.clock()
         async with self.db.transaction() as session:

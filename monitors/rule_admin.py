@@ -49,6 +49,13 @@ def require_admin(actor: Actor, what: str) -> None:
         )
 
 
+def exists_already(name: str) -> ActionError:
+    return ActionError(
+        f"A rule named '{name}' exists already; change it instead "
+        f"(PATCH /v1/rules/{name}, /rule set or /rule edit)."
+    )
+
+
 class RuleInvalid(Invalid):
     """A rule that does not validate; ``problems`` says which field and why, one each,
     so a form can show each beside its field."""
@@ -148,7 +155,10 @@ class RuleAdmin:
                 raise RuleInvalid(label, [RuleFileError(label, field, reason)])
 
     async def create(self, spec: dict[str, Any], actor: Actor) -> Rule:
+        """A new rule; one whose name is taken is refused before its fields are read."""
         require_admin(actor, "create rules")
+        if isinstance(spec.get("name"), str) and self.rulebook.get(spec["name"]) is not None:
+            raise exists_already(spec["name"])
         rule = validate_rule(spec)
         self._check_destinations(rule)
         return await self._save(
@@ -314,8 +324,8 @@ class RuleAdmin:
         version = file_version(file_rule) if file_rule is not None else None
         follows_file = rule == file_rule  # back to the file's values: keep no override
         async with self.cache.lock:  # also serialises concurrent creates of one name
-            if must_be_new and self.rulebook.get(rule.name) is not None:
-                raise ActionError(f"A rule named '{rule.name}' exists already; change it instead.")
+            if must_be_new and self.rulebook.get(rule.name) is not None:  # created meanwhile
+                raise exists_already(rule.name)
             async with self.db.transaction() as session:
                 rules = RuleRepository(session)
                 if follows_file:

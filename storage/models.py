@@ -20,6 +20,14 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from storage.vocabulary import IncidentKind
 
+MAX_ID = 2**31 - 1
+"""The largest id an INTEGER column holds (PostgreSQL's is 32-bit): a larger one names
+no row, and PostgreSQL would refuse to compare with it."""
+
+
+def storable_id(value: int) -> bool:
+    return 0 < value <= MAX_ID
+
 
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, float: Double}

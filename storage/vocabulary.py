@@ -49,3 +49,6 @@ class EventKind(StrEnum):
     SILENCE_ENDED = "silence_ended"
     REPEATED = "repeated"
     """Another event of an incident opened by pushed events."""
+    NOTICE = "notice"
+    """Not a timeline line: an outbox row with no incident, telling admins something
+    (monitors.admin_notices)."""

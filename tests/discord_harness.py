@@ -133,6 +133,13 @@ class Running:
         found = await self.incidents()
         return max(i.id for i in found if i.labels.get("route") == route and i.rule == rule)
 
+    async def open_alone(self, value: float = 900.0, route: str = "/checkout") -> int:
+        """``open_incident``, then wait until it is delivered: the next incident opens
+        an interval after its message, so it gets a message of its own, not a storm."""
+        incident = await self.open_incident(value, route)
+        await self.delivered()
+        return incident
+
     async def posted(self, incident_id: int, within: float = 10.0) -> dict[str, Any]:
         """The channel message showing ``incident_id``, once it has been posted."""
         return await eventually(
@@ -185,7 +192,8 @@ async def running_service(settings: Settings, fake: FakeDiscord) -> AsyncIterato
     try:
         await service.start()
         await fake.wait_connected()
-        client = service.platforms[0].client
+        (discord_platform,) = [p for p in service.platforms if p.platform == "discord"]
+        client = discord_platform.client
         await eventually(client.is_ready, what="the Discord client to be ready")
         async with httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{service.port}", timeout=30

@@ -80,6 +80,59 @@ def error_body(code: int, message: str) -> dict[str, Any]:
     return {"code": code, "message": message}
 
 
+def embed_length(embed: dict[str, Any]) -> int:
+    """Characters of an embed as Discord counts them toward a message's 6,000."""
+    fields = embed.get("fields") or []
+    return (
+        len(embed.get("title") or "")
+        + len(embed.get("description") or "")
+        + sum(len(f.get("name") or "") + len(f.get("value") or "") for f in fields)
+        + len((embed.get("footer") or {}).get("text") or "")
+        + len((embed.get("author") or {}).get("name") or "")
+    )
+
+
+def form_problems(body: dict[str, Any]) -> list[str]:
+    """What Discord refuses in a message body (400, Invalid Form Body): the limits on
+    content, embeds and components that a message must stay within."""
+    problems = []
+    if len(body.get("content") or "") > 2000:
+        problems.append("content: must be 2000 or fewer in length")
+    embeds = body.get("embeds") or []
+    if len(embeds) > 10:
+        problems.append("embeds: must be 10 or fewer in length")
+    if sum(embed_length(e) for e in embeds) > 6000:
+        problems.append("embeds: embed size exceeds maximum size of 6000")
+    for embed in embeds:
+        if len(embed.get("title") or "") > 256 or len(embed.get("fields") or []) > 25:
+            problems.append("embeds: title over 256 or more than 25 fields")
+        if any(len(f.get("value") or "") > 1024 for f in embed.get("fields") or []):
+            problems.append("embeds: a field value over 1024")
+    rows = body.get("components") or []
+    if len(rows) > 5:
+        problems.append("components: must be 5 or fewer in length")
+    for row in rows:
+        for component in row.get("components") or []:
+            if len(component.get("custom_id") or "") > 100:
+                problems.append("components: custom_id over 100")
+            if component.get("type") == 3:
+                options = component.get("options") or []
+                if not 1 <= len(options) <= 25:
+                    problems.append("components: a select needs 1 to 25 options")
+                if len(component.get("placeholder") or "") > 150:
+                    problems.append("components: placeholder over 150")
+                for option in options:
+                    if len(option["label"]) > 100 or len(option["value"]) > 100:
+                        problems.append("components: option label or value over 100")
+                    if len(option.get("description") or "") > 100:
+                        problems.append("components: option description over 100")
+    return problems
+
+
+def invalid_form(problems: list[str]) -> web.Response:
+    return as_json({**error_body(50035, "Invalid Form Body"), "errors": problems}, status=400)
+
+
 @dataclass
 class FakeDiscord:
     guilds: tuple[str, ...] = (GUILD_ID,)
@@ -91,6 +144,8 @@ class FakeDiscord:
     commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Synced application commands by scope: ``global`` or a guild id."""
     identifies: list[dict[str, Any]] = field(default_factory=list)
+    refused: list[list[str]] = field(default_factory=list)
+    """The problems of each message body refused as Discord refuses an invalid one."""
     port: int = 0
     _failures: list[Failure] = field(default_factory=list)
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
@@ -311,6 +366,9 @@ class FakeDiscord:
         if not self._known_place(channel_id):
             return as_json(error_body(10003, "Unknown Channel"), status=404)
         body = call.body
+        if problems := form_problems(body):
+            self.refused.append(problems)
+            return invalid_form(problems)
         nonce = body.get("nonce")
         if nonce is not None and body.get("enforce_nonce"):
             for message in self.messages.values():
@@ -355,6 +413,9 @@ class FakeDiscord:
         message = self.messages.get(message_id)
         if message is None or message["channel_id"] != channel_id:
             return as_json(error_body(10008, "Unknown Message"), status=404)
+        if problems := form_problems({**message, **call.body}):
+            self.refused.append(problems)
+            return invalid_form(problems)
         self._apply_edit(message, call.body)
         return as_json(message)
 

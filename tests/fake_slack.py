@@ -50,6 +50,19 @@ class Fault:
 
 
 @dataclass
+class Hold:
+    """Keep the next call of ``method`` waiting, before Slack does anything
+    (``after_effect`` False: as if the request never arrived) or after it did the work
+    (True: the answer never comes), until ``release``. ``held`` is set once a call
+    waits; a call whose caller has gone away by then does nothing more."""
+
+    method: str
+    after_effect: bool
+    held: asyncio.Event = field(default_factory=asyncio.Event)
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+@dataclass
 class FakeSlack:
     """Slack's Web API, as far as Tocsin uses it."""
 
@@ -64,6 +77,7 @@ class FakeSlack:
     url: str = ""
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     """What the app answered to Socket Mode envelopes."""
+    holds: list[Hold] = field(default_factory=list)
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _last_ts: float = 0.0
 
@@ -87,6 +101,23 @@ class FakeSlack:
 
     def fail(self, method: str, **fault: Any) -> None:
         self.faults.append(Fault(method, **fault))
+
+    def hold(self, method: str, after_effect: bool = False) -> Hold:
+        """Hold the next call of ``method`` (see Hold) until ``release``."""
+        hold = Hold(method, after_effect)
+        self.holds.append(hold)
+        return hold
+
+    def release(self) -> None:
+        for hold in self.holds:
+            hold.released.set()
+        self.holds.clear()
+
+    def _hold_for(self, method: str) -> Hold | None:
+        hold = next((h for h in self.holds if h.method == method and not h.held.is_set()), None)
+        if hold is not None:
+            hold.held.set()
+        return hold
 
     @property
     def api_url(self) -> str:
@@ -178,7 +209,14 @@ class FakeSlack:
         answer = getattr(self, "_" + method.replace(".", "_"), None)
         if answer is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
+        hold = self._hold_for(method)
+        if hold is not None and not hold.after_effect:
+            await hold.released.wait()
+            if request.transport is None or request.transport.is_closing():
+                return web.Response(status=503, text="the caller went away first")  # unread
         body = answer(args)
+        if hold is not None and hold.after_effect:
+            await hold.released.wait()  # the work is done; the answer waits
         if fault is not None and fault.lose_answer:
             assert request.transport is not None
             request.transport.close()  # the work is done; the answer is lost on the way
@@ -253,6 +291,13 @@ class FakeSlack:
     def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
         thread = [m for m in self.messages.get(args["channel"], []) if m["ts"] == args["ts"]]
         return {"ok": True, "messages": thread + self.replies(args["ts"]), "has_more": False}
+
+    def _conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A direct message conversation with one user: ``D`` and the user's id."""
+        user = str(args.get("users", ""))
+        if not user.startswith("U") or "," in user:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "channel": {"id": "D" + user[1:]}}
 
     def _usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         group = args.get("usergroup", "")

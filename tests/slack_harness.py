@@ -103,11 +103,14 @@ async def slack_world(
     fake: FakeSlack | None = None,
     rules: Sequence[Rule] = (LATENCY,),
     console: ConsoleAdapter | None = None,
+    clock: OffsetClock | None = None,
     **overrides: Any,
 ) -> AsyncIterator[SlackWorld]:
+    """The service on ``database_url`` against ``fake`` (a new one by default; pass the
+    same one to restart against it), on ``clock`` (a new OffsetClock by default)."""
     async with running_fake_slack(fake) as running:
         settings = slack_settings(database_url, running, rules=list(rules), **overrides)
-        clock = OffsetClock()
+        clock = clock or OffsetClock()
         service = await Service.create(settings, interactive=False, console=console, clock=clock)
         await service.start()
         try:

@@ -68,7 +68,6 @@ async def test_add_without_the_admin_role_is_refused(core):
     [
         ("/silence add slow-api 2h", '"slow-api" has no operator; write label=value'),
         ("/silence add rule=~[ 2h", "is not a valid regular expression"),
-        ("/silence add env!=dev 2h", "env!=dev would silence every incident"),
         ("/silence add rule=slow-api", "missing DURATION, e.g. 30m, 2h or 1d"),
         ("/silence add", "missing MATCHERS, e.g. rule=slow-api,env!=dev"),
         ("/silence add rule=slow-api forever", "'forever' is not a duration"),

@@ -257,7 +257,7 @@ async def test_time_queued_before_the_work_counts_toward_the_deadline(app: Runni
 
 
 async def test_every_one_of_many_concurrent_interactions_is_answered(app: Running) -> None:
-    incidents = [await app.open_incident(900, f"/r{n}") for n in range(5)]
+    incidents = [await app.open_alone(900, f"/r{n}") for n in range(5)]
     payloads = [app.people.slash(BOB, "alerts", "list") for _ in range(20)]
     for incident in incidents:
         message = await app.posted(incident)

@@ -159,7 +159,7 @@ async def test_a_rate_limit_storm_is_waited_out_and_every_message_arrives_once(
     fake_discord.fail("PATCH", rf"/channels/{CHANNEL_ID}/messages/\d+", 429, times=7)
     async with running_service(settings_for(fake_discord, sqlite_url), fake_discord) as app:
         routes = ("/a", "/b", "/c")
-        incidents = [await app.open_incident(900, route) for route in routes]
+        incidents = [await app.open_alone(900, route) for route in routes]
         await app.delivered()
         for incident in incidents:  # acknowledged through the API: edits to deliver
             response = await app.http.post(f"/v1/alerts/{incident}/acknowledge")

@@ -185,17 +185,25 @@ async def test_out_of_range_ids_read_like_the_others(api):
 # --- snooze and silences ------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("minutes", [1e300, 10**30, 0.5, 7 * 24 * 60 + 1])
-async def test_snooze_out_of_range_says_so_in_minutes(api, minutes):
+@pytest.mark.parametrize(
+    ("minutes", "shown"),
+    [
+        (1e300, "6.94444e+296d"),
+        (10**30, "6.94444e+26d"),
+        (0.5, "30s"),
+        (10081, "7d1m"),
+        (-5, "-300s"),
+    ],
+)
+async def test_snooze_out_of_range_is_refused_in_the_cores_words(api, minutes, shown):
+    """The API turns minutes into a duration; the bounds and their wording are the
+    core's, as in chat (tests/test_one_wording.py)."""
     incident_id = await open_incident(api)
     response = await api.client.post(f"/v1/alerts/{incident_id}/snooze", json={"minutes": minutes})
     assert response.status_code == 400
-    error = response.json()["error"]
-    assert "Snooze for between 1m and 7d" in error
-    assert "1 to 10080 minutes" in error
-    assert len(error) < 120, error  # used to spell 1e300 minutes out in days, 300 digits
-    shown = (await api.client.get(f"/v1/alerts/{incident_id}")).json()
-    assert shown["snoozed_until"] is None
+    assert response.json()["error"] == f"Snooze for between 1m and 7d; {shown} is not."
+    shown_alert = (await api.client.get(f"/v1/alerts/{incident_id}")).json()
+    assert shown_alert["snoozed_until"] is None
 
 
 @pytest.mark.parametrize("duration", [0.001, 1, "30s", "500ms"])

@@ -113,7 +113,7 @@ def _error(text: str) -> str:
         ("/alerts ack 0", ['"0" is not an incident id']),
         ("/alerts ack -3", ['"-3" is not an incident id']),
         ("/alerts ack 4.2", ['"4.2" is not an incident id']),
-        ("/alerts ack 99999999999", ["too large for an incident id"]),
+        ("/alerts ack " + "1" * 31, ["is not an incident id"]),
         ("/silence remove x", ['"x" is not a silence id', "/silence list"]),
         # durations
         ("/alerts snooze 42 fast", ["'fast' is not a duration", "like 30s, 15m, 2h or 7d"]),
@@ -134,8 +134,6 @@ def _error(text: str) -> str:
         ("/silence add env 1h", ['"env" has no operator']),
         ("/silence add rule=~[ 1h", ['"[" in rule=~... is not a valid regular expression']),
         ("/silence add rule=a,,env=b 1h", ["empty matcher"]),
-        ("/silence add env!=dev 1h", ["env!=dev would silence every incident"]),
-        ("/silence add rule=~.* 1h", ["would silence every incident"]),
         # missing and extra
         ("/alerts show", ["missing ID, e.g. 42"]),
         ("/alerts snooze 42", ["missing DURATION, e.g. 30m, 2h or 1d"]),

@@ -33,6 +33,7 @@ from storage.db import Database
 from storage.models import OutboxRow
 from storage.repositories import OutboxRepository
 from storage.repositories.outbox import PARKED
+from storage.vocabulary import EventKind
 
 log = logging.getLogger(__name__)
 
@@ -207,10 +208,13 @@ class Dispatcher:
         try:
             if adapter is None:
                 raise DeliveryError(f"{row.channel}: that platform is not configured")
-            async with self.db.transaction() as session:
-                planner = MessagePlanner(session, self.clock())
-                plan = await planner.plan(row, adapter.max_group)
-                plan, taken = await planner.take_along(plan, waiting, adapter.max_group)
+            if row.incident_id is None:  # a notice for admins: a message of its own
+                plan = Plan(Route.POST)
+            else:
+                async with self.db.transaction() as session:
+                    planner = MessagePlanner(session, self.clock())
+                    plan = await planner.plan(row, adapter.max_group)
+                    plan, taken = await planner.take_along(plan, waiting, adapter.max_group)
             delivery = self._delivery(row, card, plan)
             ref = await adapter.deliver(delivery) if delivery is not None else None
         except Exception as exc:  # recorded on the row and retried, never swallowed
@@ -225,7 +229,7 @@ class Dispatcher:
                 if stored is not None:
                     stored.delivered_at, stored.last_error = self.clock(), None
                     stored.claimed_by = None
-                if ref is not None:
+                if ref is not None and each.incident_id is not None:
                     rule = IncidentCard.from_json(each.payload["card"]).rule
                     await planner.record(each, plan, ref, rule)
         for _ in done:
@@ -259,7 +263,9 @@ class Dispatcher:
         if not plan.cards:
             return base  # a message of one incident: as the row says it
         group = tuple(card if c.incident_id == row.incident_id else c for c in plan.cards)
-        if plan.route is Route.JOIN:  # shown by the edit; the storm's first message paged
+        if plan.route is Route.JOIN or row.event == EventKind.OPENED:
+            # a join (or a join retried, now an edit): the edit shows it, and the storm's
+            # first message paged
             return replace(base, group=group, line="", notify=False)
         line = f"#{row.incident_id}: {base.line}" if base.line else ""
         return replace(base, group=group, line=line)

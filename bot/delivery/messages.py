@@ -8,9 +8,15 @@ a storm is posted at once. A critical incident never joins: it gets its own mess
 its own ping. Past a rule's ``max_per_hour`` new messages on a target, an incident is not
 posted; one "N more not posted" message per rule, target and hour says so, edited as N
 grows. Incidents that join a message together (a storm claimed in one batch) are shown
-by one edit, not one each: platforms limit edits (Slack about 50 a minute). Decisions
-are made per delivery, in the dispatcher's transaction, and recorded only once the
-platform accepted the message, so a crash in between decides again."""
+by one edit, not one each: platforms limit edits (Slack about 50 a minute).
+
+A post or a join is decided once, in the dispatcher's transaction before anything is
+sent, and recorded there (the incident's message row, its group's members); a crash or
+a failure before the platform's answer is recorded then carries out the same decision
+again: a post is posted again (the adapter first looks for the one whose answer was
+lost, by its metadata or nonce), a join edits the storm's message again. Deciding
+afresh could show one incident in two messages: its lost post, and a storm it joined
+on the retry."""
 
 from __future__ import annotations
 
@@ -25,6 +31,8 @@ from storage.models import IncidentRow, MessageGroupRow, OutboxRow
 from storage.repositories import IncidentRepository, MessageRepository
 from storage.repositories.messages import CAPPED, INCIDENTS
 
+POSTING = ""
+"""The message reference of an incident whose post was decided and not yet answered."""
 STORM_WAIT = 30.0
 """Seconds after a message is posted on a target during which new incidents join it."""
 CAP_WINDOW = 3600.0
@@ -64,14 +72,19 @@ class MessagePlanner:
         self.now = now
 
     async def plan(self, row: OutboxRow, max_group: int) -> Plan:
+        """What to do with ``row``; a post or a join is recorded as decided (see the
+        module's docstring), in the caller's transaction."""
         assert row.incident_id is not None
         message = await self.messages.of(row.incident_id, row.channel)
         group = (
             await self.messages.group(message.group_id) if message and message.group_id else None
         )
+        if message is not None and message.message_ref == POSTING:  # decided, never answered
+            return Plan(Route.POST, None, group)
         if message is not None and (group is None or group.kind == INCIDENTS):
             members = group.members if group else [row.incident_id]
-            return Plan(Route.EDIT, message.message_ref, group, await self._shared(members))
+            ref = group.message_ref if group and group.message_ref else message.message_ref
+            return Plan(Route.EDIT, ref, group, await self._shared(members))
         if message is not None and not row.notify:  # capped, and this is no page
             return Plan(Route.DROP)
         incident = (await self.incidents.get_many([row.incident_id]))[row.incident_id]
@@ -80,21 +93,31 @@ class MessagePlanner:
             joinable = await self.messages.joinable(row.channel, since, max_group)
             if joinable is not None and row.incident_id not in joinable.members:
                 members = [*joinable.members, row.incident_id]
+                joinable.members = members
+                assert joinable.message_ref is not None
+                await self.messages.place(
+                    row.incident_id, row.channel, joinable.message_ref, joinable.id, self.now
+                )
                 return Plan(Route.JOIN, joinable.message_ref, joinable, await self._shared(members))
         if not incident.test and await self._over_cap(row, incident):
             since = self.now - CAP_WINDOW
             notice = await self.messages.capped_since(row.channel, incident.rule, since)
             return Plan(Route.CAPPED, notice.message_ref if notice else None, notice)
-        return Plan(Route.POST)
+        group = await self.messages.add_group(
+            row.channel, incident.rule, INCIDENTS, self.now, [row.incident_id], None
+        )
+        await self.messages.place(row.incident_id, row.channel, POSTING, group.id, self.now)
+        return Plan(Route.POST, None, group)
 
     async def take_along(
         self, plan: Plan, rows: Sequence[OutboxRow], max_group: int
     ) -> tuple[Plan, list[OutboxRow]]:
         """Of ``rows`` (waiting for the same target), those that would join ``plan``'s
-        message too, and the plan showing them all: one edit for a storm's batch."""
+        message too, and the plan showing them all: one edit for a storm's batch. Their
+        joining is recorded as decided, as ``plan`` records a join."""
         if plan.route is not Route.JOIN or plan.group is None or not rows:
             return plan, []
-        members = [card.incident_id for card in plan.cards]
+        members = list(plan.group.members)
         target = rows[0].channel
         ids = [r.incident_id for r in rows if r.incident_id is not None]
         placed = await self.messages.placed(ids, target)
@@ -108,8 +131,13 @@ class MessagePlanner:
         ][: max(max_group - len(members), 0)]
         if not taken:
             return plan, []
-        cards = await self._shared([*members, *(row.incident_id for row in taken)])
-        return replace(plan, cards=cards), taken
+        group, ref = plan.group, plan.ref
+        assert ref is not None
+        group.members = [*group.members, *(row.incident_id for row in taken)]
+        for row in taken:
+            assert row.incident_id is not None
+            await self.messages.place(row.incident_id, row.channel, ref, group.id, self.now)
+        return replace(plan, cards=await self._shared(group.members)), taken
 
     async def _over_cap(self, row: OutboxRow, incident: IncidentRow) -> bool:
         cap = int(row.payload.get("limits", {}).get("max_per_hour", DEFAULT_MAX_PER_HOUR))
@@ -129,7 +157,7 @@ class MessagePlanner:
         """The platform accepted the message ``ref``: remember what it shows."""
         assert row.incident_id is not None
         group = await self.messages.group(plan.group.id) if plan.group else None
-        if plan.route is Route.POST:
+        if plan.route is Route.POST and group is None:  # its group was not recorded
             group = await self.messages.add_group(
                 row.channel, rule, INCIDENTS, self.now, [row.incident_id], ref
             )

@@ -17,7 +17,7 @@ from monitors.errors import Invalid, NotFound
 
 MAX_BODY = 1024 * 1024
 """Largest request body accepted (1 MiB); bigger ones get 413."""
-MAX_ID = 2**31 - 1
+MAX_ID_DIGITS = 30
 ACTOR_HEADER = "X-Tocsin-Actor"
 MAX_ACTOR_NAME = 64
 
@@ -106,27 +106,30 @@ def body_fields(
 
 
 def path_id(request: web.Request, what: str) -> int:
-    """The ``{id}`` of the path: 400 if not an integer, 404 if out of range."""
+    """The ``{id}`` of the path: 400 if not a whole number. Whether it names anything
+    (ids past the columns' range name nothing) is the core's to say: 404."""
     raw = request.match_info["id"]
     # Only plain ASCII digits: int() would also take "+1", " 1", "1_0" (10) and other
     # scripts' digits, and act on an incident the caller never named.
     if not (raw.isascii() and raw.isdigit()):
         article = "an" if what[:1] in "aeiou" else "a"
         raise Invalid(f"{raw!r} is not {article} {what} id; ids are whole numbers.")
-    if len(raw) > 30:  # far out of range, and int() refuses over 4,300 digits
+    if len(raw) > MAX_ID_DIGITS:  # far out of range, and int() refuses over 4,300 digits
         raise NotFound(f"There is no {what} #{raw[:20]}...")
-    value = int(raw)
-    if not 0 < value <= MAX_ID:
-        raise NotFound(f"There is no {what} #{value}.")
-    return value
+    return int(raw)
 
 
-def positive_number(value: Any, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+def finite_number(value: Any, field: str) -> float:
+    """A JSON number as a float (an int past float range is refused as not finite)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
         raise Invalid(f'{field}: must be a number, e.g. {{"{field}": 60}}.')
-    if value <= 0:
-        raise Invalid(f"{field}: must be greater than zero.")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise Invalid(f'{field}: must be a finite number, e.g. {{"{field}": 60}}.')
+    return number
 
 
 def api_actor(request: web.Request) -> Actor:

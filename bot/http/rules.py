@@ -11,7 +11,7 @@ from bot.http.common import CORE, api_actor, json_response, read_object
 from bot.http.serialize import backtest_json, rule_json
 from monitors.backtest.compare import MAX_DAYS
 from monitors.core import Core
-from monitors.errors import ActionError, Invalid
+from monitors.errors import Invalid
 from monitors.rules import Rule
 
 
@@ -37,11 +37,7 @@ async def show_rule(request: web.Request) -> web.Response:
 async def create_rule(request: web.Request) -> web.Response:
     """The full rule as JSON; 201, or 409 if a rule of that name exists."""
     core = request.app[CORE]
-    spec = _spec(await read_object(request))
-    name = spec.get("name")
-    if isinstance(name, str) and core.rulebook.get(name) is not None:
-        raise ActionError(f"A rule named '{name}' exists already; change it with PATCH instead.")
-    rule = await core.rules.create(spec, api_actor(request))
+    rule = await core.rules.create(_spec(await read_object(request)), api_actor(request))
     return json_response(
         _json(core, rule), status=201, headers={"Location": f"/v1/rules/{rule.name}"}
     )

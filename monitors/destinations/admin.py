@@ -99,6 +99,10 @@ def sample_card(name: str, actor: Actor) -> IncidentCard:
     )
 
 
+def _exists_already(name: str) -> ActionError:
+    return ActionError(f"A destination named '{name}' exists already.")
+
+
 def _field_problems(label: str, exc: ValidationError) -> str:
     problems = validation_errors(label, exc, Destination.model_fields)
     return "; ".join(f"{problem.field}: {problem.reason}" for problem in problems)
@@ -203,7 +207,7 @@ class DestinationAdmin:
         await self._check(name, destination)
         async with self._lock:
             if name == CONSOLE_DESTINATION or name in self._file or name in self._saved:
-                raise ActionError(f"A destination named '{name}' exists already.")
+                raise _exists_already(name)
             return await self._save(name, destination, actor)
 
     async def _check(self, name: str, destination: Destination) -> None:
@@ -238,7 +242,7 @@ class DestinationAdmin:
                     now, actor.label, "destination.create", name, redacted(destination)
                 )
         except IntegrityError:  # another replica saved the name first
-            raise ActionError(f"A destination named '{name}' exists already.") from None
+            raise _exists_already(name) from None
         entry = DestinationEntry(name, destination, API, actor.label, now)
         self._saved[name] = entry
         self._publish()

@@ -6,7 +6,7 @@ from typing import Any
 from sqlalchemy import func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import IncidentEventRow, IncidentRow
+from storage.models import IncidentEventRow, IncidentRow, storable_id
 from storage.vocabulary import UNRESOLVED, IncidentStatus
 
 
@@ -21,6 +21,8 @@ class IncidentRepository:
         return row
 
     async def get(self, incident_id: int, *, for_update: bool = False) -> IncidentRow | None:
+        if not storable_id(incident_id):
+            return None
         if for_update:
             query = select(IncidentRow).where(IncidentRow.id == incident_id).with_for_update()
             return (await self.session.scalars(query)).first()

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from storage.models import MessageRow, OutboxRow
+from storage.vocabulary import EventKind
 
 PARKED = 1e18  # available_at of rows given up on (permanent error or too many attempts)
 
@@ -88,6 +89,16 @@ class OutboxRepository:
             .where(OutboxRow.delivered_at.is_(None), OutboxRow.available_at >= PARKED)
         )
         return int(await self.session.scalar(query) or 0)
+
+    async def notices_since(self, since: float) -> set[tuple[str, str]]:
+        """(target, text) of the admin notices queued since ``since``."""
+        query = select(OutboxRow.channel, OutboxRow.payload).where(
+            OutboxRow.incident_id.is_(None),
+            OutboxRow.event == EventKind.NOTICE,
+            OutboxRow.created_at >= since,
+        )
+        rows = (await self.session.execute(query)).all()
+        return {(str(channel), str(payload.get("notice", ""))) for channel, payload in rows}
 
     async def get(self, row_id: int) -> OutboxRow | None:
         return await self.session.get(OutboxRow, row_id)

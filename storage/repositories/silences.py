@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import SilenceRow
+from storage.models import SilenceRow, storable_id
 
 
 class SilenceRepository:
@@ -18,6 +18,8 @@ class SilenceRepository:
         return row
 
     async def get(self, silence_id: int) -> SilenceRow | None:
+        if not storable_id(silence_id):
+            return None
         return await self.session.get(SilenceRow, silence_id)
 
     async def active(self, now: float) -> Sequence[SilenceRow]:

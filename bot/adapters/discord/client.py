@@ -14,6 +14,7 @@ from bot.adapters.discord.delivery import MAX_RATELIMIT_WAIT
 from bot.adapters.discord.interactions import TROUBLE, Interactions
 from bot.adapters.discord.items import CardButton, SnoozeMenu
 from bot.adapters.discord.slash import command_tree_entries
+from bot.adapters.discord.storm import GroupMenu
 from commands.model import Reply
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class TocsinClient(discord.Client):
             self.tree.add_command(entry)
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(CardButton, SnoozeMenu)
+        self.add_dynamic_items(CardButton, SnoozeMenu, GroupMenu)
 
     async def on_ready(self) -> None:
         log.info(

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import aiohttp
 import discord
@@ -32,8 +34,12 @@ from bot.adapters.discord.rendering import (
     card_embed,
     clip,
     discord_text,
+    role_mentions,
     thread_name,
 )
+from bot.adapters.discord.storm import group_embeds, group_view, heading, thread_title
+from monitors.admin_notices import TITLE as NOTICE_TITLE
+from storage.vocabulary import EventKind
 
 log = logging.getLogger(__name__)
 
@@ -123,8 +129,9 @@ def delivery_error(exc: Exception, place: str) -> DeliveryError:
 class DiscordDelivery:
     """Posts and edits incident messages through a logged-in discord.py client."""
 
-    def __init__(self, client: discord.Client) -> None:
+    def __init__(self, client: discord.Client, admin_role_ids: Sequence[str] = ()) -> None:
         self.client = client
+        self.admin_role_ids = tuple(admin_role_ids)
 
     async def deliver(self, delivery: Delivery) -> str:
         if self.client.user is None or self.client.is_closed():
@@ -135,6 +142,8 @@ class DiscordDelivery:
             raise delivery_error(exc, delivery.place) from exc
 
     async def _deliver(self, delivery: Delivery) -> MessageRef:
+        if delivery.event == EventKind.NOTICE:
+            return await self._notice(delivery)
         if delivery.message_ref is None:
             return await self._post(delivery)
         ref = MessageRef.parse(delivery.message_ref)
@@ -155,24 +164,32 @@ class DiscordDelivery:
         return self.client.get_partial_messageable(int(place))
 
     async def _post(self, delivery: Delivery) -> MessageRef:
-        card = delivery.card
+        line = clip(discord_text(delivery.line), MAX_CONTENT) or None
         message = await self._channel(delivery.place).send(
-            content=clip(discord_text(delivery.line), MAX_CONTENT) or None,
-            embed=card_embed(card),
-            view=card_view(card),
+            **_shown(delivery, content=line),
             nonce=nonce(delivery, "post"),
             allowed_mentions=allowed_mentions(delivery.notify),
             silent=not delivery.notify,
         )
         return MessageRef(message.channel.id, message.id)
 
-    async def _edit(self, ref: MessageRef, delivery: Delivery) -> None:
-        message = self._channel(ref.channel_id).get_partial_message(ref.message_id)
-        await message.edit(
-            embed=card_embed(delivery.card),
-            view=card_view(delivery.card),
-            allowed_mentions=allowed_mentions(False),
+    async def _notice(self, delivery: Delivery) -> MessageRef:
+        """A notice for admins, in the channel, mentioning the admin roles (and pinging
+        no one else); its nonce keeps a retry from posting it twice."""
+        mentions, allowed = role_mentions(self.admin_role_ids)
+        text = f"{mentions} **{NOTICE_TITLE}:** {discord_text(delivery.line)}".strip()
+        message = await self._channel(delivery.place).send(
+            content=clip(text, MAX_CONTENT),
+            nonce=nonce(delivery, "notice"),
+            allowed_mentions=allowed,
         )
+        return MessageRef(message.channel.id, message.id)
+
+    async def _edit(self, ref: MessageRef, delivery: Delivery) -> None:
+        """The message as it stands now; a card of one keeps the line it was posted
+        with, a storm's heading is redrawn."""
+        message = self._channel(ref.channel_id).get_partial_message(ref.message_id)
+        await message.edit(**_shown(delivery), allowed_mentions=allowed_mentions(False))
 
     async def _add_line(self, ref: MessageRef, delivery: Delivery) -> MessageRef:
         if ref.thread_id is None:
@@ -196,8 +213,9 @@ class DiscordDelivery:
                 permanent=True,
             )
         try:
+            name = thread_title(delivery.group) if delivery.group else thread_name(delivery.card)
             thread = await channel.create_thread(
-                name=thread_name(delivery.card),
+                name=name,
                 message=discord.Object(ref.message_id),
                 auto_archive_duration=THREAD_ARCHIVE_MINUTES,
             )
@@ -206,3 +224,16 @@ class DiscordDelivery:
                 return ref.message_id
             raise
         return thread.id
+
+
+def _shown(delivery: Delivery, content: str | None = None) -> dict[str, Any]:
+    """What the message shows: the incident's card with its buttons, or, for a storm
+    (``delivery.group``), a heading, an embed per incident and their menus. ``content``
+    is the text of a card of one (its line, when posted; kept as is when edited)."""
+    if delivery.group:
+        cards = delivery.group
+        return {"content": heading(cards), "embeds": group_embeds(cards), "view": group_view(cards)}
+    shown: dict[str, Any] = {"embed": card_embed(delivery.card), "view": card_view(delivery.card)}
+    if content is not None:
+        shown["content"] = content
+    return shown

@@ -23,7 +23,7 @@ from typing import Any
 import discord
 
 from bot.adapters.discord.identity import actor_of
-from bot.adapters.discord.items import card_view, handled_here, snooze_menu_id
+from bot.adapters.discord.items import card_view, handled_here, is_group_menu, snooze_menu_id
 from bot.adapters.discord.modal import rule_modal, rule_of, submitted_values
 from bot.adapters.discord.rendering import (
     allowed_mentions,
@@ -60,14 +60,25 @@ def time_to_defer(interaction: discord.Interaction[Any], now: float) -> float:
     return min(DEFER_AFTER, max(MIN_DEFER_WAIT, DEFER_AFTER - age))
 
 
-def _snooze_choice(menu_id: str, chosen: Sequence[str]) -> Button:
-    """The snooze a menu's chosen option stands for; it must belong to that menu."""
+def _menu_choice(menu_id: str, chosen: Sequence[str]) -> Button:
+    """The button a menu's chosen option stands for: a snooze of the card's incident on
+    a card's snooze menu; any incident's action on a storm's menu (what it offers is
+    what the message shows, and the command runs with the chooser's own rights)."""
     if len(chosen) != 1:
-        raise CommandError("Pick one snooze length.")
+        raise CommandError("Pick one option.")
     button = decode(chosen[0])
+    if is_group_menu(menu_id):
+        return button
     if button.action is not Action.SNOOZE or snooze_menu_id(button.incident_id) != menu_id:
         raise CommandError(f'"{chosen[0][:80]}" is not an option of this snooze menu')
     return button
+
+
+def _shows_one_incident(interaction: discord.Interaction[Any]) -> bool:
+    """Whether the clicked message is a card of one, which the click may redraw; a
+    storm's message is redrawn by the outbox, from every incident it shows."""
+    message = interaction.message
+    return message is not None and len(message.embeds) <= 1
 
 
 def _components(components: Sequence[Any]) -> Iterator[Any]:
@@ -124,9 +135,10 @@ class Interactions:
         custom_id: str,
         chosen: Sequence[str] | None = None,
     ) -> None:
-        """A button (``chosen`` None) or the snooze menu (the chosen option ids)."""
+        """A button (``chosen`` None), or a menu (the chosen option ids): a card's
+        snooze menu or a storm's menu of actions."""
         try:
-            button = decode(custom_id) if chosen is None else _snooze_choice(custom_id, chosen)
+            button = decode(custom_id) if chosen is None else _menu_choice(custom_id, chosen)
         except CommandError as exc:
             await self.answer(interaction, Reply(str(exc), ok=False, private=True), False)
             return
@@ -135,8 +147,10 @@ class Interactions:
             lambda: run(self.core, button.command(), self.actor(interaction)),
             lambda: interaction.response.defer(),
         )
-        if reply.ok and reply.cards:
+        if reply.ok and reply.cards and _shows_one_incident(interaction):
             await self._redraw(interaction, reply, deferred)
+        elif reply.ok:  # the message shows the card already: a word to the chooser
+            await self.answer(interaction, Reply(reply.text, private=True), deferred)
         else:
             await self.answer(interaction, reply, deferred)
 

@@ -21,7 +21,9 @@ from monitors.machine import Action
 
 BUTTON_TEMPLATE = rf"{PREFIX}:(?:ack|resolve):[0-9]+"
 SNOOZE_TEMPLATE = rf"{PREFIX}:snooze:(?P<incident>[0-9]+)"
-TEMPLATES = (re.compile(BUTTON_TEMPLATE), re.compile(SNOOZE_TEMPLATE))
+MENU_TEMPLATE = rf"{PREFIX}:menu:(?P<first>[0-9]+)"
+"""A storm message's menu of several incidents' actions (bot.adapters.discord.storm)."""
+TEMPLATES = (re.compile(BUTTON_TEMPLATE), re.compile(SNOOZE_TEMPLATE), re.compile(MENU_TEMPLATE))
 """What a DynamicItem here answers; other component ids get an answer from the client."""
 STYLES = {
     Action.ACKNOWLEDGE: discord.ButtonStyle.primary,
@@ -48,6 +50,14 @@ def handler_of(interaction: discord.Interaction[Any]) -> ClickHandler:
 
 def snooze_menu_id(incident_id: int) -> str:
     return f"{PREFIX}:snooze:{incident_id}"
+
+
+def group_menu_id(first_incident: int) -> str:
+    return f"{PREFIX}:menu:{first_incident}"
+
+
+def is_group_menu(custom_id: str) -> bool:
+    return re.fullmatch(MENU_TEMPLATE, custom_id) is not None
 
 
 def handled_here(custom_id: str) -> bool:

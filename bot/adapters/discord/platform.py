@@ -24,6 +24,7 @@ from bot.adapters.base import Delivery
 from bot.adapters.discord.client import TocsinClient
 from bot.adapters.discord.delivery import DiscordDelivery
 from bot.adapters.discord.interactions import Interactions
+from bot.adapters.discord.storm import MAX_GROUP
 from bot.settings import CannotStart, DiscordConfig, Settings
 from monitors.core import Core
 from monitors.routing import Platform
@@ -50,9 +51,9 @@ def use_urls(api_url: str, gateway_url: str | None) -> None:
 
 class DiscordPlatform:
     platform = Platform.DISCORD.value
-    max_group = 1
-    """One incident a message for now: storm grouping on Discord (a select per
-    incident, 10 embeds a message) is not built yet."""
+    max_group = MAX_GROUP
+    """Incidents a storm message shows: as many embeds as Discord allows in a message
+    (bot.adapters.discord.storm sizes each to fit)."""
 
     def __init__(
         self,
@@ -67,7 +68,7 @@ class DiscordPlatform:
         self.api_url = api_url
         self.gateway_url = gateway_url
         self.client = TocsinClient(Interactions(core, tuple(config.admin_role_ids)))
-        self.delivery = DiscordDelivery(self.client)
+        self.delivery = DiscordDelivery(self.client, config.admin_role_ids)
         self._connection: asyncio.Task[None] | None = None
 
     @classmethod

@@ -4,6 +4,7 @@ people as ``<@id>`` mentions, tables in a code block, and mentions that never pi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import discord
@@ -52,12 +53,26 @@ def allowed_mentions(ping_people: bool) -> discord.AllowedMentions:
     )
 
 
-def card_embed(card: IncidentCard) -> discord.Embed:
-    embed = discord.Embed(
-        title=clip(card.title, MAX_TITLE),
+def role_mentions(role_ids: Sequence[str]) -> tuple[str, discord.AllowedMentions]:
+    """``<@&id>`` for each role, and mentions that ping those roles and nobody else."""
+    text = " ".join(f"<@&{role_id}>" for role_id in role_ids)
+    roles = [discord.Object(int(role_id)) for role_id in role_ids]
+    allowed = discord.AllowedMentions(everyone=False, users=False, roles=roles, replied_user=False)
+    return text, allowed
+
+
+def titled_embed(card: IncidentCard, title_limit: int = MAX_TITLE) -> discord.Embed:
+    """The card's title (a link to its runbook) in its colour: what every embed of an
+    incident starts with."""
+    return discord.Embed(
+        title=clip(card.title, title_limit),
         colour=discord.Colour(int(card.color.lstrip("#"), 16)),
         url=web_link(card.runbook),
     )
+
+
+def card_embed(card: IncidentCard) -> discord.Embed:
+    embed = titled_embed(card)
     if card.since is not None and card.status != IncidentStatus.RESOLVED:
         embed.description = f"Firing since <t:{int(card.since)}:f> (<t:{int(card.since)}:R>)"
     for name, value in card.fields:

@@ -18,13 +18,15 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.base import Delivery, DeliveryError
-from bot.adapters.slack.render import group_message, incident_message, mrkdwn
+from bot.adapters.slack.render import escape, group_message, incident_message, mrkdwn
+from monitors.admin_notices import TITLE as NOTICE_TITLE
 from storage.vocabulary import EventKind
 
 log = logging.getLogger(__name__)
 
 METADATA_TYPE = "tocsin_incident"
 LINE_TYPE = "tocsin_update"
+NOTICE_TYPE = "tocsin_notice"
 LOOK_BACK = 60.0
 """Seconds before a row was queued from which a retried post looks for its message."""
 PERMANENT = frozenset(
@@ -45,6 +47,10 @@ PERMANENT = frozenset(
         "team_access_not_granted",
         "token_expired",
         "token_revoked",
+        "user_not_found",
+        "user_not_visible",
+        "user_disabled",
+        "cannot_dm_bot",
     }
 )
 """Slack errors that the same request can never get past."""
@@ -82,6 +88,8 @@ class SlackPoster:
 
     async def deliver(self, delivery: Delivery) -> str:
         try:
+            if delivery.event == EventKind.NOTICE:
+                return await self._notice(delivery)
             if delivery.message_ref is None:
                 return await self._post(delivery)
             return await self._edit(delivery, delivery.message_ref)
@@ -153,25 +161,51 @@ class SlackPoster:
     async def _already_posted(self, delivery: Delivery) -> str | None:
         """The message an earlier attempt posted for this incident, if its answer was
         lost: found by its metadata in the channel's recent history."""
+        since = delivery.queued_at - LOOK_BACK
+        incident = delivery.card.incident_id
+        return await self._find(delivery.place, since, METADATA_TYPE, "incident", incident)
+
+    async def _find(
+        self, channel: str, since: float, event_type: str, key: str, value: int
+    ) -> str | None:
+        """A message posted to ``channel`` since ``since`` whose metadata is
+        ``event_type`` with ``key`` = ``value``."""
         try:
             history = await self.client.conversations_history(
-                channel=delivery.place,
-                oldest=str(max(delivery.queued_at - LOOK_BACK, 0)),
+                channel=channel,
+                oldest=str(max(since, 0)),
                 include_all_metadata=True,
                 limit=200,
             )
         except SlackApiError as exc:  # e.g. missing channels:history: post, as before
-            log.warning("cannot look for an earlier post in %s: %s", delivery.place, _error(exc))
+            log.warning("cannot look for an earlier post in %s: %s", channel, _error(exc))
             return None
         for message in history.get("messages") or []:
             metadata = message.get("metadata") or {}
             payload = metadata.get("event_payload") or {}
-            if (
-                metadata.get("event_type") == METADATA_TYPE
-                and payload.get("incident") == delivery.card.incident_id
-            ):
-                return message_ref(delivery.place, str(message["ts"]))
+            if metadata.get("event_type") == event_type and payload.get(key) == value:
+                return message_ref(channel, str(message["ts"]))
         return None
+
+    async def _notice(self, delivery: Delivery) -> str:
+        """A notice for an admin, as a direct message to ``delivery.place`` (a user id),
+        once: a retry first looks in the conversation for the outbox row named in the
+        metadata of what an earlier attempt posted."""
+        opened = await self.client.conversations_open(users=delivery.place)
+        channel = str(opened["channel"]["id"])
+        if delivery.attempt > 1:
+            since = delivery.queued_at - LOOK_BACK
+            found = await self._find(channel, since, NOTICE_TYPE, "row", delivery.row_id)
+            if found is not None:
+                return found
+        response = await self.client.chat_postMessage(
+            channel=channel,
+            text=f"*{escape(NOTICE_TITLE)}:* {mrkdwn(delivery.line)}",
+            metadata={"event_type": NOTICE_TYPE, "event_payload": {"row": delivery.row_id}},
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return message_ref(str(response["channel"]), str(response["ts"]))
 
 
 def message_of(delivery: Delivery) -> dict[str, Any]:
