@@ -16,7 +16,7 @@ from bot.delivery.dispatcher import Dispatcher
 from commands.dispatch import handle
 from commands.model import Reply
 from monitors.cards import IncidentCard
-from storage.repositories import OutboxRepository
+from storage.repositories import MessageRepository
 
 CARD = IncidentCard(
     incident_id=7,
@@ -78,7 +78,8 @@ async def test_an_update_prints_one_line_under_the_incident(core, clock):
     update = buffer.getvalue()[len(opened) :]
     assert update == f"  ↳ #{incident_id} [acknowledged] Acknowledged by bob\n"
     async with core.db.transaction() as session:
-        ref = await OutboxRepository(session).message_ref(int(incident_id), "console")
+        message = await MessageRepository(session).of(int(incident_id), "console")
+        ref = message.message_ref if message else None
     assert ref == f"console:{incident_id}"
 
 

@@ -23,7 +23,7 @@ from monitors.actors import ADMIN as ADMIN_ROLE
 from monitors.actors import Actor
 from monitors.cards import RESOLVED_COLOR, SEVERITY_COLORS
 from monitors.routing import Destination
-from storage.repositories import OutboxRepository
+from storage.repositories import MessageRepository
 from storage.vocabulary import IncidentStatus
 
 CAROL = Actor(id="api", name="carol", surface="api", roles=frozenset({ADMIN_ROLE}))
@@ -78,7 +78,8 @@ async def test_an_incident_from_ingested_samples_is_posted_once_with_colour_and_
         await world.service.dispatcher.run_once()
         assert len(world.fake.called("chat.postMessage")) == 1
         async with world.service.core.db.read() as session:
-            ref = await OutboxRepository(session).message_ref(incident.id, "slack:C0ALERTS")
+            message = await MessageRepository(session).of(incident.id, "slack:C0ALERTS")
+            ref = message.message_ref if message else None
         assert ref == f"C0ALERTS:{post['ts']}"
 
 

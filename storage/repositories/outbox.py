@@ -111,19 +111,6 @@ class OutboxRepository:
         query = select(OutboxRow).where(OutboxRow.incident_id == incident_id)
         return (await self.session.scalars(query.order_by(OutboxRow.id))).all()
 
-    async def message_ref(self, incident_id: int, channel: str) -> str | None:
-        row = await self.session.get(MessageRow, (incident_id, channel))
-        return row.message_ref if row else None
-
-    async def save_message_ref(self, incident_id: int, channel: str, ref: str, at: float) -> None:
-        row = await self.session.get(MessageRow, (incident_id, channel))
-        if row is None:
-            self.session.add(
-                MessageRow(incident_id=incident_id, channel=channel, message_ref=ref, updated_at=at)
-            )
-        else:
-            row.message_ref, row.updated_at = ref, at
-
     async def announced(self, pairs: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
         """Which of the (incident, target) pairs have been queued or shown already."""
         wanted = list(pairs)
