@@ -105,6 +105,8 @@ class Service:
             event_types=settings.event_types,
             behind_after=settings.behind_after,
             destination_options=settings.destination_options(),
+            deploy_window=settings.deploy_window,
+            retention=settings.retention,
         )
         for problem in (*core.rulebook.load_errors, *core.destinations.load_errors):
             log.warning(problem)
@@ -119,7 +121,9 @@ class Service:
         metrics.dispatcher = dispatcher
         core.destinations.sender = AdapterTestSender(adapters, core.clock)
         core.announcer.on_queued(dispatcher.wake)  # whichever surface made the change
-        scheduler = core.scheduler(settings.timer_interval, settings.evaluate_on_push)
+        scheduler = core.scheduler(
+            settings.timer_interval, settings.evaluate_on_push, settings.noise_report
+        )
         return cls(settings, core, console, platforms, dispatcher, scheduler, metrics, interactive)
 
     async def handle(self, text: str, actor: Actor) -> Reply:

@@ -37,10 +37,13 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from monitors.deploys import DEFAULT_WINDOW as DEFAULT_DEPLOY_WINDOW
 from monitors.destinations.admin import DestinationOptions
 from monitors.destinations.network import AddressPolicy, IPNetwork, config_refusal
 from monitors.destinations.secrets import check_key
 from monitors.destinations.specs import email_address
+from monitors.insight.report import NoiseReportConfig
+from monitors.retention import DEFAULT_RETENTION
 from monitors.routing import CONSOLE_TARGET, Destination, Platform, Routing, target
 from monitors.rulefile import (
     FILE,
@@ -50,7 +53,7 @@ from monitors.rulefile import (
     parse_rules,
     validation_errors,
 )
-from monitors.rules import Duration, Rule
+from monitors.rules import Duration, OffDuration, Rule
 from monitors.sources.events import EventType, parse_event_types
 from storage.db import DEFAULT_URL
 
@@ -176,6 +179,12 @@ class FileSettings(BaseModel):
     destinations: dict[str, Destination] = Field(default_factory=dict)
     behind_after: Duration = 60.0
     """Ticks starting this late open the "Tocsin is behind" incident."""
+    deploy_window: OffDuration = DEFAULT_DEPLOY_WINDOW
+    """An incident opening this soon after a deploy of its service says so; 0: never."""
+    retention: Duration = DEFAULT_RETENTION
+    """Resolved incidents, their timelines and messages, and events are deleted this
+    long after (monitors/retention.py)."""
+    noise_report: NoiseReportConfig = Field(default_factory=NoiseReportConfig)
     event_types: dict[str, Any] | None = None
     """Event types for POST /v1/events over the shipped ones (monitors/sources/events.py)."""
     email: EmailConfig | None = None
@@ -191,6 +200,9 @@ FILE_ONLY = frozenset(
         "console_admin",
         "evaluate_on_push",
         "behind_after",
+        "deploy_window",
+        "retention",
+        "noise_report",
         "event_types",
         "environment",
         "slack",
@@ -227,6 +239,9 @@ class Settings(BaseSettings):
     console_admin: bool = True
     evaluate_on_push: bool = True
     behind_after: float = 60.0
+    deploy_window: float = DEFAULT_DEPLOY_WINDOW
+    retention: float = DEFAULT_RETENTION
+    noise_report: NoiseReportConfig = Field(default_factory=NoiseReportConfig)
     event_types: dict[str, EventType] = Field(default_factory=lambda: parse_event_types(None))
     environment: dict[str, str] = Field(default_factory=dict, repr=False)
     """The variables rule URLs may name as ``${NAME}``: read here, once."""
@@ -410,6 +425,21 @@ def _unknown_destinations(listed: Sequence[Any], file: FileSettings) -> list[Rul
     return errors
 
 
+def _report_destinations(file: FileSettings) -> list[RuleFileError]:
+    """``noise_report.channels`` naming destinations the config does not define."""
+    routing = Routing(file.destinations)
+    return [
+        RuleFileError(
+            "(settings)",
+            "noise_report.channels",
+            f"'{name}' is not a destination; define it under destinations: "
+            f"(defined: {', '.join(routing.names())})",
+            path=("noise_report", "channels"),
+        )
+        for name in routing.unknown(file.noise_report.channels)
+    ]
+
+
 def _destination_problems(document: dict[str, Any]) -> list[RuleFileError]:
     """What destinations need beyond their own fields: an SMTP server for email, and
     webhook URLs whose addresses may be reached (checked again at every delivery).
@@ -474,6 +504,7 @@ def read_config(path: Path) -> tuple[FileSettings, list[Rule]]:
     rules, rule_errors = parse_rules(listed)
     errors.extend(rule_errors)
     errors.extend(_unknown_destinations(listed, file_settings))
+    errors.extend(_report_destinations(file_settings))
     try:
         parse_event_types(data.get("event_types"), str(path))
     except RuleFileInvalid as exc:

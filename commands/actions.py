@@ -2,8 +2,10 @@
 
 A button carries its action in its id (``tocsin:ack:42``, ``tocsin:snooze:42:1h``), so it
 keeps working after a restart with nothing held in memory; clicking it runs the same
-command as typing ``/alerts ack 42``. ``decode`` refuses anything else with a sentence a
-person can read."""
+command as typing ``/alerts ack 42``. A reply's choices (Apply / Cancel of a proposed
+rule change) carry the proposal's token the same way (``tocsin:apply:<token>``, which is
+``/rule apply <token>``). ``decode`` refuses anything else with a sentence a person can
+read."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from commands.model import Command
-from commands.parser import CommandError, build
+from commands.parser import TOKEN_PATTERN, CommandError, build
 from monitors.machine import Action
 
 PREFIX = "tocsin"
@@ -26,6 +28,9 @@ COMMAND_OF: dict[Action, str] = {
 """Each button's ``/alerts`` command, which is also its code in the button id."""
 _ACTION_OF = {code: action for action, code in COMMAND_OF.items()}
 _BUTTON_ID = re.compile(rf"{PREFIX}:([a-z]+):([0-9]{{1,10}})(?::([0-9a-z]{{1,12}}))?")
+CHOICE_LABELS: dict[str, str] = {"apply": "Apply", "cancel": "Cancel"}
+"""A proposal's choices: each is a ``/rule`` command taking the token."""
+_CHOICE_ID = re.compile(rf"{PREFIX}:({'|'.join(CHOICE_LABELS)}):({TOKEN_PATTERN})")
 
 BUTTON_LABELS: dict[Action, str] = {
     Action.ACKNOWLEDGE: "Acknowledge",
@@ -65,6 +70,38 @@ class Button:
         return self.command().raw
 
 
+@dataclass(frozen=True)
+class Choice:
+    """One of a reply's choices: Apply or Cancel a proposed rule change."""
+
+    verb: str
+    token: str
+
+    @property
+    def custom_id(self) -> str:
+        return f"{PREFIX}:{self.verb}:{self.token}"
+
+    @property
+    def label(self) -> str:
+        return CHOICE_LABELS[self.verb]
+
+    @property
+    def primary(self) -> bool:
+        return self.verb == "apply"
+
+    def command(self) -> Command:
+        return build("rule", self.verb, [self.token])
+
+    @property
+    def typed(self) -> str:
+        return self.command().raw
+
+
+def proposal_choices(token: str) -> tuple[Choice, ...]:
+    """Apply and Cancel for the proposal ``token``."""
+    return tuple(Choice(verb, token) for verb in CHOICE_LABELS)
+
+
 def card_buttons(incident_id: int, actions: tuple[Action, ...]) -> list[Button]:
     """The buttons for a card's ``actions``; snooze becomes one per ``SNOOZE_CHOICES``."""
     buttons = []
@@ -76,14 +113,20 @@ def card_buttons(incident_id: int, actions: tuple[Action, ...]) -> list[Button]:
     return buttons
 
 
-def decode(custom_id: str) -> Button:
-    """The button an id stands for, or CommandError saying why it is not one of ours."""
+def decode(custom_id: str) -> Button | Choice:
+    """The button or choice an id stands for, or CommandError saying why it is not one
+    of ours."""
+    chosen = _CHOICE_ID.fullmatch(custom_id.strip())
+    if chosen is not None:
+        return Choice(chosen[1], chosen[2])
     found = _BUTTON_ID.fullmatch(custom_id.strip())
     if found is None:
         raise CommandError(f'"{custom_id[:80]}" is not a Tocsin button')
     code, number, duration = found.groups()
     action = _ACTION_OF.get(code)
     if action is None:
+        if code in CHOICE_LABELS:
+            raise CommandError(f'"{custom_id[:80]}": {code} takes a proposal\'s token')
         known = ", ".join(_ACTION_OF)
         raise CommandError(f'"{code}" is not a button action; Tocsin\'s are {known}')
     incident_id = int(number)

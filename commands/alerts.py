@@ -19,13 +19,13 @@ LIST_LIMIT = 25
 async def list_alerts(core: Core, command: Command, actor: Actor) -> Reply:
     status = next((a for a in command.args if a not in SEVERITIES), None)
     severity = next((a for a in command.args if a in SEVERITIES), None)
-    incidents = await core.incidents.list(status, severity, limit=LIST_LIMIT)
+    incidents = await core.incidents.list(status, severity, limit=LIST_LIMIT, by_priority=True)
     silenced = await core.incidents.silenced(incidents)
     shown = None if status == "all" else status or "unresolved"
     what = " ".join(x for x in (severity, shown) if x)
     if not incidents:
         return Reply(f"No {what} incidents.".replace("  ", " "))
-    more = " (newest first; showing the first 25)" if len(incidents) == LIST_LIMIT else ""
+    more = " (P1 first, then newest; showing the first 25)" if len(incidents) == LIST_LIMIT else ""
     count = f"{len(incidents)} {what}".rstrip()
     noun = plural(len(incidents), "incident")
     table = incident_table(incidents, core.clock(), silenced)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from commands import alerts, notify, rules, silences
+from commands import alerts, insight, notify, rules, silences
 from commands.help import help_text
 from commands.model import Command, Reply
 from commands.parser import CommandError, find_spec, parse
@@ -15,7 +15,9 @@ from monitors.core import Core
 from monitors.errors import ActionError
 
 Handler = Callable[[Core, Command, Actor], Awaitable[Reply]]
-READ_ONLY = frozenset({"list", "show", ""})  # refusals of these need no "nothing changed"
+READ_ONLY = frozenset(
+    {"list", "show", "stats", "backtest", "coach", ""}
+)  # refusals of these need no "nothing changed"
 
 
 async def _help(core: Core, command: Command, actor: Actor) -> Reply:
@@ -28,6 +30,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("alerts", "ack"): alerts.ack,
     ("alerts", "snooze"): alerts.snooze,
     ("alerts", "resolve"): alerts.resolve,
+    ("alerts", "stats"): insight.stats,
     ("rule", "list"): rules.list_rules,
     ("rule", "show"): rules.show,
     ("rule", "set"): rules.set_threshold,
@@ -36,6 +39,10 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("rule", "disable"): rules.disable,
     ("rule", "reset"): rules.reset,
     ("rule", "test"): rules.test,
+    ("rule", "apply"): insight.apply,
+    ("rule", "cancel"): insight.cancel,
+    ("rule", "backtest"): insight.backtest,
+    ("rule", "coach"): insight.coach,
     ("silence", "add"): silences.add,
     ("silence", "list"): silences.list_silences,
     ("silence", "remove"): silences.remove,

@@ -10,6 +10,7 @@ from monitors.actors import Actor
 from monitors.cards import IncidentCard
 
 if TYPE_CHECKING:
+    from commands.actions import Choice
     from commands.rule_form import RuleForm
 
 __all__ = ["Actor", "Command", "IncidentCard", "Reply"]
@@ -31,7 +32,9 @@ class Reply:
     """A command's answer. ``ok`` is False for refusals and bad input; ``private`` asks the
     platform to show it only to the caller (ephemeral). ``form`` asks platforms that have
     forms to open it (the rule editor); ``text`` says what to do where there are none.
-    Text may name people with mention tokens (monitors.mentions)."""
+    ``choices`` are buttons under the text (Apply / Cancel of a proposed change); where
+    there are no buttons, each is shown as the command to type. Text may name people
+    with mention tokens (monitors.mentions)."""
 
     text: str
     ok: bool = True
@@ -39,3 +42,4 @@ class Reply:
     cards: tuple[IncidentCard, ...] = ()
     table: tuple[tuple[str, ...], ...] = field(default=())
     form: RuleForm | None = None
+    choices: tuple[Choice, ...] = ()

@@ -21,7 +21,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from commands.model import Command
+from monitors.backtest.compare import MAX_DAYS as BACKTEST_DAYS
 from monitors.durations import format_duration, parse_duration
+from monitors.insight.stats import MAX_DAYS as STATS_DAYS
 from monitors.matchers import Matcher, format_matchers, parse_matchers
 from monitors.rules import LEVELS, NAME_PATTERN
 
@@ -44,6 +46,8 @@ __all__ = [
 ]
 
 STATUSES: tuple[str, ...] = ("open", "acknowledged", "resolved", "all")
+TOKEN_PATTERN = r"[A-Za-z0-9_-]{16,64}"
+"""A proposal's token (monitors.insight.proposals): what Apply and Cancel carry."""
 SEVERITIES: tuple[str, ...] = LEVELS
 MAX_ID_DIGITS = 30
 """Longer is no number anyone copied from a list (and int() refuses past 4,300 digits);
@@ -110,6 +114,7 @@ _ID = Arg("ID", "incident_id")
 _SILENCE_ID = Arg("ID", "silence_id")
 _NAME = Arg("NAME", "rule_name")
 _DURATION = Arg("DURATION", "duration")
+_TOKEN = Arg("TOKEN", "token")
 
 GROUPS: dict[str, str] = {
     "alerts": "Incidents",
@@ -142,14 +147,21 @@ COMMANDS: tuple[CommandSpec, ...] = (
         (_ID, Arg("note", "text", optional=True, rest=True)),
         "Resolve an incident, with an optional note",
     ),
+    CommandSpec(
+        "alerts",
+        "stats",
+        (Arg("DAYS", "stats_days", optional=True),),
+        "Incidents over the last days (default 7d): per rule, time to acknowledge and to "
+        "resolve, flapping, peak hours, the noisiest rules and the ones that never fired",
+    ),
     CommandSpec("rule", "list", (), "List alert rules and their thresholds"),
     CommandSpec("rule", "show", (_NAME,), "Show one rule in full"),
     CommandSpec(
         "rule",
         "set",
         (_NAME, Arg("THRESHOLD", "threshold"), Arg("LEVEL", "level", optional=True)),
-        "Change a rule's threshold; LEVEL is warning, error or critical "
-        "(default: the rule's lowest level)",
+        "Change a rule's threshold, after a backtest of the change with Apply and Cancel; "
+        "LEVEL is warning, error or critical (default: the rule's lowest level)",
         admin=True,
     ),
     CommandSpec(
@@ -170,6 +182,28 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec(
         "rule", "test", (_NAME,), "Post a clearly marked test incident for a rule", admin=True
+    ),
+    CommandSpec(
+        "rule",
+        "apply",
+        (_TOKEN,),
+        "Save a change shown with Apply (by /rule set or /rule coach)",
+        admin=True,
+    ),
+    CommandSpec(
+        "rule", "cancel", (_TOKEN,), "Drop a change shown with Apply; nothing is saved", admin=True
+    ),
+    CommandSpec(
+        "rule",
+        "backtest",
+        (_NAME, Arg("DAYS", "backtest_days", optional=True)),
+        "What a rule would have opened over the last days of pushed samples (default 7d)",
+    ),
+    CommandSpec(
+        "rule",
+        "coach",
+        (_NAME, Arg("DAYS", "backtest_days", optional=True)),
+        "How to make a noisy rule quieter, each proposal checked by backtest",
     ),
     CommandSpec(
         "silence",
@@ -575,6 +609,27 @@ def _text(text: str) -> str:
     return text
 
 
+def _days(text: str, most: int) -> str:
+    found = re.fullmatch(r"(\d{1,4})d?", text.strip().lower())
+    if found is None or not 1 <= int(found[1]) <= most:
+        raise ValueError(f'"{text}" is not a number of days from 1d to {most}d, e.g. 7d')
+    return f"{int(found[1])}d"
+
+
+def _backtest_days(text: str) -> str:
+    return _days(text, BACKTEST_DAYS)
+
+
+def _stats_days(text: str) -> str:
+    return _days(text, STATS_DAYS)
+
+
+def _token(text: str) -> str:
+    if re.fullmatch(TOKEN_PATTERN, text):
+        return text
+    raise ValueError(f'"{text[:80]}" is not a proposal token; copy it from the message')
+
+
 _KINDS: dict[str, _Kind] = {
     "incident_id": _Kind(_incident_id, "42"),
     "silence_id": _Kind(_silence_id, "3"),
@@ -587,5 +642,8 @@ _KINDS: dict[str, _Kind] = {
     "destination": _Kind(_destination, "ops-hook"),
     "matchers": _Kind(_matchers, "rule=slow-api,env!=dev", raw=True),
     "text": _Kind(_text),
+    "backtest_days": _Kind(_backtest_days, "7d"),
+    "stats_days": _Kind(_stats_days, "7d"),
+    "token": _Kind(_token),
     "group": _Kind(resolve_group, "rule"),
 }

@@ -23,10 +23,11 @@ def incident_table(
 ) -> tuple[Row, ...]:
     """``silenced`` maps an incident id to the silence that hides it."""
     silenced = silenced or {}
-    header: Row = ("ID", "Severity", "Status", "Rule", "Series", "Value", "Opened")
+    header: Row = ("ID", "Priority", "Severity", "Status", "Rule", "Series", "Value", "Opened")
     rows = [
         (
             f"#{i.id}",
+            i.priority,
             i.severity,
             status_text(i, now)
             + (" (test)" if i.test else "")

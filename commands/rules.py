@@ -1,16 +1,22 @@
-"""``/rule``: list, show, set, enable, disable, reset, test."""
+"""``/rule``: list, show, set (with a backtest before saving), edit, enable, disable,
+reset, test."""
 
 from __future__ import annotations
 
+from commands.actions import proposal_choices
 from commands.model import Command, Reply
 from commands.render import rule_table
+from commands.render_insight import preview_text
 from commands.render_rule import number_text, rule_text, threshold_unit, value_text, with_unit
 from commands.rule_form import rule_form
 from monitors.actors import Actor
+from monitors.backtest.compare import MAX_DAYS
 from monitors.cards import incident_card
 from monitors.core import Core
 from monitors.formatting import short_time
+from monitors.insight.proposals import Change
 from monitors.rulebook import FILE, SAVED, RuleOrigin
+from monitors.rules import Rule
 from monitors.wording import counted
 
 
@@ -48,15 +54,31 @@ def _value(value: object) -> str:
 
 
 async def set_threshold(core: Core, command: Command, actor: Actor) -> Reply:
+    """Checked as saving would check it, then backtested and offered with Apply and
+    Cancel; saved at once only where no backtest is possible (a rule that does not read
+    pushed samples)."""
     name, value = command.args[0], float(command.args[1])
     level = command.args[2] if len(command.args) > 2 else None
-    rule, level, old = await core.rules.set_threshold(name, value, level, actor)
+    rule, new, level, old = core.rules.propose_threshold(name, value, level)
     after = number_text(value)
-    if old == value:
+    if new is None:
         return Reply(f"{rule.name}: the {level} threshold is already {after}; nothing was changed.")
+    if rule.source != "ingest":
+        rule, level, old = await core.rules.set_threshold(name, value, level, actor)
+        text = saved_text(rule, level, old, value)
+        return Reply(f"{text} (No backtest first: only pushed samples are kept to replay.)")
+    report = await core.backtest(rule.name, {"thresholds": {level: value}}, MAX_DAYS)
     before = number_text(old) if old is not None else "unset"
+    text = preview_text(f"{rule.name}, {level} {before} -> {after}", report, MAX_DAYS, rule.metric)
+    token = await core.proposals.propose(rule, Change(level=level, value=value), actor, text)
+    return Reply(text, private=True, choices=proposal_choices(token))
+
+
+def saved_text(rule: Rule, level: str, old: float | None, value: float) -> str:
+    before = number_text(old) if old is not None else "unset"
+    after = number_text(value)
     limit = with_unit(after, threshold_unit(rule))
-    return Reply(
+    return (
         f"{rule.name}: {level} threshold {before} -> {after} "
         f"(alerts when {rule.reads()} {rule.op} {limit}). "
         f"Saved; it applies from the next tick and survives restarts."

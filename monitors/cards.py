@@ -3,10 +3,12 @@ an incident as it stands becomes one."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from monitors.actors import AUTO_RESOLVER
+from monitors.checks import checks_for
 from monitors.durations import format_duration
 from monitors.formatting import (
     clock_time,
@@ -37,6 +39,9 @@ PERSON_ACTIONS: dict[IncidentStatus, tuple[Action, ...]] = {
     IncidentStatus.RESOLVED: (),
 }
 """The buttons a card offers in each state: the moves the transition table allows."""
+CHECKED_KINDS = (IncidentKind.METRIC, IncidentKind.EVENT)
+"""Incidents whose card says what to check first (monitors.checks): a rule's readings
+or a pushed event; a source down, or Tocsin's own trouble, say what to do themselves."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +166,11 @@ def _value_field(incident: IncidentRow) -> str:
     return f"{value} ({limit}{', ' + excess if excess else ''})"
 
 
+def checks_text(checks: Sequence[str]) -> str:
+    """``1. ...`` a line each, as the card shows what to check first."""
+    return "\n".join(f"{number}. {check}" for number, check in enumerate(checks, 1))
+
+
 def incident_card(
     incident: IncidentRow, now: float, silenced_by: int | None = None
 ) -> IncidentCard:
@@ -171,7 +181,7 @@ def incident_card(
     status = f"{incident.status}, snoozed" if snoozed else incident.status
     if silenced_by is not None:
         status += f", silenced (silence {silenced_by})"
-    fields: list[tuple[str, str]] = [("Status", status)]
+    fields: list[tuple[str, str]] = [("Status", status), ("Priority", incident.priority)]
     if incident.kind != IncidentKind.METRIC:
         fields.append(("Problem", incident.summary))
     else:
@@ -180,6 +190,8 @@ def incident_card(
             fields.append(("Metric", describe_metric(snapshot)))
     since = incident.firing_since or incident.opened_at
     fields.append(("Opened", short_time(incident.opened_at)))
+    if incident.deploy_note:
+        fields.append(("Deploy", incident.deploy_note))
     if incident.acknowledged_by:
         fields.append(("Acknowledged by", acknowledged_by(incident)))
     if snoozed and incident.snoozed_until is not None:
@@ -193,6 +205,8 @@ def incident_card(
         fields.append(("Resolved", f"{resolved_by(incident)} after {took}"))
         if incident.resolve_note:
             fields.append(("Note", incident.resolve_note))
+    elif incident.kind in CHECKED_KINDS and (checks := checks_for(snapshot)):
+        fields.append(("Check first", checks_text(checks)))
     return IncidentCard(
         incident_id=incident.id,
         title=incident_title(incident),

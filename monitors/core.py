@@ -17,10 +17,17 @@ from monitors.backtest.compare import MAX_DAYS, BacktestReport, backtest
 from monitors.backtest.history import SampleHistory
 from monitors.baselines import Baselines
 from monitors.delivery_health import DeliveryHealth
+from monitors.deploys import DEFAULT_WINDOW as DEFAULT_DEPLOY_WINDOW
+from monitors.deploys import DeployCorrelation
 from monitors.destinations.admin import DestinationAdmin, DestinationOptions
 from monitors.engine import Engine, SeriesCache
 from monitors.event_intake import EventIntake
 from monitors.incident_actions import IncidentActions
+from monitors.insight.coach import Coaching, coach, rule_incidents
+from monitors.insight.proposals import Proposals
+from monitors.insight.report import NoiseReport, NoiseReportConfig
+from monitors.insight.stats import IncidentStats, incident_stats
+from monitors.retention import DEFAULT_RETENTION, Retention
 from monitors.routing import Routing
 from monitors.rule_admin import RuleAdmin
 from monitors.rulebook import RuleBook
@@ -67,6 +74,8 @@ class Core:
     journal: WindowJournal
     clock: Callable[[], float]
     destinations: DestinationAdmin
+    proposals: Proposals
+    retention: Retention
     admin_notices: list[str] = field(default_factory=list)
     """What admins should hear at start-up (saved rules the file has moved on from),
     platform-neutral text; the service logs each and posts it where admins see it."""
@@ -83,11 +92,15 @@ class Core:
         event_types: Mapping[str, EventType] = DEFAULT_EVENT_TYPES,
         behind_after: float = 60.0,
         destination_options: DestinationOptions | None = None,
+        deploy_window: float = DEFAULT_DEPLOY_WINDOW,
+        retention: float = DEFAULT_RETENTION,
     ) -> Core:
         """Migrate the database, load saved rules, destinations and series state, and
         wire it all up. ``environment`` holds the variables rules may name as
         ``${NAME}``; ``event_types`` what ``POST /v1/events`` accepts; ``behind_after``
-        how late ticks may start before "Tocsin is behind" opens."""
+        how late ticks may start before "Tocsin is behind" opens; ``deploy_window`` how
+        soon after a deploy an incident says it followed one; ``retention`` how long
+        resolved incidents and logs are kept."""
         db = Database(database_url)
         await db.migrate()
         rulebook = RuleBook(file_rules)
@@ -113,7 +126,11 @@ class Core:
         anomalies = ModelStore(db)
         await anomalies.load()
         sources = build_sources(store, environment)
-        engine = Engine(db, sources, announcer, cache, baselines, clock, anomalies=anomalies)
+        deploys = DeployCorrelation(deploy_window)
+        engine = Engine(
+            db, sources, announcer, cache, baselines, clock, anomalies=anomalies, deploys=deploys
+        )
+        rules = RuleAdmin(db, rulebook, cache, announcer, baselines, clock, anomalies)
         core = cls(
             db=db,
             rulebook=rulebook,
@@ -125,8 +142,8 @@ class Core:
             anomalies=anomalies,
             engine=engine,
             incidents=IncidentActions(db, announcer, cache, rulebook, clock),
-            events=EventIntake(db, announcer, event_types, clock),
-            rules=RuleAdmin(db, rulebook, cache, announcer, baselines, clock, anomalies),
+            events=EventIntake(db, announcer, event_types, clock, deploys),
+            rules=rules,
             silences=SilenceAdmin(db, clock),
             timers=Timers(db, announcer, clock),
             health=SelfMonitor(db, announcer, behind_after, clock),
@@ -134,6 +151,8 @@ class Core:
             journal=journal,
             clock=clock,
             destinations=destinations,
+            proposals=Proposals(db, rules, clock),
+            retention=Retention(db, retention, clock),
         )
         core.admin_notices = await core.rules.reconcile_file()
         await core.rules.retire_inactive()  # disabled or removed in the file meanwhile
@@ -148,9 +167,15 @@ class Core:
             self.announcer.queued()
         return queued
 
-    def scheduler(self, timer_interval: float = 5.0, evaluate_on_push: bool = True) -> Scheduler:
+    def scheduler(
+        self,
+        timer_interval: float = 5.0,
+        evaluate_on_push: bool = True,
+        noise_report: NoiseReportConfig | None = None,
+    ) -> Scheduler:
         """The scheduler of this core's rules; with ``evaluate_on_push``, pushed samples
-        are evaluated as they arrive (see ``ingest``)."""
+        are evaluated as they arrive (see ``ingest``); ``noise_report`` says when the
+        weekly noise report goes out, and where."""
         scheduler = Scheduler(
             self.engine,
             self.rulebook,
@@ -160,6 +185,8 @@ class Core:
             timer_interval=timer_interval,
             health=self.health,
             history=self.history,
+            retention=self.retention,
+            report=NoiseReport(self, noise_report or NoiseReportConfig()),
         )
         if evaluate_on_push:
             self._pushed_listeners.append(scheduler.evaluate_soon)
@@ -185,6 +212,21 @@ class Core:
         history, next to the rule as it is. Changes nothing."""
         current, proposed = self.rules.propose(name, patch or {})
         return await backtest(self.history, current, proposed, self.clock(), days)
+
+    async def stats(self, days: float) -> IncidentStats:
+        """Incident statistics over the last ``days`` (monitors.insight.stats)."""
+        names = [rule.name for rule in self.rulebook.all()]
+        return await incident_stats(self.db, names, self.clock(), days)
+
+    async def coach(self, name: str, days: float = MAX_DAYS, quick: bool = False) -> Coaching:
+        """How rule ``name`` could be quieter (monitors.insight.coach); ``quick`` stops
+        at the statistics when it is not noisy."""
+        rule = self.rules.get(name)
+        return await coach(self.db, self.history, self.rules, rule, self.clock(), days, quick)
+
+    async def opened_by(self, name: str, since: float) -> int:
+        """Incidents rule ``name`` opened from its readings since ``since``."""
+        return len(await rule_incidents(self.db, name, since, self.clock()))
 
     async def close(self) -> None:
         """Save what is kept in memory (the window, as one snapshot; baseline rollups,

@@ -21,6 +21,7 @@ from monitors.announce import Announcer, Journal
 from monitors.anomaly.model import Judgement
 from monitors.anomaly.store import ModelStore
 from monitors.baselines import Baselines
+from monitors.deploys import Deploy, DeployCorrelation
 from monitors.formatting import CHANGE, format_value, value_style
 from monitors.lifecycle import new_incident
 from monitors.machine import (
@@ -159,6 +160,7 @@ class Engine:
         on_tick: Callable[[float, int], None] | None = None,
         anomalies: ModelStore | None = None,
         sink: ChangeSink | None = None,
+        deploys: DeployCorrelation | None = None,
     ) -> None:
         self.db = db
         self.sources = sources
@@ -166,7 +168,7 @@ class Engine:
         self.cache = cache or SeriesCache()
         self.baselines = baselines or Baselines(db)
         self.anomalies = anomalies or ModelStore(db)
-        self.sink = sink or DatabaseSink(db, announcer)
+        self.sink = sink or DatabaseSink(db, announcer, deploys)
         self.clock = clock
         self.on_tick = on_tick
         self.stats = TickStats()
@@ -343,18 +345,22 @@ class Engine:
 
 class DatabaseSink:
     """The service's sink: every change of a batch in one transaction, with the
-    incidents' timeline lines and outbox rows."""
+    incidents' timeline lines and outbox rows; incidents that open shortly after a
+    deploy say so (``deploys``)."""
 
-    def __init__(self, db: Database, announcer: Announcer) -> None:
+    def __init__(
+        self, db: Database, announcer: Announcer, deploys: DeployCorrelation | None = None
+    ) -> None:
         self.db = db
         self.announcer = announcer
+        self.deploys = deploys
 
     async def write(
         self, changes: list[Change], now: float, known: Container[Key]
     ) -> list[SeriesState]:
         async with self.db.transaction() as session:
             journal = await Journal.open(session, self.announcer, now)
-            writer = _ChangeWriter(session, journal, now)
+            writer = _ChangeWriter(session, journal, now, self.deploys)
             await writer.prepare(changes)
             finals = [await writer.apply(change) for change in changes]
             await journal.flush()
@@ -371,11 +377,19 @@ class DatabaseSink:
 class _ChangeWriter:
     """Applies the incident effects of one change inside the tick's transaction."""
 
-    def __init__(self, session: AsyncSession, journal: Journal, now: float) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        journal: Journal,
+        now: float,
+        deploys: DeployCorrelation | None = None,
+    ) -> None:
         self.session = session
         self.incidents = IncidentRepository(session)
         self.journal = journal
         self.now = now
+        self.correlation = deploys
+        self._deploys: list[Deploy] = []
         self._known: dict[int, IncidentRow] = {}
         self._new: dict[Key, IncidentRow] = {}
         self._effects: dict[Effect, Callable[[Change, SeriesState], Awaitable[SeriesState]]] = {
@@ -413,6 +427,20 @@ class _ChangeWriter:
         }
         self._known = await self.incidents.get_many(sorted(wanted), for_update=True)
         self._new = {key: self._known[new_ids[key]] for key in opening}
+        opens = any(
+            Effect.OPEN in change.step.effects or Effect.REOPEN in change.step.effects
+            for change in changes
+        )
+        if opens and self.correlation is not None:
+            self._deploys = await self.correlation.recent(self.session, self.now)
+
+    def _after_deploy(self, incident: IncidentRow) -> str:
+        """``; started 4 min after deploy api 1.42`` when a deploy goes with the
+        incident (noted on it), else ""."""
+        if not self._deploys or self.correlation is None:
+            return ""
+        note = self.correlation.mark(incident, self._deploys, self.now)
+        return f"; {note}" if note else ""
 
     def _incident(self, incident_id: int | None) -> IncidentRow | None:
         return self._known.get(incident_id) if incident_id is not None else None
@@ -480,7 +508,8 @@ class _ChangeWriter:
         self._announce(
             incident,
             EventKind.OPENED,
-            f"Opened after {rule.breaches_to_open} consecutive breaches: {self._describe(change)}",
+            f"Opened after {rule.breaches_to_open} consecutive breaches: {self._describe(change)}"
+            + self._after_deploy(incident),
             notify=True,
         )
         return replace(state, incident_id=incident.id)
@@ -503,7 +532,8 @@ class _ChangeWriter:
             incident,
             EventKind.REOPENED,
             f"Breaching again within the cooldown, reopened for the "
-            f"{ordinal(incident.reopen_count)} time: {self._describe(change)}",
+            f"{ordinal(incident.reopen_count)} time: {self._describe(change)}"
+            + self._after_deploy(incident),
             notify=False,
         )
         return state

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from monitors import lifecycle
 from monitors.actors import AUTO, SYSTEM_NAME
 from monitors.announce import Announcer, Journal
+from monitors.deploys import DeployCorrelation
 from monitors.rules import level_rank
 from monitors.sources.events import (
     Event,
@@ -79,11 +80,13 @@ class EventIntake:
         announcer: Announcer,
         types: Mapping[str, EventType],
         clock: Callable[[], float] = time.time,
+        deploys: DeployCorrelation | None = None,
     ) -> None:
         self.db = db
         self.announcer = announcer
         self.types = dict(types)
         self.clock = clock
+        self.deploys = deploys
         self._one_at_a_time = asyncio.Lock()
 
     async def receive(self, event: Event) -> Outcome:
@@ -126,7 +129,8 @@ class EventIntake:
         if latest is not None and latest.status != IncidentStatus.RESOLVED:
             return latest, self._repeat(journal, latest, event, severity)
         if latest is not None and self._within_cooldown(latest, kind, now):
-            return latest, self._reopen(journal, latest, event, severity)
+            after = await self._after_deploy(session, latest, now)
+            return latest, self._reopen(journal, latest, event, severity, after)
         incident = await IncidentRepository(session).create(
             **lifecycle.new_incident(
                 rule=event.type,
@@ -140,14 +144,25 @@ class EventIntake:
             ),
             event_count=1,
         )
-        journal.record(incident, OPENED, SYSTEM_NAME, f"Opened by {_said(event)}", notify=True)
+        line = f"Opened by {_said(event)}" + await self._after_deploy(session, incident, now)
+        journal.record(incident, OPENED, SYSTEM_NAME, line, notify=True)
         return incident, OPENED
+
+    async def _after_deploy(self, session: AsyncSession, incident: IncidentRow, now: float) -> str:
+        """``; started 4 min after deploy api 1.42`` (noted on the incident), or ""."""
+        if self.deploys is None:
+            return ""
+        note = self.deploys.mark(incident, await self.deploys.recent(session, now), now)
+        return f"; {note}" if note else ""
 
     def _repeat(self, journal: Journal, incident: IncidentRow, event: Event, severity: str) -> str:
         incident.event_count = (incident.event_count or 1) + 1
         count = incident.event_count
         if level_rank(severity) > level_rank(incident.severity):
-            before, incident.severity = incident.severity, severity
+            before = incident.severity
+            lifecycle.change_level(
+                incident, severity=severity, value=None, threshold=None, summary=incident.summary
+            )
             line = f"Escalated {before} -> {severity} by {_said(event)}"
             journal.record(incident, ESCALATED, SYSTEM_NAME, line, notify=True)
             return ESCALATED
@@ -161,7 +176,9 @@ class EventIntake:
         resolved_at = incident.resolved_at
         return bool(kind.cooldown) and resolved_at is not None and now - resolved_at < kind.cooldown
 
-    def _reopen(self, journal: Journal, incident: IncidentRow, event: Event, severity: str) -> str:
+    def _reopen(
+        self, journal: Journal, incident: IncidentRow, event: Event, severity: str, after: str
+    ) -> str:
         """Opening again soon after the pair resolved: the same incident, quietly (a
         flapping breaker pages once, as a rule's cooldown reopen does)."""
         lifecycle.reopen(
@@ -174,7 +191,7 @@ class EventIntake:
         )
         incident.event_count = (incident.event_count or 1) + 1
         again = ordinal(incident.reopen_count)
-        line = f"Opened again within the cooldown, for the {again} time: {_said(event)}"
+        line = f"Opened again within the cooldown, for the {again} time: {_said(event)}{after}"
         journal.record(incident, REOPENED, SYSTEM_NAME, line, notify=False)
         return REOPENED
 

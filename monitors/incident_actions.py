@@ -79,10 +79,17 @@ class IncidentActions:
         self.clock = clock
 
     async def list(
-        self, status: str | None = None, severity: str | None = None, limit: int = 50
+        self,
+        status: str | None = None,
+        severity: str | None = None,
+        limit: int = 50,
+        by_priority: bool = False,
     ) -> Sequence[IncidentRow]:
+        """Newest first, or P1 first with ``by_priority``."""
         async with self.db.read() as session:
-            return await IncidentRepository(session).search(status, severity, limit=limit)
+            return await IncidentRepository(session).search(
+                status, severity, limit=limit, by_priority=by_priority
+            )
 
     async def silenced(self, incidents: Sequence[IncidentRow]) -> dict[int, int]:
         """Incident id -> the id of the active silence hiding it, for those hidden."""

@@ -19,6 +19,7 @@ def incident_facts(incident: IncidentRow) -> dict[str, Any]:
         "kind": incident.kind,
         "status": incident.status,
         "severity": incident.severity,
+        "priority": incident.priority,
         "labels": dict(incident.labels or {}),
         "series": series_text(incident.labels or {}),
         "metric": snapshot.get("metric"),

@@ -14,6 +14,7 @@ from monitors.actors import Actor
 from monitors.formatting import short_time
 from monitors.machine import Action, IllegalTransition, transition
 from monitors.mentions import token_for_ref
+from monitors.priority import priority_of
 from storage.models import IncidentRow
 from storage.vocabulary import IncidentKind, IncidentStatus
 
@@ -48,6 +49,7 @@ def new_incident(
         suppressed=False,
         test=test,
         reopen_count=0,
+        priority=priority_of(severity, value, threshold, str(rule_snapshot.get("op", ">"))),
     )
 
 
@@ -127,10 +129,13 @@ def change_level(
     threshold: float | None,
     summary: str,
 ) -> None:
-    """A new reading of a firing incident: its level, value, threshold and summary."""
+    """A new reading of a firing incident: its level, value, threshold and summary, and
+    the priority they make."""
     incident.severity = severity
     incident.value, incident.threshold = value, threshold
     incident.summary = summary
+    op = str((incident.rule_snapshot or {}).get("op", ">"))
+    incident.priority = priority_of(severity, value, threshold, op)
 
 
 def escalated(incident: IncidentRow, now: float) -> None:

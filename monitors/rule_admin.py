@@ -109,6 +109,18 @@ class RuleAdmin:
         """Set one level's threshold; returns (new rule, level, old value). Without a
         level the rule's lowest level is meant (the one that pages first)."""
         require_admin(actor, "change rule thresholds")
+        rule, new, level, old = self.propose_threshold(name, value, level)
+        if new is None:  # saving would pin the rule over the config file's for nothing
+            return rule, level, old
+        saved = await self._save(new, actor, "rule.set", {"level": level, "old": old, "new": value})
+        return saved, level, old
+
+    def propose_threshold(
+        self, name: str, value: float, level: str | None
+    ) -> tuple[Rule, Rule | None, str, float | None]:
+        """What ``set_threshold`` would save, checked as it checks it, saving nothing:
+        (the rule, the rule changed or None when the level already says ``value``, the
+        level, its old value)."""
         if not math.isfinite(value):
             raise Invalid(f"{value!r} is not a usable threshold; give a finite number.")
         rule = self.get(name)
@@ -116,8 +128,8 @@ class RuleAdmin:
             raise Invalid(f"'{level}' is not a level; use one of {', '.join(LEVELS)}.")
         level = level or rule.levels[0]
         old = rule.thresholds.get(level)
-        if old == value:  # saving would pin the rule over the config file's for nothing
-            return rule, level, old
+        if old == value:
+            return rule, None, level, old
         spec = rule.to_json()
         spec["thresholds"] = {**spec["thresholds"], level: value}
         try:
@@ -125,10 +137,7 @@ class RuleAdmin:
         except Invalid as exc:
             current = ", ".join(f"{lv} {rule.op} {rule.thresholds[lv]:g}" for lv in rule.levels)
             raise Invalid(f"{exc}; {rule.name} has {current}") from None
-        new = await self._save(
-            checked, actor, "rule.set", {"level": level, "old": old, "new": value}
-        )
-        return new, level, old
+        return rule, checked, level, old
 
     async def set_enabled(self, name: str, enabled: bool, actor: Actor) -> tuple[Rule, bool]:
         """Returns the rule and whether anything changed."""

@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from monitors.checks import MAX_CHECK_LENGTH, MAX_CHECKS
 from monitors.durations import format_duration, parse_duration
 from monitors.sources import fields as source_fields
 
@@ -189,6 +190,9 @@ class Rule(BaseModel):
     message counts once; edits and resolutions never); past it, one message says how
     many more were held back. 0: no cap."""
     runbook: str = ""
+    checks: Names = Field(default=(), max_length=MAX_CHECKS)
+    """What to check first, shown on the card with the runbook; when empty, the list
+    for what the rule reads (monitors/checks.yaml)."""
     enabled: bool = True
     url: str | None = Field(default=None, min_length=1, max_length=2000)
     """sql, prometheus, http, redis: where to read; ``${NAME}`` names an environment variable."""
@@ -206,6 +210,17 @@ class Rule(BaseModel):
     """sql, prometheus, http, redis: longest a read may take (10s, at most the interval)."""
     body_match: str | None = None
     """http: a regular expression the body must contain for the probe to count as up."""
+
+    @field_validator("checks")
+    @classmethod
+    def _short_checks(cls, checks: tuple[str, ...]) -> tuple[str, ...]:
+        for check in checks:
+            if not check.strip() or len(check) > MAX_CHECK_LENGTH:
+                raise ValueError(
+                    f"each check is 1 to {MAX_CHECK_LENGTH} characters, e.g. "
+                    "'Did a deploy just go out?'"
+                )
+        return tuple(check.strip() for check in checks)
 
     @field_validator("method")
     @classmethod
@@ -313,6 +328,8 @@ class Rule(BaseModel):
         """The rule as the API and the database hold it; source fields the rule does not
         set are left out (an ingest rule has no ``url: null``)."""
         data = self.model_dump(mode="json")
+        if not data["checks"]:  # the default: the list for what the rule reads
+            del data["checks"]
         for name in source_fields.OPTIONAL_UNSET:
             if not source_fields.is_set(name, data[name]):
                 del data[name]

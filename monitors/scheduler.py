@@ -22,6 +22,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from monitors.backtest.history import SampleHistory
 from monitors.baselines import Baselines
 from monitors.engine import Engine
+from monitors.insight.report import NoiseReport
+from monitors.retention import Retention
 from monitors.rulebook import RuleBook
 from monitors.rules import Rule
 from monitors.self_monitor import Lag, SelfMonitor
@@ -35,6 +37,12 @@ EARLY_DELAY = 0.02
 """Seconds that pushes are gathered before the rules they touch are evaluated."""
 EARLY_GAP = 1.0
 """Seconds at least between two evaluations of a rule on arrival of its samples."""
+RETENTION_INTERVAL = 3600.0
+"""Seconds between prunes of what is older than the retention period; the first runs
+RETENTION_DELAY after start, out of the way of start-up."""
+RETENTION_DELAY = 60.0
+REPORT_CHECK = 300.0
+"""Seconds between checks whether the weekly noise report is due (and not written)."""
 
 
 def shard_of(name: str, shards: int) -> int:
@@ -55,6 +63,8 @@ class Scheduler:
         health: SelfMonitor | None = None,
         journal_interval: float = 1.0,
         history: SampleHistory | None = None,
+        retention: Retention | None = None,
+        report: NoiseReport | None = None,
     ) -> None:
         self.engine = engine
         self.rulebook = rulebook
@@ -69,6 +79,8 @@ class Scheduler:
         self.baseline_flush_interval = baseline_flush_interval
         self.history = history
         """Written every flush interval too: the hours of samples that are over."""
+        self.retention = retention
+        self.report = report
         self._scheduler = AsyncIOScheduler()
         self._in_flight: set[asyncio.Task[object]] = set()
         self._stopping = False
@@ -92,6 +104,11 @@ class Scheduler:
             history, clock = self.history, self.engine.clock
             flush_history = lambda: history.flush(clock())  # noqa: E731
             self._add("sample-history", self.baseline_flush_interval, flush_history)
+        if self.retention is not None:  # batches of its own: it never holds a tick back
+            prune = self.retention.prune
+            self._add("retention", RETENTION_INTERVAL, prune, delay=RETENTION_DELAY)
+        if self.report is not None:
+            self._add("noise-report", REPORT_CHECK, self.report.run, delay=RETENTION_DELAY)
         self.rulebook.on_change(self._plan)
         self._scheduler.start()
 

@@ -18,7 +18,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from storage.vocabulary import IncidentKind
+from storage.vocabulary import IncidentKind, Priority
 
 MAX_ID = 2**31 - 1
 """The largest id an INTEGER column holds (PostgreSQL's is 32-bit): a larger one names
@@ -74,6 +74,8 @@ class IncidentRow(Base):
     __table_args__ = (
         Index("ix_incidents_status", "status"),
         Index("ix_incidents_series", "rule", "series_key"),
+        Index("ix_incidents_opened_at", "opened_at"),
+        Index("ix_incidents_resolved_at", "resolved_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -109,6 +111,13 @@ class IncidentRow(Base):
     event_count: Mapped[int | None] = mapped_column(Integer)
     """Events received for an incident a pushed event opened (repeats add to it); None
     for the others."""
+    priority: Mapped[str] = mapped_column(String(2), default=Priority.P4)
+    """P1..P4 from the severity and how far past its threshold (monitors.priority);
+    kept up to date at every change of level, so lists sort by it."""
+    deploy_event_id: Mapped[int | None] = mapped_column(Integer)
+    """The deploy (an ``events`` row) the incident started shortly after, if any."""
+    deploy_note: Mapped[str | None] = mapped_column(Text)
+    """``started 4 min after deploy api 1.42``, as the card shows it."""
 
 
 class IncidentEventRow(Base):
@@ -238,7 +247,10 @@ class EventRow(Base):
     resolved, or only recorded), so later ones can be correlated with it (deploys)."""
 
     __tablename__ = "events"
-    __table_args__ = (Index("ix_events_type_at", "type", "received_at"),)
+    __table_args__ = (
+        Index("ix_events_type_at", "type", "received_at"),
+        Index("ix_events_received_at", "received_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     received_at: Mapped[float]
@@ -306,3 +318,39 @@ class DestinationRow(Base):
     sealed: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[float]
     created_by: Mapped[str] = mapped_column(String(200))
+
+
+class ProposalRow(Base):
+    """A rule change shown before it is saved (``/rule set`` with its backtest, a
+    coaching proposal), waiting for Apply or Cancel. Its button carries only the random
+    ``token``: what Apply saves is read from here, so a forged id cannot apply anything
+    else, and Apply works after a restart until ``expires_at``."""
+
+    __tablename__ = "proposals"
+    __table_args__ = (Index("ix_proposals_expires_at", "expires_at"),)
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    change: Mapped[dict[str, Any]] = mapped_column(JSON)
+    """``{"level", "value"}`` for a threshold, or ``{"patch": {...}}`` (a merge patch)."""
+    rule_version: Mapped[str] = mapped_column(String(64))
+    """The rule as it was when proposed (a hash): Apply refuses once it has changed."""
+    summary: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[float]
+    created_by: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[float]
+    decided_at: Mapped[float | None]
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decision: Mapped[str | None] = mapped_column(String(16))  # a Decision
+
+
+class ReportRow(Base):
+    """A periodic report that was written (its outbox rows in the same transaction):
+    ``key`` names the period (``noise:2027-W03``), so a report is never sent twice,
+    even across restarts."""
+
+    __tablename__ = "reports"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    created_at: Mapped[float]
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)

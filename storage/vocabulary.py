@@ -52,3 +52,20 @@ class EventKind(StrEnum):
     NOTICE = "notice"
     """Not a timeline line: an outbox row with no incident, telling admins something
     (monitors.admin_notices)."""
+
+
+class Priority(StrEnum):
+    """How urgently an incident wants a person (monitors.priority decides it): P1 first.
+    Stored, so that lists sort by it in SQL; the text sorts in the right order."""
+
+    P1 = "P1"
+    P2 = "P2"
+    P3 = "P3"
+    P4 = "P4"
+
+
+class Decision(StrEnum):
+    """What became of a proposed rule change (monitors.proposals)."""
+
+    APPLIED = "applied"
+    CANCELLED = "cancelled"

@@ -159,3 +159,13 @@ async def open_one(core: Core, clock: Any, route: str = "/checkout") -> str:
 def fields(card: IncidentCard) -> dict[str, str]:
     """A card's fields as read (mention tokens as names)."""
     return {name: plain(value) for name, value in card.fields}
+
+
+async def set_rule(core: Core, text: str, actor: Actor = ALICE) -> Reply:
+    """``/rule set ...`` as an admin does it now: the preview, then Apply. Returns the
+    answer to Apply (or the answer to /rule set when it offered nothing to apply)."""
+    preview = await ok(core, text, actor)
+    if not preview.choices:
+        return preview
+    (apply,) = [choice for choice in preview.choices if choice.verb == "apply"]
+    return await ok(core, apply.typed, actor)

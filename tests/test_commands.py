@@ -12,6 +12,7 @@ from command_helpers import (
     ok,
     open_one,
     refused,
+    set_rule,
 )
 
 from commands.actions import decode
@@ -48,6 +49,10 @@ async def test_help_for_one_group(core, text):
         "/rule disable NAME",
         "/rule reset NAME",
         "/rule test NAME",
+        "/rule apply TOKEN",
+        "/rule cancel TOKEN",
+        "/rule backtest NAME [DAYS]",
+        "/rule coach NAME [DAYS]",
     ]
 
 
@@ -102,6 +107,7 @@ async def test_unknown_action_suggests_one_and_shows_the_groups_usage(core):
         "  /alerts ack ID",
         "  /alerts snooze ID DURATION",
         "  /alerts resolve ID [note...]",
+        "  /alerts stats [DAYS]",
     ]
 
 
@@ -158,7 +164,7 @@ async def test_changes_are_audited_with_who_did_what(core_each_db, clock):
     await ok(core, f"/alerts ack {incident_id}", BOB)
     await ok(core, f"/alerts snooze {incident_id} 1h", BOB)
     await ok(core, f"/alerts resolve {incident_id} fixed", BOB)
-    await ok(core, "/rule set slow-api 1000")
+    await set_rule(core, "/rule set slow-api 1000")
     await ok(core, "/rule test slow-api")
     await ok(core, "/rule disable slow-api")
     await ok(core, "/rule enable slow-api")

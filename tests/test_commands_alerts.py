@@ -42,13 +42,13 @@ async def test_list_without_arguments_shows_open_and_acknowledged(core_each_db, 
     reply = await ok(core, "/alerts list")
     assert reply.text.startswith("2 unresolved incidents:")
     header, *rows = reply.table
-    assert header[:3] == ("ID", "Severity", "Status")
+    assert header[:4] == ("ID", "Priority", "Severity", "Status")
     by_id = {row[0]: row for row in rows}
     assert set(by_id) == {f"#{ids['/checkout']}", f"#{ids['/search']}"}
     checkout = by_id[f"#{ids['/checkout']}"]
-    assert checkout[1:5] == ("critical", "open", "slow-api", "route=/checkout")
-    assert checkout[5] == "2,500"
-    assert by_id[f"#{ids['/search']}"][2] == "acknowledged"
+    assert checkout[1:6] == ("P2", "critical", "open", "slow-api", "route=/checkout")
+    assert checkout[6] == "2,500"
+    assert by_id[f"#{ids['/search']}"][3] == "acknowledged"
 
 
 @pytest.mark.parametrize(
@@ -204,16 +204,16 @@ async def test_a_snoozed_incident_says_so_and_until_when_in_list_show_and_card(c
     await ok(core, f"/alerts snooze {incident_id} 1h")
     hhmm = datetime.fromtimestamp(until, UTC).strftime("%H:%M")
     listed = await ok(core, "/alerts list")
-    assert listed.table[1][2] == f"open, snoozed until {hhmm} UTC"
-    assert (await ok(core, "/alerts list open")).table[1][2] == f"open, snoozed until {hhmm} UTC"
+    assert listed.table[1][3] == f"open, snoozed until {hhmm} UTC"
+    assert (await ok(core, "/alerts list open")).table[1][3] == f"open, snoozed until {hhmm} UTC"
     (card,) = (await ok(core, f"/alerts show {incident_id}")).cards
     assert fields(card)["Status"] == "open, snoozed"
     assert fields(card)["Snoozed until"] == short_time(until)
     await ok(core, f"/alerts ack {incident_id}", BOB)
-    acked = (await ok(core, "/alerts list")).table[1][2]
+    acked = (await ok(core, "/alerts list")).table[1][3]
     assert acked == f"acknowledged, snoozed until {hhmm} UTC"
     clock.advance(3600)
-    assert (await ok(core, "/alerts list")).table[1][2] == "acknowledged", "the snooze is over"
+    assert (await ok(core, "/alerts list")).table[1][3] == "acknowledged", "the snooze is over"
     (card,) = (await ok(core, f"/alerts show {incident_id}")).cards
     assert fields(card)["Status"] == "acknowledged"
     assert "Snoozed until" not in fields(card)
@@ -224,7 +224,7 @@ async def test_a_snooze_that_ends_on_another_day_gives_the_date(core, clock):
     until = clock() + 86400
     await ok(core, f"/alerts snooze {incident_id} 1d")
     day = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%d %H:%M")
-    assert (await ok(core, "/alerts list")).table[1][2] == f"open, snoozed until {day} UTC"
+    assert (await ok(core, "/alerts list")).table[1][3] == f"open, snoozed until {day} UTC"
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,7 @@ mislead, input that must not crash, and changes that must not happen."""
 from __future__ import annotations
 
 import pytest
-from command_helpers import ALICE, ok, open_one, refused, snapshot
+from command_helpers import ALICE, ok, open_one, refused, set_rule, snapshot
 
 from commands.help import help_text
 from monitors.matchers import Matcher, parse_matchers
@@ -78,7 +78,7 @@ async def test_set_to_the_current_value_changes_nothing(core):
     """It saved an override (the config file's rule was then ignored) and an audit row,
     and answered "warning threshold 500 -> 500 ... Saved"."""
     before = await snapshot(core)
-    reply = await ok(core, "/rule set slow-api 500")
+    reply = await set_rule(core, "/rule set slow-api 500")
     assert reply.text == "slow-api: the warning threshold is already 500; nothing was changed."
     assert await snapshot(core) == before
     assert getattr(core.rulebook.origin("slow-api"), "source", None) != "saved"
@@ -86,11 +86,11 @@ async def test_set_to_the_current_value_changes_nothing(core):
 
 async def test_set_says_the_threshold_in_the_rules_unit(core):
     """A dynamic rule's threshold is a multiple of the baseline, not a latency."""
-    await ok(core, "/rule set slow-api 700")
+    await set_rule(core, "/rule set slow-api 700")
     spec = {**core.rulebook.get("slow-api").to_json(), "name": "slow-vs-baseline"}
     spec.update(threshold_type="dynamic", thresholds={"warning": 1.5, "critical": 3})
     await core.rules.create(spec, ALICE)
-    reply = await ok(core, "/rule set slow-vs-baseline 2")
+    reply = await set_rule(core, "/rule set slow-vs-baseline 2")
     assert "alerts when avg of api.latency > 2 x baseline" in reply.text
 
 

@@ -14,6 +14,7 @@ from command_helpers import (
     open_one,
     push_and_tick,
     refused,
+    set_rule,
     sqlite_url,
     table_ids,
 )
@@ -158,7 +159,7 @@ async def test_malformed_read_commands_are_refused_with_usage(core, text, says, 
 
 async def test_set_changes_the_threshold_the_next_tick_uses(core_each_db, clock):
     core = core_each_db
-    reply = await ok(core, "/rule set slow-api 1000")
+    reply = await set_rule(core, "/rule set slow-api 1000")
     assert reply.text.startswith(
         "slow-api: warning threshold 500 -> 1000 (alerts when avg of api.latency > 1000). "
     )
@@ -173,7 +174,7 @@ async def test_set_changes_the_threshold_the_next_tick_uses(core_each_db, clock)
 
 
 async def test_set_a_named_level(core_each_db):
-    reply = await ok(core_each_db, "/rule set slow-api 3000 CRITICAL")
+    reply = await set_rule(core_each_db, "/rule set slow-api 3000 CRITICAL")
     assert reply.text.startswith("slow-api: critical threshold 2000 -> 3000")
     assert core_each_db.rulebook.get("slow-api").thresholds == {
         "warning": 500,
@@ -182,7 +183,7 @@ async def test_set_a_named_level(core_each_db):
 
 
 async def test_set_a_level_the_rule_did_not_have(core_each_db):
-    reply = await ok(core_each_db, "/rule set slow-api 1000 error")
+    reply = await set_rule(core_each_db, "/rule set slow-api 1000 error")
     assert reply.text.startswith("slow-api: error threshold unset -> 1000")
     assert (await ok(core_each_db, "/rule list")).table[2][3] == (
         "warning > 500, error > 1000, critical > 2000"
@@ -190,7 +191,7 @@ async def test_set_a_level_the_rule_did_not_have(core_each_db):
 
 
 async def test_set_survives_a_restart(core_each_db, clock, database_url):
-    await ok(core_each_db, "/rule set slow-api 1000")
+    await set_rule(core_each_db, "/rule set slow-api 1000")
     await core_each_db.close()
     again = await open_core(database_url, clock)
     try:
@@ -335,7 +336,7 @@ async def test_test_posts_a_clearly_marked_test_incident(core_each_db, clock):
     )
     listed = await ok(core, "/alerts list")
     assert listed.table[1][0] == f"#{card.incident_id}"
-    assert listed.table[1][2] == "open (test)"
+    assert listed.table[1][3] == "open (test)"
     shown = await ok(core, f"/alerts show {card.incident_id}")
     assert shown.text.splitlines()[-1].endswith("Test incident raised by alice")
     await ok(core, f"/alerts resolve {card.incident_id}")

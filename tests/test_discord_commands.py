@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from discord_harness import Running, eventually, running_service, settings_for
 from discord_payloads import ALICE, BOB, CAROL, carrying
-from fake_discord import ADMIN_ROLE_ID, FakeDiscord
+from fake_discord import ADMIN_ROLE_ID, CHANNEL_ID, FakeDiscord
 from sqlalchemy import select
 
 from storage.models import AuditRow
@@ -76,10 +76,21 @@ async def test_a_non_admin_is_refused_rule_changes_and_nothing_changes(app: Runn
     assert await audit(app) == []
 
 
+async def set_rule(app: Running, user: Any, **options: Any) -> str:
+    """``/rule set`` then Apply (see test_rule_preview_chat): what Apply answered."""
+    call = await app.fake.interact(app.people.slash(user, "rule", "set", **options))
+    preview = {**app.fake.message_object(CHANNEL_ID, call.body["data"]), "flags": EPHEMERAL}
+    buttons = {
+        c["label"]: c["custom_id"] for row in preview["components"] for c in row["components"]
+    }
+    applied = await app.fake.interact(app.people.click(user, preview, buttons["Apply"]))
+    return readable(applied.body["data"]["content"])
+
+
 async def test_admins_by_role_or_manage_server_change_rules(app: Running) -> None:
-    text = await say(app, ALICE, "rule", "set", name="slow-api", threshold=1000)
+    text = await set_rule(app, ALICE, name="slow-api", threshold=1000)
     assert "warning threshold 500 -> 1000" in text
-    text = await say(app, CAROL, "rule", "set", name="slow-api", threshold=2500.5, level="critical")
+    text = await set_rule(app, CAROL, name="slow-api", threshold=2500.5, level="critical")
     assert "critical threshold 2000 -> 2500.5" in text
     rule = app.service.core.rulebook.get("slow-api")
     assert rule is not None and rule.thresholds == {"warning": 1000, "critical": 2500.5}

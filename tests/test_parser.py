@@ -248,6 +248,8 @@ def test_table_shape() -> None:
         ("rule", "disable"),
         ("rule", "reset"),
         ("rule", "test"),
+        ("rule", "apply"),
+        ("rule", "cancel"),
         ("silence", "add"),
         ("silence", "remove"),
         ("notify", "test"),

@@ -256,7 +256,7 @@ async def test_a_silence_hides_a_reopen_too_and_the_list_says_which(core, clock)
     assert incident.reopen_count == 1
     assert await _outbox_events(core) == before, "nothing announced under the silence"
     listed = await ok(core, "/alerts list")
-    assert listed.table[1][2] == f"open, silenced (silence {silence_id})"
+    assert listed.table[1][3] == f"open, silenced (silence {silence_id})"
     shown = await ok(core, f"/alerts show {incident.id}")
     assert fields(shown.cards[0])["Status"] == f"open, silenced (silence {silence_id})"
     async with core.db.read() as session:

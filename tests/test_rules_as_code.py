@@ -7,7 +7,16 @@ from __future__ import annotations
 import io
 import logging
 
-from command_helpers import ALICE, BOB, ERROR_RATE, SLOW_API, incident_for, ok, push_and_tick
+from command_helpers import (
+    ALICE,
+    BOB,
+    ERROR_RATE,
+    SLOW_API,
+    incident_for,
+    ok,
+    push_and_tick,
+    set_rule,
+)
 from command_helpers import refused as refused_command
 from http_harness import serve
 from rich.console import Console
@@ -55,9 +64,9 @@ async def test_disable_then_enable_leaves_the_rule_following_the_file(database_u
 
 async def test_an_edit_back_to_the_files_values_drops_the_override(core_each_db):
     core = core_each_db
-    await ok(core, "/rule set slow-api 1000")
+    await set_rule(core, "/rule set slow-api 1000")
     assert core.rulebook.origin("slow-api").source == "override"
-    reply = await ok(core, "/rule set slow-api 500")
+    reply = await set_rule(core, "/rule set slow-api 500")
     assert "500" in reply.text
     assert core.rulebook.origin("slow-api").source == "file"
     assert await saved_rows(core) == []
@@ -65,7 +74,7 @@ async def test_an_edit_back_to_the_files_values_drops_the_override(core_each_db)
 
 async def test_show_says_where_the_values_come_from_and_what_differs(core):
     assert (await ok(core, "/rule show slow-api")).text.splitlines()[1] == "origin: config file"
-    await ok(core, "/rule set slow-api 1000")
+    await set_rule(core, "/rule set slow-api 1000")
     await ok(core, "/rule disable slow-api")
     lines = (await ok(core, "/rule show slow-api")).text.splitlines()
     assert lines[1].startswith("origin: saved by alice (console) at ")
@@ -152,7 +161,7 @@ async def test_the_api_shows_origin_and_resets(database_url, clock):
 
 async def test_an_override_of_a_changed_file_rule_is_reported_at_start(database_url, clock):
     core = await open_with(database_url, clock)
-    await ok(core, "/rule set slow-api 1000")
+    await set_rule(core, "/rule set slow-api 1000")
     await core.close()
     core = await open_with(database_url, clock)  # the same file: nothing to report
     assert core.admin_notices == []
@@ -196,7 +205,7 @@ async def test_an_override_saved_before_versions_were_recorded_is_reported(datab
 
 async def test_a_file_that_catches_up_with_an_override_drops_it(database_url, clock):
     core = await open_with(database_url, clock)
-    await ok(core, "/rule set slow-api 1000")
+    await set_rule(core, "/rule set slow-api 1000")
     await core.close()
     caught_up = slow_api(thresholds={"warning": 1000, "critical": 2000})
     core = await open_with(database_url, clock, caught_up, ERROR_RATE)
@@ -214,7 +223,7 @@ async def test_a_file_that_catches_up_with_an_override_drops_it(database_url, cl
 async def test_deleted_and_removed_rules_are_reported_when_the_file_moves_on(database_url, clock):
     core = await open_with(database_url, clock)
     await core.rules.delete("slow-api", ALICE)
-    await ok(core, "/rule set error-rate 20 error")
+    await set_rule(core, "/rule set error-rate 20 error")
     await core.close()
     core = await open_with(database_url, clock, slow_api(window="5m"))  # error-rate is gone
     try:
@@ -238,7 +247,7 @@ async def test_the_service_logs_the_report_and_shows_it_to_the_console_admin(
     sqlite_url, clock, caplog
 ):
     core = await open_with(sqlite_url, clock)
-    await ok(core, "/rule set slow-api 1000")
+    await set_rule(core, "/rule set slow-api 1000")
     await core.close()
     settings = Settings(
         config_path=None,

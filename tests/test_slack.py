@@ -154,10 +154,22 @@ async def test_a_non_admin_cannot_change_a_rule_and_nothing_changes(database_url
         assert world.service.core.rulebook.get("slow-api").thresholds["warning"] == 500
 
 
+async def set_rule(world, text: str, user) -> str:
+    """``/rule set`` then Apply (see test_rule_preview_chat): what Apply answered."""
+    answer = (await world.slack.command("/rule", text, user)).json()
+    assert answer["blocks"][-1]["block_id"] == "tocsin:choices", answer["text"]
+    apply = answer["blocks"][-1]["elements"][0]["action_id"]
+    message = {**answer, "ts": "1700000000.000100", "channel": "C0ALERTS"}
+    await world.slack.click(message, apply, user)
+    (replaced,) = await eventually(lambda: world.fake.responses)
+    world.fake.responses.clear()
+    return unescape(replaced["text"])
+
+
 async def test_an_admin_changes_a_rule_with_the_slash_command(database_url):
     async with slack_world(database_url) as world:
-        answer = (await world.slack.command("/rule", "set slow-api 1000", ADMIN)).json()
-        assert "warning threshold 500 -> 1000" in unescape(answer["text"])
+        said = await set_rule(world, "set slow-api 1000", ADMIN)
+        assert "warning threshold 500 -> 1000" in said
         assert world.service.core.rulebook.get("slow-api").thresholds["warning"] == 1000
 
 
@@ -165,8 +177,7 @@ async def test_members_of_an_admin_user_group_are_admins(database_url):
     fake = FakeSlack(user_groups={"S0ONCALL": [MEMBER.id]})
     config = SlackConfig(channel="C0ALERTS", admins=[], admin_groups=["S0ONCALL"])
     async with slack_world(database_url, fake, slack=config) as world:
-        answer = (await world.slack.command("/rule", "set slow-api 1000", MEMBER)).json()
-        assert "warning threshold 500 -> 1000" in unescape(answer["text"])
+        assert "warning threshold 500 -> 1000" in await set_rule(world, "set slow-api 1000", MEMBER)
         answer = (await world.slack.command("/rule", "set slow-api 900", ADMIN)).json()
         assert "needs the admin role" in answer["text"]
 

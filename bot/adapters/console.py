@@ -64,6 +64,9 @@ def reply_renderable(reply: Reply) -> Group:
         for row in reply.table[1:]:
             table.add_row(*(Text(plain(cell)) for cell in row))
         parts.append(table)
+    if reply.choices:  # no buttons here: the commands they stand for
+        hints = "  ".join(f"[{choice.label}: {choice.typed}]" for choice in reply.choices)
+        parts.append(Text(hints, style="dim"))
     parts.extend(card_panel(card) for card in reply.cards)
     return Group(*parts)
 

@@ -208,13 +208,7 @@ class Dispatcher:
         try:
             if adapter is None:
                 raise DeliveryError(f"{row.channel}: that platform is not configured")
-            if row.incident_id is None:  # a notice for admins: a message of its own
-                plan = Plan(Route.POST)
-            else:
-                async with self.db.transaction() as session:
-                    planner = MessagePlanner(session, self.clock())
-                    plan = await planner.plan(row, adapter.max_group)
-                    plan, taken = await planner.take_along(plan, waiting, adapter.max_group)
+            plan, taken = await self._plan(row, waiting, adapter.max_group)
             delivery = self._delivery(row, card, plan)
             ref = await adapter.deliver(delivery) if delivery is not None else None
         except Exception as exc:  # recorded on the row and retried, never swallowed
@@ -237,6 +231,19 @@ class Dispatcher:
         if self.health is not None:
             await self._observe(self.health.delivered(row.channel))
         return done
+
+    async def _plan(
+        self, row: OutboxRow, waiting: Sequence[OutboxRow], max_group: int
+    ) -> tuple[Plan, list[OutboxRow]]:
+        """Which message the row goes to, and which of ``waiting`` join it in the same
+        edit; a row of no incident (a notice, a report) is a message of its own, posted
+        and never edited."""
+        if row.incident_id is None:
+            return Plan(Route.POST), []
+        async with self.db.transaction() as session:
+            planner = MessagePlanner(session, self.clock())
+            plan = await planner.plan(row, max_group)
+            return await planner.take_along(plan, waiting, max_group)
 
     def _delivery(self, row: OutboxRow, card: IncidentCard, plan: Plan) -> Delivery | None:
         """What the adapter is asked to do for ``row`` under ``plan``; None: nothing."""

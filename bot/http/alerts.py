@@ -25,6 +25,17 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
 
+SORTS = ("newest", "priority")
+
+
+def _by_priority(request: web.Request) -> bool:
+    """``?sort=priority``: P1 first (newest first within a priority); default newest."""
+    sort = request.query.get("sort") or "newest"
+    if sort not in SORTS:
+        raise Invalid(f"sort {sort!r} is not one of: {', '.join(SORTS)}.")
+    return sort == "priority"
+
+
 def _filters(request: web.Request) -> tuple[str | None, str | None, int]:
     query = request.query
     status = query.get("status") or None
@@ -46,10 +57,11 @@ def _filters(request: web.Request) -> tuple[str | None, str | None, int]:
 
 
 async def list_alerts(request: web.Request) -> web.Response:
-    """Newest first; unresolved unless ``status`` says otherwise."""
+    """Newest first (or ``?sort=priority``); unresolved unless ``status`` says otherwise."""
     core = request.app[CORE]
     status, severity, limit = _filters(request)
-    incidents = await core.incidents.list(status, severity, limit=limit)
+    by_priority = _by_priority(request)
+    incidents = await core.incidents.list(status, severity, limit=limit, by_priority=by_priority)
     silenced = await core.incidents.silenced(incidents)
     now = core.clock()
     alerts = [incident_json(i, now, silenced.get(i.id)) for i in incidents]

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bot.http import alerts, destinations, events, ingest, ops, rules, silences
+from bot.http import alerts, destinations, events, ingest, ops, rules, silences, stats
 from bot.http.common import API_TOKEN, CORE, MAX_BODY, METRICS, error_response, too_large
 from bot.metrics import Metrics
 from monitors.core import Core
@@ -83,6 +83,6 @@ def build_app(core: Core, *, api_token: str | None, metrics: Metrics) -> web.App
     app[CORE] = core
     app[METRICS] = metrics
     app[API_TOKEN] = api_token or None
-    for module in (ops, ingest, events, alerts, rules, silences, destinations):
+    for module in (ops, ingest, events, alerts, rules, silences, destinations, stats):
         module.add_routes(app)
     return app

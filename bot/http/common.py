@@ -140,3 +140,15 @@ def api_actor(request: web.Request) -> Actor:
     if name.lower() in RESERVED_NAMES:
         raise Invalid(f"{ACTOR_HEADER}: '{name}' is Tocsin's own name; name a person.")
     return Actor(id="api", name=name or "api", surface="api", roles=frozenset({ADMIN}))
+
+
+def days_param(request: web.Request, most: int, default: int, why: str = "") -> float:
+    """``?days=7`` (or ``7d``): a number of days from above 0 to ``most``; 400 else."""
+    raw = request.query.get("days", str(default)).strip().lower().removesuffix("d")
+    try:
+        days = float(raw)
+    except ValueError:
+        days = -1.0
+    if not 0 < days <= most:
+        raise Invalid(f"days: give 1 to {most} (e.g. ?days={default}){why}.")
+    return days

@@ -7,11 +7,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.http.common import CORE, api_actor, json_response, read_object
+from bot.http.common import CORE, api_actor, days_param, json_response, read_object
 from bot.http.serialize import backtest_json, rule_json
 from monitors.backtest.compare import MAX_DAYS
 from monitors.core import Core
-from monitors.errors import Invalid
 from monitors.rules import Rule
 
 
@@ -59,24 +58,13 @@ async def reset_rule(request: web.Request) -> web.Response:
     return json_response({"reset": changed, "rule": _json(core, rule)})
 
 
-def _days(request: web.Request) -> float:
-    raw = request.query.get("days", str(MAX_DAYS)).strip().lower().removesuffix("d")
-    try:
-        days = float(raw)
-    except ValueError:
-        days = -1.0
-    if not 0 < days <= MAX_DAYS:
-        raise Invalid(f"days: give 1 to {MAX_DAYS} (e.g. ?days=7); history keeps {MAX_DAYS} days.")
-    return days
-
-
 async def backtest_rule(request: web.Request) -> web.Response:
     """The body is a JSON Merge Patch, as for PATCH (empty: the rule as it is); the
     answer compares what it and today's rule would have opened over the last ``days``.
     Nothing is saved."""
     core = request.app[CORE]
     patch = _spec(await read_object(request, optional=True))
-    days = _days(request)
+    days = days_param(request, MAX_DAYS, MAX_DAYS, f"; history keeps {MAX_DAYS} days")
     name = request.match_info["name"]
     _, proposed = core.rules.propose(name, patch)
     report = await core.backtest(name, patch, days)

@@ -6,6 +6,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitors.backtest.compare import BacktestReport
+from monitors.cards import CHECKED_KINDS
+from monitors.checks import checks_for
 from monitors.durations import format_duration
 from monitors.formatting import iso
 from monitors.incident_actions import DeliveryState
@@ -52,6 +54,15 @@ def incident_json(
         "reopen_count": incident.reopen_count or 0,
         "silenced": silenced_by is not None,
         "silenced_by": silenced_by,
+        "priority": incident.priority,
+        "deploy": (
+            {"event": incident.deploy_event_id, "note": incident.deploy_note}
+            if incident.deploy_event_id is not None
+            else None
+        ),
+        "checks": list(checks_for(incident.rule_snapshot or {}))
+        if incident.kind in CHECKED_KINDS
+        else [],
     }
 
 

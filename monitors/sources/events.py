@@ -3,10 +3,11 @@ the checks on what is pushed.
 
 An event type either **opens** an incident (it has a ``severity``), **resolves** the
 incident another type opened (``resolves: circuit_breaker_opened``), or is only
-**recorded** (``record_only: true``: kept in the database for correlation, as deploys
-will be). An opening and its resolving event pair up on the event's labels (all of
-them, or the type's ``group_by``). The types are configuration (``event_types:`` in the
-config file, over :data:`DEFAULT_EVENT_TYPES`); monitors/event_intake.py acts on them."""
+**recorded** (``record_only: true``: kept in the database for correlation; the shipped
+``deploy`` type is one, see monitors/deploys.py). An opening and its resolving event
+pair up on the event's labels (all of them, or the type's ``group_by``). The types are
+configuration (``event_types:`` in the config file, over :data:`DEFAULT_EVENT_TYPES`);
+monitors/event_intake.py acts on them."""
 
 from __future__ import annotations
 
@@ -86,6 +87,11 @@ DEFAULT_EVENT_TYPES: dict[str, EventType] = {
     "quota_exhausted": _opens("critical", description="A quota is used up"),
     "high_error_rate": _opens("warning", description="The service reports a high error rate"),
     "high_latency": _opens("warning", description="The service reports high latency"),
+    "deploy": EventType(
+        record_only=True,
+        description="A deploy (labels service and version): incidents that open soon "
+        "after one of their service say so (deploy_window)",
+    ),
 }
 """The shipped types (from the AI-gateway alert design); the config file adds to them,
 replaces one by naming it, and removes one with ``name: null``."""

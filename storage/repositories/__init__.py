@@ -8,10 +8,14 @@ from storage.repositories.history import HistoryRepository
 from storage.repositories.incidents import IncidentRepository
 from storage.repositories.messages import MessageRepository
 from storage.repositories.outbox import OutboxRepository
+from storage.repositories.proposals import ProposalRepository
+from storage.repositories.reports import ReportRepository
+from storage.repositories.retention import RetentionRepository
 from storage.repositories.rules import RuleRepository
 from storage.repositories.sample_history import SampleHistoryRepository
 from storage.repositories.series import SeriesRepository
 from storage.repositories.silences import SilenceRepository
+from storage.repositories.stats import StatsRepository
 from storage.repositories.target_health import TargetHealthRepository
 from storage.repositories.window import WindowJournalRepository
 
@@ -24,10 +28,14 @@ __all__ = [
     "IncidentRepository",
     "MessageRepository",
     "OutboxRepository",
+    "ProposalRepository",
+    "ReportRepository",
+    "RetentionRepository",
     "RuleRepository",
     "SampleHistoryRepository",
     "SeriesRepository",
     "SilenceRepository",
+    "StatsRepository",
     "TargetHealthRepository",
     "WindowJournalRepository",
 ]

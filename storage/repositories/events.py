@@ -45,3 +45,13 @@ class EventRepository:
             .with_for_update()
         )
         return (await self.session.scalars(query)).first()
+
+    async def of_type_since(self, kind: str, since: float) -> Sequence[EventRow]:
+        """Events of one type received at or after ``since``, newest first (deploys, to
+        correlate incidents with)."""
+        query = (
+            select(EventRow)
+            .where(EventRow.type == kind, EventRow.received_at >= since)
+            .order_by(EventRow.received_at.desc(), EventRow.id.desc())
+        )
+        return (await self.session.scalars(query)).all()

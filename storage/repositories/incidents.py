@@ -46,9 +46,16 @@ class IncidentRepository:
         severity: str | None = None,
         rule: str | None = None,
         limit: int = 50,
+        by_priority: bool = False,
     ) -> Sequence[IncidentRow]:
-        """Newest first. ``status`` None means unresolved; ``all`` means every status."""
-        query = select(IncidentRow).order_by(IncidentRow.id.desc()).limit(limit)
+        """Newest first, or with ``by_priority`` P1 first (newest first within each).
+        ``status`` None means unresolved; ``all`` means every status."""
+        order = (
+            (IncidentRow.priority, IncidentRow.id.desc())
+            if by_priority
+            else (IncidentRow.id.desc(),)
+        )
+        query = select(IncidentRow).order_by(*order).limit(limit)
         if status is None:
             query = query.where(IncidentRow.status.in_(UNRESOLVED))
         elif status != "all":

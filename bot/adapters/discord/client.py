@@ -12,7 +12,7 @@ from discord import app_commands
 
 from bot.adapters.discord.delivery import MAX_RATELIMIT_WAIT
 from bot.adapters.discord.interactions import TROUBLE, Interactions
-from bot.adapters.discord.items import CardButton, SnoozeMenu
+from bot.adapters.discord.items import CardButton, ChoiceButton, SnoozeMenu
 from bot.adapters.discord.slash import command_tree_entries
 from bot.adapters.discord.storm import GroupMenu
 from commands.model import Reply
@@ -64,7 +64,7 @@ class TocsinClient(discord.Client):
             self.tree.add_command(entry)
 
     async def setup_hook(self) -> None:
-        self.add_dynamic_items(CardButton, SnoozeMenu, GroupMenu)
+        self.add_dynamic_items(CardButton, SnoozeMenu, GroupMenu, ChoiceButton)
 
     async def on_ready(self) -> None:
         log.info(

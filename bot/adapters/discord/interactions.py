@@ -23,14 +23,20 @@ from typing import Any
 import discord
 
 from bot.adapters.discord.identity import actor_of
-from bot.adapters.discord.items import card_view, handled_here, is_group_menu, snooze_menu_id
+from bot.adapters.discord.items import (
+    card_view,
+    choices_view,
+    handled_here,
+    is_group_menu,
+    snooze_menu_id,
+)
 from bot.adapters.discord.modal import rule_modal, rule_of, submitted_values
 from bot.adapters.discord.rendering import (
     allowed_mentions,
     card_embed,
     reply_message,
 )
-from commands.actions import Button, decode
+from commands.actions import Button, Choice, decode
 from commands.dispatch import run
 from commands.model import Reply
 from commands.parser import CommandError, build
@@ -67,6 +73,8 @@ def _menu_choice(menu_id: str, chosen: Sequence[str]) -> Button:
     if len(chosen) != 1:
         raise CommandError("Pick one option.")
     button = decode(chosen[0])
+    if not isinstance(button, Button):
+        raise CommandError(f'"{chosen[0][:80]}" is not an option of this menu')
     if is_group_menu(menu_id):
         return button
     if button.action is not Action.SNOOZE or snooze_menu_id(button.incident_id) != menu_id:
@@ -136,7 +144,8 @@ class Interactions:
         chosen: Sequence[str] | None = None,
     ) -> None:
         """A button (``chosen`` None), or a menu (the chosen option ids): a card's
-        snooze menu or a storm's menu of actions."""
+        snooze menu or a storm's menu of actions. A choice (Apply / Cancel) that went
+        through replaces the reply it was on."""
         try:
             button = decode(custom_id) if chosen is None else _menu_choice(custom_id, chosen)
         except CommandError as exc:
@@ -147,7 +156,9 @@ class Interactions:
             lambda: run(self.core, button.command(), self.actor(interaction)),
             lambda: interaction.response.defer(),
         )
-        if reply.ok and reply.cards and _shows_one_incident(interaction):
+        if reply.ok and isinstance(button, Choice):
+            await self._replace(interaction, reply, deferred)
+        elif reply.ok and reply.cards and _shows_one_incident(interaction):
             await self._redraw(interaction, reply, deferred)
         elif reply.ok:  # the message shows the card already: a word to the chooser
             await self.answer(interaction, Reply(reply.text, private=True), deferred)
@@ -230,7 +241,7 @@ class Interactions:
     ) -> None:
         """An ephemeral answer: the first response, or a follow-up once deferred."""
         message = reply_message(reply)
-        view = card_view(reply.cards[0]) if len(reply.cards) == 1 else None
+        view = card_view(reply.cards[0]) if len(reply.cards) == 1 else choices_view(reply.choices)
         options: dict[str, Any] = {
             "content": message["content"],
             "embeds": message["embeds"],
@@ -252,6 +263,22 @@ class Interactions:
         options = {
             "embed": card_embed(card),
             "view": card_view(card),
+            "allowed_mentions": allowed_mentions(False),
+        }
+        if deferred:
+            await interaction.edit_original_response(**options)
+        else:
+            await interaction.response.edit_message(**options)
+
+    async def _replace(
+        self, interaction: discord.Interaction[Any], reply: Reply, deferred: bool
+    ) -> None:
+        """The reply a choice was on, replaced by what the choice did (no buttons)."""
+        message = reply_message(reply)
+        options = {
+            "content": message["content"],
+            "embeds": message["embeds"],
+            "view": None,
             "allowed_mentions": allowed_mentions(False),
         }
         if deferred:

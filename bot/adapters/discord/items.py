@@ -15,7 +15,8 @@ from typing import Any, Protocol
 import discord
 
 from bot.adapters.discord.rendering import web_link
-from commands.actions import PREFIX, Button, card_buttons
+from commands.actions import CHOICE_LABELS, PREFIX, Button, Choice, card_buttons
+from commands.parser import TOKEN_PATTERN
 from monitors.cards import IncidentCard
 from monitors.machine import Action
 
@@ -23,7 +24,11 @@ BUTTON_TEMPLATE = rf"{PREFIX}:(?:ack|resolve):[0-9]+"
 SNOOZE_TEMPLATE = rf"{PREFIX}:snooze:(?P<incident>[0-9]+)"
 MENU_TEMPLATE = rf"{PREFIX}:menu:(?P<first>[0-9]+)"
 """A storm message's menu of several incidents' actions (bot.adapters.discord.storm)."""
-TEMPLATES = (re.compile(BUTTON_TEMPLATE), re.compile(SNOOZE_TEMPLATE), re.compile(MENU_TEMPLATE))
+CHOICE_TEMPLATE = rf"{PREFIX}:(?:{'|'.join(CHOICE_LABELS)}):{TOKEN_PATTERN}"
+TEMPLATES = tuple(
+    re.compile(template)
+    for template in (BUTTON_TEMPLATE, SNOOZE_TEMPLATE, MENU_TEMPLATE, CHOICE_TEMPLATE)
+)
 """What a DynamicItem here answers; other component ids get an answer from the client."""
 STYLES = {
     Action.ACKNOWLEDGE: discord.ButtonStyle.primary,
@@ -113,6 +118,27 @@ class SnoozeMenu(discord.ui.DynamicItem[discord.ui.Select[Any]], template=SNOOZE
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         await handler_of(interaction).click(interaction, self.custom_id, self.item.values)
+
+
+class ChoiceButton(CardButton, template=CHOICE_TEMPLATE):
+    """Apply or Cancel of a proposed rule change, on the reply that proposed it; the id
+    carries the proposal's token only (what it applies is kept by the core). It works
+    as a card's buttons do (rebuilt from its id, clicked through the client's handler);
+    only its ids and its look differ."""
+
+    @classmethod
+    def of_choice(cls, choice: Choice) -> ChoiceButton:
+        style = discord.ButtonStyle.success if choice.primary else discord.ButtonStyle.secondary
+        return cls(choice.custom_id, choice.label, style)
+
+
+def choices_view(choices: Sequence[Choice]) -> discord.ui.View | None:
+    if not choices:
+        return None
+    view = discord.ui.View(timeout=None)
+    for choice in choices:
+        view.add_item(ChoiceButton.of_choice(choice))
+    return view
 
 
 def card_view(card: IncidentCard) -> discord.ui.View | None:

@@ -36,6 +36,7 @@ def words(values: tuple[str, ...]) -> list[Choice[str]]:
 INCIDENT = "The incident's number, e.g. 42"
 RULE = "The rule's name, e.g. slow-api"
 DURATION = "How long, e.g. 30m, 2h or 1d"
+BACKTEST_DAYS = "How many days of history to replay, 1d to 7d (default 7d)"
 
 
 class AlertCommands(app_commands.Group, name="alerts", description=GROUPS["alerts"]):
@@ -79,6 +80,11 @@ class AlertCommands(app_commands.Group, name="alerts", description=GROUPS["alert
         self, interaction: Interaction, incident: str, note: str | None = None
     ) -> None:
         await self.interactions.command(interaction, "alerts", "resolve", (incident, note))
+
+    @app_commands.command(name="stats", description=summary("alerts", "stats"))
+    @app_commands.describe(days="How many days back, e.g. 7d (default 7d)")
+    async def stats(self, interaction: Interaction, days: str | None = None) -> None:
+        await self.interactions.command(interaction, "alerts", "stats", (days,))
 
     @show.autocomplete("incident")
     async def _any_incident(self, interaction: Interaction, current: str) -> list[Choice[str]]:
@@ -149,8 +155,30 @@ class RuleCommands(app_commands.Group, name="rule", description=GROUPS["rule"]):
     async def test(self, interaction: Interaction, name: str) -> None:
         await self._run(interaction, "test", name)
 
+    @app_commands.command(name="apply", description=summary("rule", "apply"))
+    @app_commands.describe(token="The token under the change, as its Apply button carries it")
+    async def apply(self, interaction: Interaction, token: str) -> None:
+        await self._run(interaction, "apply", token)
+
+    @app_commands.command(name="cancel", description=summary("rule", "cancel"))
+    @app_commands.describe(token="The token under the change, as its Cancel button carries it")
+    async def cancel(self, interaction: Interaction, token: str) -> None:
+        await self._run(interaction, "cancel", token)
+
+    @app_commands.command(name="backtest", description=summary("rule", "backtest"))
+    @app_commands.describe(name=RULE, days=BACKTEST_DAYS)
+    async def backtest(self, interaction: Interaction, name: str, days: str | None = None) -> None:
+        await self._run(interaction, "backtest", name, days)
+
+    @app_commands.command(name="coach", description=summary("rule", "coach"))
+    @app_commands.describe(name=RULE, days=BACKTEST_DAYS)
+    async def coach(self, interaction: Interaction, name: str, days: str | None = None) -> None:
+        await self._run(interaction, "coach", name, days)
+
     @show.autocomplete("name")
     @set_threshold.autocomplete("name")
+    @backtest.autocomplete("name")
+    @coach.autocomplete("name")
     @edit.autocomplete("name")
     @reset.autocomplete("name")
     @enable.autocomplete("name")

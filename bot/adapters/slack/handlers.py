@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.adapters.slack.people import SlackPeople
 from bot.adapters.slack.render import form_values, form_view, reply_blocks
-from commands.actions import decode
+from commands.actions import Choice, decode
 from commands.dispatch import handle, run
 from commands.model import Reply
 from commands.parser import CommandError
@@ -105,23 +105,32 @@ class SlackHandlers:
         reply = await work
         await respond(response_type="ephemeral", replace_original=False, **reply_blocks(reply))
 
-    async def action(self, ack: Ack, body: dict[str, Any], action: dict[str, Any]) -> None:
-        """A button or the snooze menu on an incident message: acknowledged at once."""
+    async def action(
+        self, ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond
+    ) -> None:
+        """A button or the snooze menu on an incident message, or a reply's choice
+        (Apply / Cancel): acknowledged at once."""
         await ack()
-        self.later(self._act(body, action))
+        self.later(self._act(body, action, respond))
 
-    async def _act(self, body: dict[str, Any], action: dict[str, Any]) -> None:
-        """Run the button's command. The message itself is edited through the outbox;
-        the person gets an ephemeral word on what happened."""
+    async def _act(self, body: dict[str, Any], action: dict[str, Any], respond: Respond) -> None:
+        """Run the button's command. An incident's message is edited through the
+        outbox, and the person gets an ephemeral word on what happened; a choice that
+        went through replaces the message it was on (its buttons are spent)."""
         user = body.get("user") or {}
         actor = await self.people.actor(
             user.get("id", ""), user.get("username") or user.get("name")
         )
         chosen = (action.get("selected_option") or {}).get("value") or action.get("value") or ""
+        clicked = None
         try:
-            reply = await run(self.core, decode(chosen).command(), actor)
+            clicked = decode(chosen)
+            reply = await run(self.core, clicked.command(), actor)
         except CommandError as exc:
             reply = Reply(f"{exc}; nothing was changed.", ok=False, private=True)
+        if isinstance(clicked, Choice) and reply.ok and body.get("response_url"):
+            await respond(response_type="ephemeral", replace_original=True, **reply_blocks(reply))
+            return
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
             "channel_id"
         )

@@ -61,16 +61,20 @@ def fallback_text(card: IncidentCard) -> str:
     return mrkdwn(f"{card.title}: {value}" if value else card.title)
 
 
-def _button(button: Button) -> Block:
+def _button_element(label: str, custom_id: str, primary: bool) -> Block:
     element: Block = {
         "type": "button",
-        "text": {"type": "plain_text", "text": button.label},
-        "action_id": button.custom_id,
-        "value": button.custom_id,
+        "text": {"type": "plain_text", "text": label},
+        "action_id": custom_id,
+        "value": custom_id,
     }
-    if button.action is Action.ACKNOWLEDGE:
+    if primary:
         element["style"] = "primary"
     return element
+
+
+def _button(button: Button) -> Block:
+    return _button_element(button.label, button.custom_id, button.action is Action.ACKNOWLEDGE)
 
 
 def _snooze_menu(incident_id: int) -> Block:
@@ -178,15 +182,21 @@ def group_message(cards: Sequence[IncidentCard]) -> dict[str, Any]:
     }
 
 
+CHOICES_BLOCK = "tocsin:choices"
+
+
 def reply_blocks(reply: Reply) -> dict[str, Any]:
     """A command's reply for an ephemeral message: its text, its table as a code block,
-    and its cards (with their buttons)."""
+    its choices as buttons (Apply / Cancel), and its cards (with their buttons)."""
     blocks: list[Block] = []
     if reply.text:
         text = mrkdwn(reply.text)
         blocks.append(_section(text if reply.ok else f":warning: {text}"))
     if reply.table:
         blocks.append(_section(f"```{_cut(table_text(reply.table), MAX_TEXT - 6)}```"))
+    if reply.choices:
+        elements = [_button_element(c.label, c.custom_id, c.primary) for c in reply.choices]
+        blocks.append({"type": "actions", "block_id": CHOICES_BLOCK, "elements": elements})
     attachments = [{"color": c.color, "blocks": card_blocks(c)} for c in reply.cards]
     plain = mrkdwn(reply.text) or "Tocsin"
     return {

@@ -48,6 +48,7 @@ def context(delivery: Delivery) -> dict[str, Any]:
         "aggregate": facts.get("aggregate"),
         "op": facts.get("op"),
         "summary": facts.get("summary"),
+        "priority": facts.get("priority"),
         "opened_at": iso(facts.get("opened_at")),
         "acknowledged_at": iso(facts.get("acknowledged_at")),
         "acknowledged_by": facts.get("acknowledged_by"),
