@@ -13,7 +13,7 @@ import hmac
 import itertools
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -78,6 +78,8 @@ class FakeSlack:
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     """What the app answered to Socket Mode envelopes."""
     holds: list[Hold] = field(default_factory=list)
+    outage: Callable[[], bool] | None = None
+    """While this answers True, every Web API call gets a 500 (Slack is down)."""
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _last_ts: float = 0.0
 
@@ -201,6 +203,8 @@ class FakeSlack:
         allowed = APP_TOKEN if method == "apps.connections.open" else self.token
         if request.headers.get("Authorization") != f"Bearer {allowed}":
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        if self.outage is not None and self.outage():
+            return web.Response(status=500, text="Slack is down")
         fault = next((f for f in self.faults if f.method == method and f.times > 0), None)
         if fault is not None:
             fault.times -= 1

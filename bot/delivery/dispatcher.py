@@ -226,6 +226,10 @@ class Dispatcher:
                 if ref is not None and each.incident_id is not None:
                     rule = IncidentCard.from_json(each.payload["card"]).rule
                     await planner.record(each, plan, ref, rule)
+            if row.attempts > 1:  # it had failed: the place is back, so is what waited
+                hurried = await OutboxRepository(session).hurry(row.channel, self.clock())
+                if hurried:
+                    self._wake.set()
         for _ in done:
             self.counts.add(self.counts.delivered, platform)
         if self.health is not None:

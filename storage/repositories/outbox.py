@@ -81,6 +81,23 @@ class OutboxRepository:
         result = await self.session.execute(query)
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
+    async def hurry(self, channel: str, now: float) -> int:
+        """Make the rows of ``channel`` that are backing off due at ``now``: the place
+        answered again, so what waited for it need not sit out the rest of its backoff."""
+        query = (
+            update(OutboxRow)
+            .where(
+                OutboxRow.channel == channel,
+                OutboxRow.delivered_at.is_(None),
+                OutboxRow.claimed_by.is_(None),
+                OutboxRow.available_at > now,
+                OutboxRow.available_at < PARKED,
+            )
+            .values(available_at=now)
+        )
+        result = await self.session.execute(query)
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
     async def failed_count(self) -> int:
         """Rows given up on (parked): an error no retry fixes, or too many attempts."""
         query = (
