@@ -66,7 +66,8 @@ async def test_an_incident_from_ingested_samples_is_posted_once_with_colour_and_
         assert message["allowed_mentions"] == {"parse": ["users"]}  # never @everyone
         assert (await app.message_refs())[(incident, TARGET)] == f"{CHANNEL_ID}:{message['id']}"
         # Connected as the issue asks: commands in the configured guild, guild intent only.
-        assert set(fake_discord.commands) == {GUILD_ID}
+        assert fake_discord.commands["global"] == []  # all of them in the guild only
+        assert fake_discord.commands[GUILD_ID]
         assert fake_discord.identifies[-1]["intents"] == 1
 
 
@@ -240,6 +241,18 @@ async def test_commands_are_synced_globally_when_no_guild_is_configured(
         pass
     assert set(fake_discord.commands) == {"global"}
     assert not fake_discord.calls_to("PUT", r"/applications/\d+/guilds/\d+/commands")
+
+
+async def test_configuring_a_guild_removes_the_commands_once_synced_globally(
+    fake_discord: FakeDiscord, sqlite_url: str
+) -> None:
+    async with running_service(settings_for(fake_discord, sqlite_url, guild_ids=()), fake_discord):
+        pass
+    assert fake_discord.commands["global"]  # a first run without guild_ids
+    async with running_service(settings_for(fake_discord, sqlite_url), fake_discord):
+        pass
+    assert fake_discord.commands["global"] == []  # else each would show twice in the guild
+    assert {c["name"] for c in fake_discord.commands[GUILD_ID]} >= {"alerts", "rule"}
 
 
 async def test_every_command_of_the_table_is_a_discord_command(

@@ -76,7 +76,10 @@ class TocsinClient(discord.Client):
 
     async def sync_commands(self, guild_ids: Sequence[str]) -> None:
         """Register the slash commands with Discord: in each configured guild (at once),
-        or globally when there is none (Discord may take a while to show them)."""
+        or globally when there is none (Discord may take a while to show them).
+
+        With guilds, the global set is emptied: commands a run without ``guild_ids``
+        synced globally would otherwise show twice in those guilds, once per scope."""
         if not guild_ids:
             synced = await self.tree.sync()
             log.info("synced %d Discord commands globally", len(synced))
@@ -86,3 +89,5 @@ class TocsinClient(discord.Client):
             self.tree.copy_global_to(guild=guild)
             synced = await self.tree.sync(guild=guild)
             log.info("synced %d Discord commands to guild %s", len(synced), guild_id)
+        self.tree.clear_commands(guild=None)
+        await self.tree.sync()
