@@ -6,11 +6,16 @@ from __future__ import annotations
 import pytest
 from command_helpers import push_and_tick
 from destination_helpers import config, email_section, open_incident, outbox, service
+from discord_harness import SLOW_API, running_service, settings_for
+from fake_discord import CHANNEL_ID, GUILD_ID
 from receivers import smtp_server
+from slack_harness import LATENCY, eventually, slack_world
 from sqlalchemy import select
 
 from bot.delivery.dispatcher import PARKED
+from bot.settings import EmailConfig
 from monitors.actors import ADMIN, Actor
+from monitors.routing import Destination
 from storage.models import MessageRow
 
 ALICE = Actor("U1", "alice", "console", frozenset({ADMIN}))
@@ -165,3 +170,56 @@ async def test_the_login_comes_from_the_environment(
     assert (len(mailbox.mails) == 1) is delivered
     if not delivered:
         assert row.available_at == PARKED and "SMTP refused the login: 535" in row.last_error
+
+
+async def test_the_mail_links_to_the_incidents_slack_message(database_url):
+    team = Destination(slack="C0ALERTS", email=ONCALL)
+    rule = LATENCY.model_copy(update={"channels": ("team",)})
+    async with smtp_server() as mailbox:
+        email = EmailConfig.model_validate(
+            {
+                "host": "127.0.0.1",
+                "port": mailbox.port,
+                "from": "tocsin@example.com",
+                "starttls": False,
+            }
+        )
+        async with slack_world(
+            database_url, rules=[rule], destinations={"team": team}, email=email
+        ) as world:
+            for _ in range(2):  # two breaches a rule interval apart; no time after the second
+                world.clock.advance(rule.interval)
+                await world.push("/checkout", 2500)
+                await world.tick()
+            (post,) = await eventually(lambda: world.fake.posts("C0ALERTS"))
+            (first,) = await eventually(lambda: mailbox.mails)
+
+    channel, ts = "C0ALERTS", post["ts"]
+    permalink = f"https://tocsin-test.slack.com/archives/{channel}/p{ts.replace('.', '')}"
+    (line,) = [text for text in first.part("text/plain").splitlines() if permalink in text]
+    assert line.split() == ["In", "Slack:", permalink]
+    assert f'<a href="{permalink}">' in first.part("text/html")
+
+
+async def test_the_mail_links_to_the_incidents_discord_message(fake_discord, database_url):
+    team = Destination(discord=CHANNEL_ID, email=ONCALL)
+    async with smtp_server() as mailbox:
+        email = EmailConfig.model_validate(
+            {"host": "127.0.0.1", "port": mailbox.port, "from": "x@example.com", "starttls": False}
+        )
+        rules = [{**SLOW_API, "channels": ["team"]}]
+        settings = settings_for(
+            fake_discord, database_url, rules=rules, destinations={"team": team}, email=email
+        )
+        async with running_service(settings, fake_discord) as app:
+            for _ in range(2):  # as app.open_incident, with no time after the second
+                app.clock.advance(3600)
+                await app.push(900)
+                await app.tick()
+            (incident,) = await app.incidents()
+            message = await app.posted(incident.id)
+            (first,) = await eventually(lambda: mailbox.mails)
+
+    address = f"https://discord.com/channels/{GUILD_ID}/{CHANNEL_ID}/{message['id']}"
+    (line,) = [text for text in first.part("text/plain").splitlines() if address in text]
+    assert line.split() == ["In", "Discord:", address]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from monitors.cards import IncidentCard
 
@@ -38,6 +38,9 @@ class Delivery:
     incident: Mapping[str, Any] = field(default_factory=dict)
     """The incident's facts when the row was written (monitors.incident_facts), for
     destinations that send more than the card shows (webhooks, email subjects)."""
+    links: tuple[tuple[str, str], ...] = ()
+    """Where the incident's chat messages are, e.g. ``("Slack", "https://...")``: an
+    email links to them, so a reader can work the incident where the team does."""
 
 
 class DeliveryError(Exception):
@@ -60,4 +63,16 @@ class ChatAdapter(Protocol):
 
     async def deliver(self, delivery: Delivery) -> str:
         """Post or edit; return the platform's reference to the message."""
+        ...
+
+
+@runtime_checkable
+class MessageLinks(Protocol):
+    """An adapter whose messages have a web address people can open (Slack, Discord)."""
+
+    label: str
+    """The platform's name as people say it: ``Slack``."""
+
+    async def link(self, ref: str) -> str | None:
+        """The address of the message ``ref`` (as ``deliver`` returned it), if known."""
         ...

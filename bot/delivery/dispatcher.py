@@ -25,13 +25,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from bot.adapters.base import ChatAdapter, Delivery, DeliveryError
+from bot.adapters.base import ChatAdapter, Delivery, DeliveryError, MessageLinks
 from bot.delivery.messages import MessagePlanner, Plan, Route, capped_card
 from monitors.cards import IncidentCard
-from monitors.routing import split_target
+from monitors.routing import Platform, split_target
 from storage.db import Database
 from storage.models import OutboxRow
-from storage.repositories import OutboxRepository
+from storage.repositories import MessageRepository, OutboxRepository
 from storage.repositories.outbox import PARKED
 from storage.vocabulary import EventKind
 
@@ -42,6 +42,8 @@ MAX_ATTEMPTS = 50
 LEASE = 10.0
 """Seconds a claim lasts without a heartbeat: a dead process's rows wait this long."""
 HEARTBEAT = LEASE / 4
+LINK_WAIT = 3.0
+"""Seconds an incident's first mail waits for its chat message to be posted, to link it."""
 
 
 def backoff(attempts: int, rng: Callable[[], float] = random.random) -> float:
@@ -210,6 +212,12 @@ class Dispatcher:
                 raise DeliveryError(f"{row.channel}: that platform is not configured")
             plan, taken = await self._plan(row, waiting, adapter.max_group)
             delivery = self._delivery(row, card, plan)
+            if delivery is not None and platform == Platform.EMAIL and row.incident_id:
+                links, posting = await self._links(row.incident_id)
+                if not links and posting and self.clock() - row.created_at < LINK_WAIT:
+                    await self._release(row.id)  # the chat message is moments away
+                    return []
+                delivery = replace(delivery, links=links)
             ref = await adapter.deliver(delivery) if delivery is not None else None
         except Exception as exc:  # recorded on the row and retried, never swallowed
             for failed in (row, *taken):
@@ -248,6 +256,28 @@ class Dispatcher:
             planner = MessagePlanner(session, self.clock())
             plan = await planner.plan(row, max_group)
             return await planner.take_along(plan, waiting, max_group)
+
+    async def _links(self, incident_id: int) -> tuple[tuple[tuple[str, str], ...], bool]:
+        """Addresses of the incident's chat messages, and whether one is still being
+        posted (queued to a platform with links, not yet answered)."""
+        async with self.db.read() as session:
+            messages = await MessageRepository(session).of_incident(incident_id)
+            rows = await OutboxRepository(session).for_incident(incident_id)
+        links = []
+        for message in messages:
+            adapter = self.adapter_for(message.channel)
+            if message.message_ref and isinstance(adapter, MessageLinks):
+                address = await adapter.link(message.message_ref)
+                if address:
+                    links.append((adapter.label, address))
+        shown = {message.channel for message in messages if message.message_ref}
+        posting = any(
+            r.delivered_at is None
+            and r.channel not in shown
+            and isinstance(self.adapter_for(r.channel), MessageLinks)
+            for r in rows
+        )
+        return tuple(links), posting
 
     def _delivery(self, row: OutboxRow, card: IncidentCard, plan: Plan) -> Delivery | None:
         """What the adapter is asked to do for ``row`` under ``plan``; None: nothing."""

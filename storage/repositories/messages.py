@@ -20,6 +20,11 @@ class MessageRepository:
     async def of(self, incident_id: int, target: str) -> MessageRow | None:
         return await self.session.get(MessageRow, (incident_id, target))
 
+    async def of_incident(self, incident_id: int) -> Sequence[MessageRow]:
+        """The incident's messages on every target."""
+        query = select(MessageRow).where(MessageRow.incident_id == incident_id)
+        return (await self.session.scalars(query)).all()
+
     async def placed(self, incident_ids: Sequence[int], target: str) -> set[int]:
         """Which of ``incident_ids`` already have a message on ``target``."""
         query = select(MessageRow.incident_id).where(

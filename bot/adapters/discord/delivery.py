@@ -133,6 +133,18 @@ class DiscordDelivery:
         self.client = client
         self.admin_role_ids = tuple(admin_role_ids)
 
+    def link(self, ref: str) -> str | None:
+        """The message's address; its guild comes from the gateway's channel cache."""
+        try:
+            message = MessageRef.parse(ref)
+        except DeliveryError:
+            return None
+        channel = self.client.get_channel(message.channel_id)
+        guild = getattr(channel, "guild", None)
+        if guild is None:
+            return None
+        return f"https://discord.com/channels/{guild.id}/{message.channel_id}/{message.message_id}"
+
     async def deliver(self, delivery: Delivery) -> str:
         if self.client.user is None or self.client.is_closed():
             raise DeliveryError("not logged in to Discord yet", retry_after=NOT_CONNECTED_RETRY)

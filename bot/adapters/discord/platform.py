@@ -51,6 +51,7 @@ def use_urls(api_url: str, gateway_url: str | None) -> None:
 
 class DiscordPlatform:
     platform = Platform.DISCORD.value
+    label = "Discord"
     max_group = MAX_GROUP
     """Incidents a storm message shows: as many embeds as Discord allows in a message
     (bot.adapters.discord.storm sizes each to fit)."""
@@ -88,6 +89,9 @@ class DiscordPlatform:
 
     async def deliver(self, delivery: Delivery) -> str:
         return await self.delivery.deliver(delivery)
+
+    async def link(self, ref: str) -> str | None:
+        return self.delivery.link(ref)
 
     async def start(self) -> None:
         """Log in and sync the slash commands (a refused token stops the start-up), then

@@ -62,15 +62,22 @@ def _commands(card: IncidentCard) -> str:
     return f"Work it in chat: /alerts ack {card.incident_id}, /alerts show {card.incident_id}"
 
 
-def plain_body(card: IncidentCard, line: str, destination: str) -> str:
+def _places(card: IncidentCard, links: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The runbook and the incident's chat messages, as (name, address) rows."""
+    found = [("Runbook", card.runbook)] if card.runbook else []
+    return found + [(f"In {platform}", address) for platform, address in links]
+
+
+def plain_body(
+    card: IncidentCard, line: str, destination: str, links: Sequence[tuple[str, str]] = ()
+) -> str:
     lines = [card.title]
     if line:
         lines.append(plain(line))
     lines.append("")
-    width = max((len(name) for name, _ in _details(card)), default=0)
-    lines.extend(f"{name + ':':<{width + 1}} {value}" for name, value in _details(card))
-    if card.runbook:
-        lines.append(f"{'Runbook:':<{width + 1}} {card.runbook}")
+    rows = _details(card) + _places(card, links)
+    width = max((len(name) for name, _ in rows), default=0)
+    lines.extend(f"{name + ':':<{width + 1}} {value}" for name, value in rows)
     lines.append("")
     lines.extend(text for text in (card.footer, _commands(card)) if text)
     lines.extend(["", "-- ", f"Sent by Tocsin to the destination {destination}."])
@@ -84,18 +91,20 @@ def _link(url: str) -> str:
     return escaped
 
 
-def html_body(card: IncidentCard, line: str, destination: str) -> str:
+def html_body(
+    card: IncidentCard, line: str, destination: str, links: Sequence[tuple[str, str]] = ()
+) -> str:
     e = html.escape
     rows = "".join(
         f'<tr><th align="left" style="padding:2px 12px 2px 0">{e(name)}</th>'
         f"<td>{e(value)}</td></tr>"
         for name, value in _details(card)
     )
-    if card.runbook:
-        rows += (
-            '<tr><th align="left" style="padding:2px 12px 2px 0">Runbook</th>'
-            f"<td>{_link(card.runbook)}</td></tr>"
-        )
+    rows += "".join(
+        f'<tr><th align="left" style="padding:2px 12px 2px 0">{e(name)}</th>'
+        f"<td>{_link(address)}</td></tr>"
+        for name, address in _places(card, links)
+    )
     notes = "".join(
         f'<p style="color:#555">{e(text)}</p>' for text in (card.footer, _commands(card)) if text
     )
@@ -136,6 +145,8 @@ def incident_mail(
         message["Message-ID"] = later_id(delivery, destination, domain)
         message["In-Reply-To"] = delivery.message_ref
         message["References"] = delivery.message_ref
-    message.set_content(plain_body(card, delivery.line, destination))
-    message.add_alternative(html_body(card, delivery.line, destination), subtype="html")
+    message.set_content(plain_body(card, delivery.line, destination, delivery.links))
+    message.add_alternative(
+        html_body(card, delivery.line, destination, delivery.links), subtype="html"
+    )
     return message

@@ -85,6 +85,19 @@ class SlackPoster:
 
     def __init__(self, client: AsyncWebClient) -> None:
         self.client = client
+        self._workspace: str | None = None
+
+    async def link(self, ref: str) -> str | None:
+        """The message's permalink, from the workspace's address (asked once)."""
+        if self._workspace is None:
+            try:
+                self._workspace = str((await self.client.auth_test()).get("url") or "")
+            except (SlackApiError, aiohttp.ClientError, TimeoutError):
+                return None  # no link this time; the mail still goes
+        if not self._workspace:
+            return None
+        channel, ts = split_ref(ref)
+        return f"{self._workspace.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
 
     async def deliver(self, delivery: Delivery) -> str:
         try:

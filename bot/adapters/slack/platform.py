@@ -50,6 +50,7 @@ async def _log_error(error: Exception, body: dict[str, Any]) -> None:
 
 class SlackPlatform:
     platform = Platform.SLACK.value
+    label = "Slack"
     max_group = MAX_GROUP
 
     def __init__(
@@ -119,3 +120,6 @@ class SlackPlatform:
 
     async def deliver(self, delivery: Delivery) -> str:
         return await self.poster.deliver(delivery)
+
+    async def link(self, ref: str) -> str | None:
+        return await self.poster.link(ref)
