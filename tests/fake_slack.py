@@ -78,6 +78,9 @@ class FakeSlack:
     socket_acks: list[dict[str, Any]] = field(default_factory=list)
     """What the app answered to Socket Mode envelopes."""
     holds: list[Hold] = field(default_factory=list)
+    clock: Callable[[], float] = time.time
+    """Slack's own time, which message ids (ts) are made of: the service's clock in the
+    harness, so a lookup "since the row was queued" sees what an attempt posted."""
     outage: Callable[[], bool] | None = None
     """While this answers True, every Web API call gets a 500 (Slack is down)."""
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
@@ -244,7 +247,7 @@ class FakeSlack:
 
     def _next_ts(self) -> str:
         """Slack's message ids are the time of posting, unique per channel."""
-        self._last_ts = max(self._last_ts + 0.000001, time.time())
+        self._last_ts = max(self._last_ts + 0.000001, self.clock())
         return f"{self._last_ts:.6f}"
 
     # ------------------------------------------------------------ Web API methods

@@ -111,6 +111,7 @@ async def slack_world(
     async with running_fake_slack(fake) as running:
         settings = slack_settings(database_url, running, rules=list(rules), **overrides)
         clock = clock or OffsetClock()
+        running.clock = clock
         service = await Service.create(settings, interactive=False, console=console, clock=clock)
         await service.start()
         try:

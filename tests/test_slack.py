@@ -462,6 +462,23 @@ async def test_past_max_per_hour_one_message_counts_what_was_not_posted(database
         assert "4 unresolved incidents" in listed
 
 
+async def test_a_cap_notice_whose_answer_was_lost_is_not_posted_twice(database_url):
+    capped = LATENCY.model_copy(update={"max_per_hour": 1})
+    async with slack_world(database_url, rules=(capped,)) as world:
+        await world.breach("/a", 900)
+        await eventually(lambda: world.fake.posts())
+        world.clock.advance(31)  # past the storm wait
+        world.fake.fail("chat.postMessage", lose_answer=True)  # the notice's answer
+        await world.breach("/b", 900)
+        await eventually(lambda: world.fake.called("conversations.history"), within=15)
+        await world.service.dispatcher.run_once()
+        world.clock.advance(31)
+        await world.breach("/c", 900)
+        notice = "slow-api: 2 more incidents not posted this hour"
+        await eventually(lambda: unescape(world.fake.posts()[-1]["text"]) == notice)
+        assert len(world.fake.posts("C0ALERTS")) == 2  # the incident, one notice
+
+
 async def test_a_storm_claimed_together_is_one_post_and_one_edit(database_url):
     """Slack allows about 50 edits a minute: thirty incidents opening on one tick must
     not cost thirty edits (and thirty thread lines) of the storm's message."""

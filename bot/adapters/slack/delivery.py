@@ -112,13 +112,11 @@ class SlackPoster:
             raise DeliveryError(f"Slack unreachable: {type(exc).__name__}: {exc}") from None
 
     async def _post(self, delivery: Delivery) -> str:
-        findable = delivery.attempt > 1 and delivery.card.incident_id > 0  # not a notice
-        ref = await self._already_posted(delivery) if findable else None
+        ref = await self._already_posted(delivery) if delivery.attempt > 1 else None
         if ref is None:
-            incident_id = delivery.card.incident_id
             response = await self.client.chat_postMessage(
                 channel=delivery.place,
-                metadata={"event_type": METADATA_TYPE, "event_payload": {"incident": incident_id}},
+                metadata={"event_type": METADATA_TYPE, "event_payload": _findable(delivery)},
                 unfurl_links=False,
                 unfurl_media=False,
                 **message_of(delivery),
@@ -173,10 +171,13 @@ class SlackPoster:
 
     async def _already_posted(self, delivery: Delivery) -> str | None:
         """The message an earlier attempt posted for this incident, if its answer was
-        lost: found by its metadata in the channel's recent history."""
+        lost: found by its metadata in the channel's recent history. A message of no
+        incident (a cap's "N more not posted") is found by its outbox row instead."""
         since = delivery.queued_at - LOOK_BACK
         incident = delivery.card.incident_id
-        return await self._find(delivery.place, since, METADATA_TYPE, "incident", incident)
+        if incident > 0:
+            return await self._find(delivery.place, since, METADATA_TYPE, "incident", incident)
+        return await self._find(delivery.place, since, METADATA_TYPE, "row", delivery.row_id)
 
     async def _find(
         self, channel: str, since: float, event_type: str, key: str, value: int
@@ -219,6 +220,12 @@ class SlackPoster:
             unfurl_media=False,
         )
         return message_ref(str(response["channel"]), str(response["ts"]))
+
+
+def _findable(delivery: Delivery) -> dict[str, int]:
+    """What a retry looks for (see ``_already_posted``): the incident, else the row."""
+    incident = delivery.card.incident_id
+    return {"incident": incident} if incident > 0 else {"incident": 0, "row": delivery.row_id}
 
 
 def message_of(delivery: Delivery) -> dict[str, Any]:
