@@ -15,6 +15,7 @@ from monitors.cards import incident_card
 from monitors.core import Core
 from monitors.formatting import short_time
 from monitors.insight.proposals import Change
+from monitors.insight.words import no_history
 from monitors.rulebook import FILE, SAVED, RuleOrigin
 from monitors.rules import Rule
 from monitors.wording import counted
@@ -55,8 +56,9 @@ def _value(value: object) -> str:
 
 async def set_threshold(core: Core, command: Command, actor: Actor) -> Reply:
     """Checked as saving would check it, then backtested and offered with Apply and
-    Cancel; saved at once only where no backtest is possible (a rule that does not read
-    pushed samples)."""
+    Cancel; saved at once where there is nothing to show first: a rule that does not
+    read pushed samples, or one with no history yet (a preview of nothing would only
+    put a click between an admin and the change)."""
     name, value = command.args[0], float(command.args[1])
     level = command.args[2] if len(command.args) > 2 else None
     rule, new, level, old = core.rules.propose_threshold(name, value, level)
@@ -68,6 +70,10 @@ async def set_threshold(core: Core, command: Command, actor: Actor) -> Reply:
         text = saved_text(rule, level, old, value)
         return Reply(f"{text} (No backtest first: only pushed samples are kept to replay.)")
     report = await core.backtest(rule.name, {"thresholds": {level: value}}, MAX_DAYS)
+    if report.history_from is None or not report.samples:
+        rule, level, old = await core.rules.set_threshold(name, value, level, actor)
+        text = saved_text(rule, level, old, value)
+        return Reply(f"{text} (No backtest first: {no_history(rule.metric)}.)")
     before = number_text(old) if old is not None else "unset"
     text = preview_text(f"{rule.name}, {level} {before} -> {after}", report, MAX_DAYS, rule.metric)
     token = await core.proposals.propose(rule, Change(level=level, value=value), actor, text)

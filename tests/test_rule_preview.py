@@ -45,6 +45,11 @@ def history(core: Core, now: float, days: float, spikes: dict[float, float]) -> 
     core.ingest(samples, now)
 
 
+def a_day(core: Core, now: float) -> None:
+    """A quiet day of history: enough for /rule set to show a preview rather than save."""
+    history(core, now, 1, {})
+
+
 WEEK_OF_SPIKES = {d * DAY + 3600: (800.0 if d < 4 else 1500.0) for d in range(6)}
 """Six spikes, a day apart: four to 800 (over 500, under 1,000), two to 1,500."""
 
@@ -86,6 +91,7 @@ async def test_the_preview_says_what_the_change_would_have_done_and_saves_nothin
 
 async def test_cancel_saves_nothing_and_the_proposal_cannot_be_applied_after(core_each_db, clock):
     core = core_each_db
+    a_day(core, clock())
     reply = await ok(core, "/rule set slow-api 1000")
     before = await snapshot(core)
     cancelled = await ok(core, choice(reply, "cancel"))
@@ -100,15 +106,16 @@ async def test_cancel_saves_nothing_and_the_proposal_cannot_be_applied_after(cor
     assert await audit_log(core) == []
 
 
-async def test_with_no_history_it_says_so_and_still_offers_apply(core, clock):
+async def test_with_no_history_it_saves_at_once_and_says_why_there_was_no_preview(core, clock):
     reply = await ok(core, "/rule set slow-api 1000")
-    assert reply.text.startswith(
-        "slow-api, warning 500 -> 1000: there is no history to replay yet: Tocsin has no "
-        "pushed samples of api.latency from the last 7 days, so what it would do cannot "
-        "be shown."
+    assert not reply.choices
+    assert reply.text.startswith("slow-api: warning threshold 500 -> 1000 (alerts when")
+    assert reply.text.endswith(
+        "(No backtest first: there is no history to replay yet: Tocsin has no pushed "
+        "samples of api.latency from the last 7 days.)"
     )
-    await ok(core, choice(reply, "apply"))
     assert core.rulebook.get("slow-api").thresholds["warning"] == 1000
+    assert await audit_log(core) == [("alice (console)", "rule.set", "slow-api")]
 
 
 async def test_a_short_history_is_named_for_what_it_is(core, clock):
@@ -121,6 +128,7 @@ async def test_a_short_history_is_named_for_what_it_is(core, clock):
 
 
 async def test_a_rule_changed_since_the_preview_is_not_changed_by_its_apply(core, clock):
+    a_day(core, clock())
     reply = await ok(core, "/rule set slow-api 1000")
     await ok(core, "/rule set slow-api 700 critical")  # another preview: saves nothing
     await core.rules.set_threshold("slow-api", 800, None, ALICE)  # the API, say
@@ -130,6 +138,7 @@ async def test_a_rule_changed_since_the_preview_is_not_changed_by_its_apply(core
 
 
 async def test_an_expired_proposal_is_refused(core, clock):
+    a_day(core, clock())
     reply = await ok(core, "/rule set slow-api 1000")
     clock.advance(EXPIRES_AFTER + 1)
     expired = await refused(core, choice(reply, "apply"))
@@ -151,6 +160,7 @@ async def test_bad_tokens_are_refused_with_a_sentence(core, text, words):
 
 
 async def test_only_admins_preview_apply_or_cancel(core, clock):
+    a_day(core, clock())
     reply = await ok(core, "/rule set slow-api 1000")
     for text in ("/rule set slow-api 900", choice(reply, "apply"), choice(reply, "cancel")):
         refusal = await refused(core, text, BOB)
@@ -161,6 +171,7 @@ async def test_only_admins_preview_apply_or_cancel(core, clock):
 async def test_apply_works_after_a_restart(sqlite_url, clock):
     core = await Core.open(sqlite_url, RULES, clock=clock)
     try:
+        a_day(core, clock())
         reply = await ok(core, "/rule set slow-api 1000")
     finally:
         await core.close()
@@ -208,7 +219,8 @@ async def test_rule_backtest_gives_the_record_of_the_rule_as_it_is(core, clock):
     assert '"30d" is not a number of days from 1d to 7d' in refusal.text
 
 
-async def test_the_console_shows_the_commands_the_buttons_stand_for(core):
+async def test_the_console_shows_the_commands_the_buttons_stand_for(core, clock):
+    a_day(core, clock())
     reply = await ok(core, "/rule set slow-api 1000")
     console = ConsoleAdapter(Console(width=300))
     with console.console.capture() as shown:

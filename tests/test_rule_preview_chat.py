@@ -47,6 +47,7 @@ def as_message(answer: dict[str, Any]) -> dict[str, Any]:
 
 async def test_slack_apply_saves_the_change_and_replaces_the_preview(sqlite_url):
     async with slack_world(sqlite_url) as world:
+        await world.push("/checkout", 100)  # some history: else it saves at once
         core = world.service.core
         answer = (await world.slack.command("/rule", "set slow-api 1000", ADMIN)).json()
         assert answer["response_type"] == "ephemeral"
@@ -66,6 +67,7 @@ async def test_slack_apply_saves_the_change_and_replaces_the_preview(sqlite_url)
 
 async def test_slack_cancel_changes_nothing(sqlite_url):
     async with slack_world(sqlite_url) as world:
+        await world.push("/checkout", 100)  # some history: else it saves at once
         core = world.service.core
         answer = (await world.slack.command("/rule", "set slow-api 1000", ADMIN)).json()
         before = await snapshot(core)
@@ -78,6 +80,7 @@ async def test_slack_cancel_changes_nothing(sqlite_url):
 
 async def test_slack_a_member_clicking_apply_is_refused(sqlite_url):
     async with slack_world(sqlite_url) as world:
+        await world.push("/checkout", 100)  # some history: else it saves at once
         core = world.service.core
         answer = (await world.slack.command("/rule", "set slow-api 1000", ADMIN)).json()
         before = await snapshot(core)
@@ -97,6 +100,7 @@ async def test_slack_a_member_clicking_apply_is_refused(sqlite_url):
 @pytest.fixture
 async def app(fake_discord: FakeDiscord, sqlite_url: str) -> AsyncIterator[Running]:
     async with running_service(settings_for(fake_discord, sqlite_url), fake_discord) as running:
+        await running.push(100)  # some history: else /rule set saves at once
         yield running
 
 
