@@ -88,6 +88,13 @@ class Destination(BaseModel):
             raise ValueError(f"{value!r} is not a severity; use {', '.join(LEVELS)}")
         return value
 
+    @field_validator("max_per_hour", mode="before")
+    @classmethod
+    def _whole(cls, value: object) -> object:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"{value!r} is not a whole number of messages; e.g. max_per_hour: 20")
+        return value
+
     @field_validator("max_per_hour")
     @classmethod
     def _cap(cls, value: int | None) -> int | None:

@@ -9,11 +9,11 @@ import time
 from datetime import UTC, datetime
 from html import unescape
 
+from clocks import OffsetClock
 from fake_slack import FakeSlack
 from slack_harness import LATENCY, SlackWorld, eventually, slack_world
 from sqlalchemy import select
 
-from clocks import OffsetClock
 from monitors.quiet_hours import QuietHours
 from monitors.routing import Destination
 from monitors.rules import Rule
