@@ -90,6 +90,10 @@ async def test_a_warning_at_23_paris_is_held_and_listed_when_quiet_hours_end(dat
         assert len(world.fake.posts("C0NIGHT")) == 1
         assert [r.digest is not None for r in await held(world)] == [True]
 
+        await resolve(world, "/a")  # shown only in the digest: nothing to edit, nothing new
+        await settled(world)
+        assert len(world.fake.posts("C0NIGHT")) == 1
+
 
 async def test_a_critical_at_23_paris_posts_at_once(database_url):
     clock = clock_at("2026-11-29T22:00")
@@ -217,3 +221,15 @@ async def test_a_destination_cap_across_two_rules_is_one_notice_edited_as_it_gro
         assert "takes 2 new messages an hour, all rules together" in str(posts[2]["attachments"])
         listed = (await world.slack.command("/alerts", "list")).json()["text"]
         assert "4 unresolved incidents" in listed
+
+
+async def test_a_destination_cap_holds_back_criticals_too_and_says_so(database_url):
+    """As a rule's cap does: a cap is the volume the channel's owner asked for, and an
+    outage is when criticals come by the dozen; the notice pages instead."""
+    rule = LATENCY.model_copy(update={"channels": ("team",)})
+    destinations = {"team": Destination(slack="C0TEAM", max_per_hour=1)}
+    async with slack_world(database_url, rules=(rule,), destinations=destinations) as world:
+        await world.breach("/a", 2500)
+        await world.breach("/b", 2500)
+        await eventually(lambda: len(world.fake.posts("C0TEAM")) == 2)
+        assert texts(world.fake, "C0TEAM")[1] == "team: 1 more incident not posted this hour"
