@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from destination_helpers import api, config, service
 
 import run
 from bot.settings import load_settings
@@ -157,3 +158,34 @@ def test_a_place_two_destinations_share_takes_the_smaller_cap():
 def test_a_digest_key_fits_the_reports_table_whatever_the_holder():
     key = digest_key("destination:" + "x" * 63, "2026-11-30T09:00+0100")
     assert len(key) <= 64
+
+
+async def test_the_api_takes_the_same_keys_and_refuses_the_same_mistakes(
+    tmp_path, sqlite_url, clock
+):
+    async with (
+        service(tmp_path, config(sqlite_url, "console"), clock) as running,
+        api(running) as client,
+    ):
+        bad = {"name": "night", "slack": "C0N", "quiet_hours": {"start": "22:00", "end": "7"}}
+        response = await client.post("/v1/destinations", json=bad)
+        assert response.status_code == 400
+        assert "'7' is not a time of day" in response.json()["error"]
+        good = {
+            "name": "night",
+            "slack": "C0N",
+            "max_per_hour": 5,
+            "quiet_hours": {"start": "22:00", "end": "07:00", "timezone": "Europe/Paris"},
+            "digest": "daily  9:30",
+        }
+        response = await client.post("/v1/destinations", json=good)
+        assert response.status_code == 201, response.text
+        shown = response.json()
+        assert shown["digest"] == "daily 09:30" and shown["max_per_hour"] == 5
+        assert shown["quiet_hours"] == {
+            "start": "22:00",
+            "end": "07:00",
+            "timezone": "Europe/Paris",
+        }
+        saved = running.core.announcer.routing.destinations["night"]
+        assert saved.quiet_hours is not None and saved.digest == "daily 09:30"

@@ -165,7 +165,8 @@ async def test_a_restart_during_quiet_hours_loses_nothing(database_url):
         await world.breach("/c", 900)  # held by the new process too
         assert len(await held(world)) == 3
         clock.advance(7 * 3600)  # 07:3x
-        assert await world.service.core.digests.run() == 1
+        digests = world.service.core.digests
+        assert sum(await asyncio.gather(digests.run(), digests.run(), digests.run())) == 1
         (post,) = await eventually(lambda: world.fake.posts("C0NIGHT"))
         assert post["text"] == "Digest for night: 3 incidents held"
         body = str(post["attachments"])
