@@ -33,6 +33,7 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitors.cards import SEVERITY_COLORS, IncidentCard, incident_card
+from monitors.destinations.caps import KEY as DESTINATION_LIMIT
 from storage.models import IncidentRow, MessageGroupRow, OutboxRow
 from storage.repositories import IncidentRepository, MessageRepository
 from storage.repositories.messages import CAPPED, DESTINATION_CAPPED, INCIDENTS
@@ -79,7 +80,7 @@ def caps_of(row: OutboxRow, rule: str) -> list[Cap]:
     then its destination's; a cap of 0 is none."""
     limits = row.payload.get("limits", {})
     found = [Cap(CAPPED, rule, int(limits.get("max_per_hour", DEFAULT_MAX_PER_HOUR)))]
-    destination = limits.get("destination")
+    destination = limits.get(DESTINATION_LIMIT)
     if destination:
         found.append(Cap(DESTINATION_CAPPED, destination["name"], int(destination["max_per_hour"])))
     return [cap for cap in found if cap.limit > 0]
