@@ -19,7 +19,9 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitors.cards import incident_card
+from monitors.destinations.caps import with_destination_caps
 from monitors.destinations.floors import hold_below_floor
+from monitors.destinations.quiet import hold_while_quiet
 from monitors.incident_facts import incident_facts
 from monitors.routing import Routing
 from monitors.suppression import decide, silenced_by
@@ -145,7 +147,10 @@ class Journal:
 
     async def flush(self) -> None:
         await IncidentRepository(self.session).add_events(self.events)
-        self.outbox = await hold_below_floor(self.session, self.announcer.routing, self.outbox)
+        routing = self.announcer.routing
+        self.outbox = await hold_below_floor(self.session, routing, self.outbox)
+        self.outbox = await hold_while_quiet(self.session, routing, self.outbox, self.now)
+        self.outbox = with_destination_caps(routing, self.outbox)
         await OutboxRepository(self.session).add_many(self.outbox)
         if self.outbox:
             event.listen(self.session.sync_session, "after_commit", self._committed, once=True)

@@ -20,6 +20,7 @@ from monitors.delivery_health import DeliveryHealth
 from monitors.deploys import DEFAULT_WINDOW as DEFAULT_DEPLOY_WINDOW
 from monitors.deploys import DeployCorrelation
 from monitors.destinations.admin import DestinationAdmin, DestinationOptions
+from monitors.destinations.quiet import DestinationDigests
 from monitors.engine import Engine, SeriesCache
 from monitors.event_intake import EventIntake
 from monitors.incident_actions import IncidentActions
@@ -76,6 +77,8 @@ class Core:
     destinations: DestinationAdmin
     proposals: Proposals
     retention: Retention
+    digests: DestinationDigests
+    """Destinations' digests of what their quiet hours held (a scheduler job)."""
     admin_notices: list[str] = field(default_factory=list)
     """What admins should hear at start-up (saved rules the file has moved on from),
     platform-neutral text; the service logs each and posts it where admins see it."""
@@ -153,6 +156,7 @@ class Core:
             destinations=destinations,
             proposals=Proposals(db, rules, clock),
             retention=Retention(db, retention, clock),
+            digests=DestinationDigests(db, announcer, clock),
         )
         core.admin_notices = await core.rules.reconcile_file()
         await core.rules.retire_inactive()  # disabled or removed in the file meanwhile
@@ -187,6 +191,7 @@ class Core:
             history=self.history,
             retention=self.retention,
             report=NoiseReport(self, noise_report or NoiseReportConfig()),
+            digests=self.digests,
         )
         if evaluate_on_push:
             self._pushed_listeners.append(scheduler.evaluate_soon)

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from monitors.destinations.specs import WebhookSpec, recipients
-from monitors.rules import LEVELS
+from monitors.digests import DigestSchedule, parse_digest
+from monitors.quiet_hours import QuietHours
+from monitors.rules import LEVELS, Count
 
 
 class Platform(StrEnum):
@@ -65,6 +68,13 @@ class Destination(BaseModel):
     """A URL that gets a signed JSON POST per incident change."""
     min_severity: str | None = None
     """Incidents below this level are not sent here; one escalating past it is."""
+    max_per_hour: Count | None = None
+    """New messages an hour to each of its places, all rules together; None: no cap."""
+    quiet_hours: QuietHours | None = None
+    """When only critical incidents open here; the rest are held for the digest."""
+    digest: str | None = None
+    """``daily HH:MM`` (in the quiet hours' time zone, else UTC) or ``hourly``: when
+    what was held is listed. Without it, at the end of the quiet hours."""
 
     @field_validator("email", mode="before")
     @classmethod
@@ -77,6 +87,28 @@ class Destination(BaseModel):
         if value is not None and value not in LEVELS:
             raise ValueError(f"{value!r} is not a severity; use {', '.join(LEVELS)}")
         return value
+
+    @field_validator("max_per_hour", mode="before")
+    @classmethod
+    def _whole(cls, value: object) -> object:
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ValueError(f"{value!r} is not a whole number of messages; e.g. max_per_hour: 20")
+        return value
+
+    @field_validator("max_per_hour")
+    @classmethod
+    def _cap(cls, value: int | None) -> int | None:
+        if value is not None and not 0 <= value <= 10_000:
+            raise ValueError(
+                f"{value} is not a cap; give the most new messages an hour, "
+                "from 0 (no cap) to 10000"
+            )
+        return value
+
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, value: str | None) -> str | None:
+        return None if value is None else parse_digest(value)
 
     @field_validator("discord", mode="before")
     @classmethod
@@ -97,6 +129,43 @@ class Destination(BaseModel):
                 "{email: [oncall@example.com]} or {webhook: {url: ..., secret: ...}}"
             )
         return self
+
+    @model_validator(mode="after")
+    def _digest_after_quiet(self) -> Destination:
+        schedule = self.digest_schedule()
+        quiet = self.quiet_hours
+        if quiet is not None and schedule is not None and schedule.at is not None:
+            at = datetime.combine(date(2026, 1, 1), schedule.at, tzinfo=quiet.zone)
+            if quiet.contains(at):
+                raise ValueError(
+                    f"the digest at {schedule.at.strftime('%H:%M')} falls in the quiet hours "
+                    f"({quiet.describe()}) and could not be posted; choose a time outside "
+                    f"them, e.g. daily {quiet.end}"
+                )
+        return self
+
+    def digest_schedule(self) -> DigestSchedule | None:
+        """When what this destination held is listed: its ``digest``, or the end of its
+        quiet hours; None when it holds nothing."""
+        zone = self.quiet_hours.timezone if self.quiet_hours else "UTC"
+        if self.digest is not None:
+            return DigestSchedule.parse(self.digest, zone)
+        if self.quiet_hours is not None:
+            return DigestSchedule.daily(self.quiet_hours.end, zone)
+        return None
+
+    def holds(self, moment: datetime) -> bool:
+        """Whether non-critical incidents opening at ``moment`` are held for the digest
+        rather than posted: during the quiet hours; always, with a digest and no quiet
+        hours (a digest-only destination)."""
+        if self.quiet_hours is not None:
+            return self.quiet_hours.contains(moment)
+        return self.digest is not None
+
+    @property
+    def has_quiet(self) -> bool:
+        """Whether it ever holds anything (quiet hours or a digest)."""
+        return self.quiet_hours is not None or self.digest is not None
 
     def targets(self, name: str) -> tuple[str, ...]:
         """Its targets; ``name`` (the destination's own) names its email and webhook."""
@@ -153,10 +222,28 @@ class Routing:
         """Whether ``place``, reached through the destinations ``names``, takes an
         incident of ``severity``: yes if one of them that leads there has no floor or
         one at or below it (and for the default targets, which have none)."""
-        leading = [
-            destination
-            for name in names
-            if (destination := self.destinations.get(name)) is not None
-            and place in destination.targets(name)
-        ]
+        leading = [destination for _, destination in self.leading(names, place)]
         return not leading or any(d.admits(severity) for d in leading)
+
+    def leading(self, names: Sequence[str], place: str) -> list[tuple[str, Destination]]:
+        """Of the destinations ``names``, those that lead to ``place``, each once."""
+        found = []
+        for name in dict.fromkeys(names):
+            destination = self.destinations.get(name)
+            if destination is not None and place in destination.targets(name):
+                found.append((name, destination))
+        return found
+
+    def cap(self, names: Sequence[str], place: str) -> tuple[str, int] | None:
+        """The destination cap (``max_per_hour``) on ``place`` for an incident routed
+        through ``names``: the smallest of the leading destinations' (a place's
+        messages are shared, so the strictest owner wins), with its destination."""
+        caps = [
+            (destination.max_per_hour, name)
+            for name, destination in self.leading(names, place)
+            if destination.max_per_hour
+        ]
+        if not caps:
+            return None
+        limit, name = min(caps)
+        return name, limit

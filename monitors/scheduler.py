@@ -21,6 +21,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitors.backtest.history import SampleHistory
 from monitors.baselines import Baselines
+from monitors.destinations.quiet import DestinationDigests
 from monitors.engine import Engine
 from monitors.insight.report import NoiseReport
 from monitors.retention import Retention
@@ -42,6 +43,8 @@ RETENTION_INTERVAL = 3600.0
 RETENTION_DELAY after start, out of the way of start-up."""
 RETENTION_DELAY = 60.0
 REPORT_CHECK = 300.0
+DIGEST_CHECK = 30.0
+"""Seconds between checks whether a destination's digest is due."""
 """Seconds between checks whether the weekly noise report is due (and not written)."""
 
 
@@ -65,6 +68,7 @@ class Scheduler:
         history: SampleHistory | None = None,
         retention: Retention | None = None,
         report: NoiseReport | None = None,
+        digests: DestinationDigests | None = None,
     ) -> None:
         self.engine = engine
         self.rulebook = rulebook
@@ -81,6 +85,7 @@ class Scheduler:
         """Written every flush interval too: the hours of samples that are over."""
         self.retention = retention
         self.report = report
+        self.digests = digests
         self._scheduler = AsyncIOScheduler()
         self._in_flight: set[asyncio.Task[object]] = set()
         self._stopping = False
@@ -109,6 +114,8 @@ class Scheduler:
             self._add("retention", RETENTION_INTERVAL, prune, delay=RETENTION_DELAY)
         if self.report is not None:
             self._add("noise-report", REPORT_CHECK, self.report.run, delay=RETENTION_DELAY)
+        if self.digests is not None:  # a digest falls due on the minute: out within one
+            self._add("digests", DIGEST_CHECK, self.digests.run)
         self.rulebook.on_change(self._plan)
         self._scheduler.start()
 

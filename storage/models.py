@@ -354,3 +354,24 @@ class ReportRow(Base):
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     created_at: Mapped[float]
     summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class HeldRow(Base):
+    """News held back from a place for a digest (monitors.digests): an incident that
+    opened while its holder (``destination:NAME``; a person's subscription later) was
+    quiet. ``digest`` names the digest that listed it (a ``reports`` key), None while
+    it waits; so what is held is never lost, and never listed twice."""
+
+    __tablename__ = "held_news"
+    __table_args__ = (
+        Index("ix_held_news_waiting", "holder", "digest", "held_at"),
+        Index("ix_held_news_incident", "incident_id", "target"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    holder: Mapped[str] = mapped_column(String(200))
+    target: Mapped[str] = mapped_column(String(200))
+    """Where it would have gone, and where the digest goes."""
+    incident_id: Mapped[int] = mapped_column(Integer)
+    held_at: Mapped[float]
+    digest: Mapped[str | None] = mapped_column(String(64))

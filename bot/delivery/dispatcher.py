@@ -297,9 +297,9 @@ class Dispatcher:
         if plan.route is Route.DROP:
             return None
         if plan.route is Route.CAPPED:
+            assert plan.cap is not None
             held = len({*(plan.group.members if plan.group else []), row.incident_id})
-            cap = int(row.payload.get("limits", {}).get("max_per_hour", 0))
-            notice = capped_card(card.rule, held, cap)
+            notice = capped_card(plan.cap, held)
             return replace(base, card=notice, line="", notify=plan.ref is None)
         if not plan.cards:
             return base  # a message of one incident: as the row says it

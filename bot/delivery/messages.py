@@ -5,9 +5,15 @@ target within ``STORM_WAIT`` of a message posted there joins that message (edite
 place: one message for a storm, one line per incident, each with its own buttons)
 instead of posting its own; nobody waits for a group to fill, so the first incident of
 a storm is posted at once. A critical incident never joins: it gets its own message and
-its own ping. Past a rule's ``max_per_hour`` new messages on a target, an incident is not
-posted; one "N more not posted" message per rule, target and hour says so, edited as N
-grows. Incidents that join a message together (a storm claimed in one batch) are shown
+its own ping. Past a cap, an incident is not posted; one "N more not posted" message per
+cap, target and hour says so, edited as N grows. There are two caps, one mechanism: a
+rule's ``max_per_hour`` (its new messages on a target) and a destination's (the new
+messages of every rule on each of its targets; monitors.destinations.caps). Both hold
+back critical incidents too: a cap is the volume a channel's owner asked for, and a
+real outage is exactly when criticals come by the dozen (each its own message, never
+joining a storm); the notice pages, so the trace is never silent.
+
+Incidents that join a message together (a storm claimed in one batch) are shown
 by one edit, not one each: platforms limit edits (Slack about 50 a minute).
 
 A post or a join is decided once, in the dispatcher's transaction before anything is
@@ -27,9 +33,10 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitors.cards import SEVERITY_COLORS, IncidentCard, incident_card
+from monitors.destinations.caps import KEY as DESTINATION_LIMIT
 from storage.models import IncidentRow, MessageGroupRow, OutboxRow
 from storage.repositories import IncidentRepository, MessageRepository
-from storage.repositories.messages import CAPPED, INCIDENTS
+from storage.repositories.messages import CAPPED, DESTINATION_CAPPED, INCIDENTS
 
 POSTING = ""
 """The message reference of an incident whose post was decided and not yet answered."""
@@ -47,9 +54,36 @@ class Route(StrEnum):
     EDIT = "edit"
     """The incident's message exists: edit it in place."""
     CAPPED = "capped"
-    """Past the rule's cap: not posted; the "N more not posted" message says so."""
+    """Past a cap: not posted; the cap's "N more not posted" message says so."""
     DROP = "drop"
     """An update of an incident that was never posted on the target: nothing to edit."""
+
+
+@dataclass(frozen=True)
+class Cap:
+    """A limit on new messages an hour on a target: a rule's, or a destination's."""
+
+    kind: str
+    """``CAPPED`` (a rule's) or ``DESTINATION_CAPPED``: the kind of its notice's group."""
+    owner: str
+    """The rule, or the destination."""
+    limit: int
+
+    @property
+    def rule(self) -> str | None:
+        """Whose messages count: the rule's, or (None) every rule's."""
+        return self.owner if self.kind == CAPPED else None
+
+
+def caps_of(row: OutboxRow, rule: str) -> list[Cap]:
+    """The caps on ``row`` (from its payload, written when it was queued): the rule's,
+    then its destination's; a cap of 0 is none."""
+    limits = row.payload.get("limits", {})
+    found = [Cap(CAPPED, rule, int(limits.get("max_per_hour", DEFAULT_MAX_PER_HOUR)))]
+    destination = limits.get(DESTINATION_LIMIT)
+    if destination:
+        found.append(Cap(DESTINATION_CAPPED, destination["name"], int(destination["max_per_hour"])))
+    return [cap for cap in found if cap.limit > 0]
 
 
 @dataclass(frozen=True)
@@ -61,6 +95,8 @@ class Plan:
     cards: tuple[IncidentCard, ...] = ()
     """For a message several incidents share, every one of them as it stands now (the
     delivered row's own card replaces its incident's); empty for a message of one."""
+    cap: Cap | None = None
+    """For ``CAPPED``: the cap it is past."""
 
 
 class MessagePlanner:
@@ -99,10 +135,11 @@ class MessagePlanner:
                     row.incident_id, row.channel, joinable.message_ref, joinable.id, self.now
                 )
                 return Plan(Route.JOIN, joinable.message_ref, joinable, await self._shared(members))
-        if not incident.test and await self._over_cap(row, incident):
+        cap = None if incident.test else await self._over_cap(row, incident)
+        if cap is not None:
             since = self.now - CAP_WINDOW
-            notice = await self.messages.capped_since(row.channel, incident.rule, since)
-            return Plan(Route.CAPPED, notice.message_ref if notice else None, notice)
+            notice = await self.messages.capped_since(row.channel, cap.kind, cap.owner, since)
+            return Plan(Route.CAPPED, notice.message_ref if notice else None, notice, cap=cap)
         group = await self.messages.add_group(
             row.channel, incident.rule, INCIDENTS, self.now, [row.incident_id], None
         )
@@ -139,12 +176,13 @@ class MessagePlanner:
             await self.messages.place(row.incident_id, row.channel, ref, group.id, self.now)
         return replace(plan, cards=await self._shared(group.members)), taken
 
-    async def _over_cap(self, row: OutboxRow, incident: IncidentRow) -> bool:
-        cap = int(row.payload.get("limits", {}).get("max_per_hour", DEFAULT_MAX_PER_HOUR))
-        if cap <= 0:
-            return False
+    async def _over_cap(self, row: OutboxRow, incident: IncidentRow) -> Cap | None:
+        """The first cap the target is at: the rule's, then its destination's."""
         since = self.now - CAP_WINDOW
-        return await self.messages.posts_since(row.channel, incident.rule, since) >= cap
+        for cap in caps_of(row, incident.rule):
+            if await self.messages.posts_since(row.channel, cap.rule, since) >= cap.limit:
+                return cap
+        return None
 
     async def _shared(self, members: Sequence[int]) -> tuple[IncidentCard, ...]:
         """The cards of a shared message's incidents; none for a message of one."""
@@ -162,8 +200,9 @@ class MessagePlanner:
                 row.channel, rule, INCIDENTS, self.now, [row.incident_id], ref
             )
         elif plan.route is Route.CAPPED and group is None:
+            cap = plan.cap or Cap(CAPPED, rule, 0)
             group = await self.messages.add_group(
-                row.channel, rule, CAPPED, self.now, [row.incident_id], ref
+                row.channel, cap.owner, cap.kind, self.now, [row.incident_id], ref
             )
         elif group is not None:
             if row.incident_id not in group.members:
@@ -174,18 +213,22 @@ class MessagePlanner:
         )
 
 
-def capped_card(rule: str, held_back: int, cap: int) -> IncidentCard:
-    """The "N more not posted" message of a rule past its hourly cap on a target."""
+def capped_card(cap: Cap, held_back: int) -> IncidentCard:
+    """The "N more not posted" message of a cap on a target."""
     more = "1 more incident" if held_back == 1 else f"{held_back} more incidents"
+    if cap.kind == CAPPED:
+        why = f"{cap.owner} may post {cap.limit} messages an hour here (max_per_hour)"
+    else:
+        why = (
+            f"{cap.owner} takes {cap.limit} new messages an hour, all rules together "
+            "(its max_per_hour)"
+        )
     return IncidentCard(
         incident_id=0,
-        title=f"{rule}: {more} not posted this hour",
+        title=f"{cap.owner}: {more} not posted this hour",
         status="open",
         severity="info",
         color=SEVERITY_COLORS["info"],
-        fields=(
-            ("Why", f"{rule} may post {cap} messages an hour here (max_per_hour)"),
-            ("Where to look", "/alerts list"),
-        ),
-        rule=rule,
+        fields=(("Why", why), ("Where to look", "/alerts list")),
+        rule=cap.owner if cap.kind == CAPPED else "",
     )

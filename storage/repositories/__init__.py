@@ -4,6 +4,7 @@ from storage.repositories.anomaly import AnomalyModelRepository
 from storage.repositories.audit import AuditRepository
 from storage.repositories.destinations import DestinationRepository
 from storage.repositories.events import EventRepository
+from storage.repositories.held import HeldRepository
 from storage.repositories.history import HistoryRepository
 from storage.repositories.incidents import IncidentRepository
 from storage.repositories.messages import MessageRepository
@@ -24,6 +25,7 @@ __all__ = [
     "AuditRepository",
     "DestinationRepository",
     "EventRepository",
+    "HeldRepository",
     "HistoryRepository",
     "IncidentRepository",
     "MessageRepository",

@@ -10,7 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import MessageGroupRow, MessageRow
 
-INCIDENTS, CAPPED = "incidents", "capped"
+INCIDENTS, CAPPED, DESTINATION_CAPPED = "incidents", "capped", "dest_capped"
+"""Group kinds: a message of incidents; the "N more not posted" message of a rule's
+cap (``rule`` is the rule) or of a destination's (``rule`` is the destination)."""
 
 
 class MessageRepository:
@@ -53,23 +55,28 @@ class MessageRepository:
         group = (await self.session.scalars(query)).first()
         return group if group is not None and len(group.members) < room else None
 
-    async def posts_since(self, target: str, rule: str, since: float) -> int:
-        """New messages of ``rule`` on ``target`` since ``since`` (a group counts once)."""
+    async def posts_since(self, target: str, rule: str | None, since: float) -> int:
+        """New messages of ``rule`` (None: of every rule) on ``target`` since ``since``
+        (a group counts once)."""
         query = select(func.count()).where(
             MessageGroupRow.target == target,
-            MessageGroupRow.rule == rule,
             MessageGroupRow.kind == INCIDENTS,
             MessageGroupRow.opened_at >= since,
         )
+        if rule is not None:
+            query = query.where(MessageGroupRow.rule == rule)
         return int(await self.session.scalar(query) or 0)
 
-    async def capped_since(self, target: str, rule: str, since: float) -> MessageGroupRow | None:
+    async def capped_since(
+        self, target: str, kind: str, owner: str, since: float
+    ) -> MessageGroupRow | None:
+        """The latest "N more not posted" message of a cap (``kind`` of ``owner``)."""
         query = (
             select(MessageGroupRow)
             .where(
                 MessageGroupRow.target == target,
-                MessageGroupRow.rule == rule,
-                MessageGroupRow.kind == CAPPED,
+                MessageGroupRow.rule == owner,
+                MessageGroupRow.kind == kind,
                 MessageGroupRow.opened_at >= since,
             )
             .order_by(MessageGroupRow.id.desc())

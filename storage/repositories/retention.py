@@ -12,6 +12,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from storage.models import (
     EventRow,
+    HeldRow,
     IncidentEventRow,
     IncidentRow,
     MessageGroupRow,
@@ -42,7 +43,8 @@ class RetentionRepository:
 
     async def prune_incidents(self, cutoff: float, limit: int) -> tuple[int, int]:
         """Up to ``limit`` incidents resolved before ``cutoff``, with their timelines,
-        messages and outbox rows; returns (incidents, other rows) deleted."""
+        messages, outbox rows and what digests held of them; returns (incidents, other
+        rows) deleted."""
         ids = await self._keys(
             IncidentRow.id,
             IncidentRow.status == IncidentStatus.RESOLVED,
@@ -56,6 +58,7 @@ class RetentionRepository:
             IncidentEventRow.incident_id,
             OutboxRow.incident_id,
             MessageRow.incident_id,
+            HeldRow.incident_id,
         ):
             result = await self.session.execute(delete(table_key.class_).where(table_key.in_(ids)))
             others += int(result.rowcount or 0)  # type: ignore[attr-defined]
