@@ -22,6 +22,7 @@ from monitors.cards import incident_card
 from monitors.destinations.floors import hold_below_floor
 from monitors.incident_facts import incident_facts
 from monitors.routing import Routing
+from monitors.subscriptions.fanout import personal_rows
 from monitors.suppression import decide, silenced_by
 from storage.models import IncidentRow, SilenceRow
 from storage.repositories import IncidentRepository, OutboxRepository, SilenceRepository
@@ -146,6 +147,7 @@ class Journal:
     async def flush(self) -> None:
         await IncidentRepository(self.session).add_events(self.events)
         self.outbox = await hold_below_floor(self.session, self.announcer.routing, self.outbox)
+        self.outbox += await personal_rows(self.session, self.outbox, self.now)
         await OutboxRepository(self.session).add_many(self.outbox)
         if self.outbox:
             event.listen(self.session.sync_session, "after_commit", self._committed, once=True)

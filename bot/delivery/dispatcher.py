@@ -29,6 +29,7 @@ from bot.adapters.base import ChatAdapter, Delivery, DeliveryError
 from bot.delivery.messages import MessagePlanner, Plan, Route, capped_card
 from monitors.cards import IncidentCard
 from monitors.routing import split_target
+from monitors.subscriptions.model import delivered_by
 from storage.db import Database
 from storage.models import OutboxRow
 from storage.repositories import OutboxRepository
@@ -114,7 +115,7 @@ class Dispatcher:
         self._wake.set()
 
     def adapter_for(self, target: str) -> ChatAdapter | None:
-        return self.adapters.get(split_target(target)[0])
+        return self.adapters.get(delivered_by(split_target(target)[0]))  # slack-dm: slack
 
     async def run(self) -> None:
         """Deliver until stopped: claim what is due, start a worker per target that has

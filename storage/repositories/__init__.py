@@ -16,6 +16,7 @@ from storage.repositories.sample_history import SampleHistoryRepository
 from storage.repositories.series import SeriesRepository
 from storage.repositories.silences import SilenceRepository
 from storage.repositories.stats import StatsRepository
+from storage.repositories.subscriptions import SubscriptionRepository
 from storage.repositories.target_health import TargetHealthRepository
 from storage.repositories.window import WindowJournalRepository
 
@@ -36,6 +37,7 @@ __all__ = [
     "SeriesRepository",
     "SilenceRepository",
     "StatsRepository",
+    "SubscriptionRepository",
     "TargetHealthRepository",
     "WindowJournalRepository",
 ]
