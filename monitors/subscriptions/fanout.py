@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from monitors.subscriptions.model import Subscription, verdict
+from monitors.subscriptions.model import DIRECT, Subscription, verdict
 from storage.repositories import OutboxRepository, SubscriptionRepository
 from storage.vocabulary import IncidentKind
 
@@ -51,7 +51,7 @@ async def personal_rows(
         return []
     rules = {_subject(row)[0] for row, _ in events.values()}  # type: ignore[index]
     found = await SubscriptionRepository(session).for_rules(rules)
-    people = [Subscription.from_row(row) for row in found]
+    people = [Subscription.from_row(row) for row in found if row.email or row.platform in DIRECT]
     if not people:
         return []
     pairs = {(row["incident_id"], person.target) for row, _ in events.values() for person in people}
