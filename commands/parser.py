@@ -226,8 +226,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
             Arg("tz=ZONE", "tz_option", optional=True),
             Arg("email=ADDRESS", "email_option", optional=True),
         ),
-        "Get incidents as direct messages (or email): of one rule or all, at or above a "
-        "severity, with your own quiet hours when only critical comes; again for the same "
+        "Get incidents as your own direct messages (or email); of one rule or all, at or "
+        "above a severity, with quiet hours when only critical comes; again for the same "
         "rule updates it; e.g. /notify me rule=slow-api severity=critical quiet=22:00-07:00 "
         "tz=Europe/Paris",
         any_order=True,

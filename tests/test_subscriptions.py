@@ -258,3 +258,15 @@ async def test_a_subscriber_who_gave_an_address_gets_one_mail_thread(sqlite_url)
     assert first.message["Subject"] == "[CRITICAL] slow-api route=/checkout"
     assert mailbox.mails[1].message["In-Reply-To"] == first.message["Message-ID"]
     assert world.fake.posts(dm(MEMBER)) == []  # mail instead of a direct message
+
+
+async def test_a_dm_whose_answer_was_lost_is_not_posted_twice(sqlite_url):
+    async with slack_world(sqlite_url) as world:
+        await say(world, "me")
+        world.fake.fail("chat.postMessage", lose_answer=True, times=2)  # the DM's and the channel's
+        await world.breach("/checkout", 2500)
+        await eventually(lambda: len(world.fake.called("conversations.history")) >= 2)
+        await eventually(lambda: world.fake.posts(dm(MEMBER)) and world.fake.posts("C0ALERTS"))
+        await settle(world)
+        assert len(world.fake.posts(dm(MEMBER))) == 1
+        assert len(world.fake.posts("C0ALERTS")) == 1
