@@ -46,6 +46,9 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ("silence", "add"): silences.add,
     ("silence", "list"): silences.list_silences,
     ("silence", "remove"): silences.remove,
+    ("notify", "me"): notify.me,
+    ("notify", "list"): notify.list_mine,
+    ("notify", "off"): notify.off,
     ("notify", "test"): notify.test,
     ("help", ""): _help,
 }

@@ -22,9 +22,11 @@ from dataclasses import dataclass
 
 from commands.model import Command
 from monitors.backtest.compare import MAX_DAYS as BACKTEST_DAYS
+from monitors.destinations.specs import email_address
 from monitors.durations import format_duration, parse_duration
 from monitors.insight.stats import MAX_DAYS as STATS_DAYS
 from monitors.matchers import Matcher, format_matchers, parse_matchers
+from monitors.quiet_hours import parse_clock, parse_timezone
 from monitors.rules import LEVELS, NAME_PATTERN
 
 __all__ = [
@@ -120,7 +122,7 @@ GROUPS: dict[str, str] = {
     "alerts": "Incidents",
     "rule": "Alert rules",
     "silence": "Silences, to mute notifications during maintenance",
-    "notify": "Notifications: test where incidents go",
+    "notify": "Notifications: your own direct messages of incidents, and testing destinations",
     "help": "Help",
 }
 
@@ -214,6 +216,30 @@ COMMANDS: tuple[CommandSpec, ...] = (
     ),
     CommandSpec("silence", "list", (), "List active and upcoming silences"),
     CommandSpec("silence", "remove", (_SILENCE_ID,), "End a silence now", admin=True),
+    CommandSpec(
+        "notify",
+        "me",
+        (
+            Arg("rule=NAME", "rule_option", optional=True),
+            Arg("severity=LEVEL", "severity_option", optional=True),
+            Arg("quiet=HH:MM-HH:MM", "quiet_option", optional=True),
+            Arg("tz=ZONE", "tz_option", optional=True),
+            Arg("email=ADDRESS", "email_option", optional=True),
+        ),
+        "Get incidents as your own direct messages (or email); of one rule or all, at or "
+        "above a severity, with quiet hours when only critical comes; again for the same "
+        "rule updates it; e.g. /notify me rule=slow-api severity=critical quiet=22:00-07:00 "
+        "tz=Europe/Paris",
+        any_order=True,
+    ),
+    CommandSpec("notify", "list", (), "List your own subscriptions"),
+    CommandSpec(
+        "notify",
+        "off",
+        (Arg("rule=NAME", "rule_option", optional=True),),
+        "Stop your subscription to one rule, or all of them",
+        any_order=True,
+    ),
     CommandSpec(
         "notify",
         "test",
@@ -462,6 +488,9 @@ def _bind_any_order(spec: CommandSpec, tokens: list[_Token]) -> tuple[str, ...]:
 
 
 def _accepting_arg(spec: CommandSpec, word: str) -> Arg:
+    keyed = [arg for arg in spec.args if _KINDS[arg.kind].key]
+    if keyed:  # key=value options: the key picks the argument, its check the value
+        return _keyed_arg(spec, keyed, word)
     for arg in spec.args:
         try:
             _KINDS[arg.kind].check(word)
@@ -473,6 +502,16 @@ def _accepting_arg(spec: CommandSpec, word: str) -> Arg:
     allowed = "; ".join(f"{arg.name} is {_or_list(_KINDS[arg.kind].choices)}" for arg in spec.args)
     hint = _did_you_mean(word.lower(), choices)
     raise _fail(spec, f'"{word}" is not a {names.lower()}{hint}\n{allowed}')
+
+
+def _keyed_arg(spec: CommandSpec, keyed: list[Arg], word: str) -> Arg:
+    key, _, _value = word.partition("=")
+    for arg in keyed:
+        if _KINDS[arg.kind].key == key.strip().lower():
+            return arg
+    keys = [f"{_KINDS[arg.kind].key}=" for arg in keyed]
+    hint = _did_you_mean(f"{key.strip().lower()}=", keys)
+    raise _fail(spec, f'"{word[:80]}" is not an option (use {_or_list(tuple(keys))}){hint}')
 
 
 def _check_quotes(spec: CommandSpec, tokens: list[_Token]) -> None:
@@ -515,6 +554,8 @@ class _Kind:
     choices: tuple[str, ...] = ()
     raw: bool = False
     """Hand the token over with its quotes (the matcher syntax has its own)."""
+    key: str = ""
+    """A ``key=value`` option: the word's key picks the argument (``severity=critical``)."""
 
 
 def _positive_id(text: str, what: str, where: str) -> str:
@@ -630,6 +671,46 @@ def _token(text: str) -> str:
     raise ValueError(f'"{text[:80]}" is not a proposal token; copy it from the message')
 
 
+def _option(key: str, check: Callable[[str], str]) -> Callable[[str], str]:
+    """The check of a ``key=value`` option: the value checked, kept as ``key=value``."""
+
+    def checked(text: str) -> str:
+        name, equals, value = text.partition("=")
+        if name.strip().lower() != key or not equals or not value.strip():
+            raise ValueError(f'"{text[:80]}" is not {key}=...; e.g. {_OPTION_EXAMPLES[key]}')
+        return f"{key}={check(value.strip())}"
+
+    return checked
+
+
+def _rule_or_all(text: str) -> str:
+    return "all" if text.lower() == "all" else _rule_name(text)
+
+
+def _quiet_span(text: str) -> str:
+    start, dash, end = text.partition("-")
+    if not dash:
+        raise ValueError(f'"{text}" is not a stretch of time; use HH:MM-HH:MM, e.g. 22:00-07:00')
+    return f"{parse_clock(start).strftime('%H:%M')}-{parse_clock(end).strftime('%H:%M')}"
+
+
+def _zone_name(text: str) -> str:
+    parse_timezone(text)
+    return text
+
+
+def _address(text: str) -> str:
+    return email_address(text)
+
+
+_OPTION_EXAMPLES = {
+    "rule": "rule=slow-api (or rule=all)",
+    "severity": "severity=critical",
+    "quiet": "quiet=22:00-07:00",
+    "tz": "tz=Europe/Paris",
+    "email": "email=alice@example.com",
+}
+
 _KINDS: dict[str, _Kind] = {
     "incident_id": _Kind(_incident_id, "42"),
     "silence_id": _Kind(_silence_id, "3"),
@@ -646,4 +727,11 @@ _KINDS: dict[str, _Kind] = {
     "stats_days": _Kind(_stats_days, "7d"),
     "token": _Kind(_token),
     "group": _Kind(resolve_group, "rule"),
+    "rule_option": _Kind(_option("rule", _rule_or_all), _OPTION_EXAMPLES["rule"], key="rule"),
+    "severity_option": _Kind(
+        _option("severity", _severity), _OPTION_EXAMPLES["severity"], key="severity"
+    ),
+    "quiet_option": _Kind(_option("quiet", _quiet_span), _OPTION_EXAMPLES["quiet"], key="quiet"),
+    "tz_option": _Kind(_option("tz", _zone_name), _OPTION_EXAMPLES["tz"], key="tz"),
+    "email_option": _Kind(_option("email", _address), _OPTION_EXAMPLES["email"], key="email"),
 }

@@ -24,6 +24,7 @@ from monitors.destinations.floors import hold_below_floor
 from monitors.destinations.quiet import hold_while_quiet
 from monitors.incident_facts import incident_facts
 from monitors.routing import Routing
+from monitors.subscriptions.fanout import personal_rows
 from monitors.suppression import decide, silenced_by
 from storage.models import IncidentRow, SilenceRow
 from storage.repositories import IncidentRepository, OutboxRepository, SilenceRepository
@@ -148,9 +149,15 @@ class Journal:
     async def flush(self) -> None:
         await IncidentRepository(self.session).add_events(self.events)
         routing = self.announcer.routing
+        # People's own subscriptions follow what the rule announces, not what each place
+        # lets through: a channel's floor, quiet hours or cap are that channel's choice,
+        # and someone who asked for warnings by DM still gets them (their own quiet
+        # hours apply in personal_rows).
+        announced = [dict(row) for row in self.outbox]
         self.outbox = await hold_below_floor(self.session, routing, self.outbox)
         self.outbox = await hold_while_quiet(self.session, routing, self.outbox, self.now)
         self.outbox = with_destination_caps(routing, self.outbox)
+        self.outbox += await personal_rows(self.session, announced, self.now)
         await OutboxRepository(self.session).add_many(self.outbox)
         if self.outbox:
             event.listen(self.session.sync_session, "after_commit", self._committed, once=True)

@@ -39,6 +39,7 @@ from monitors.silence_admin import SilenceAdmin
 from monitors.sources.env import Environment
 from monitors.sources.events import DEFAULT_EVENT_TYPES, EventType
 from monitors.sources.registry import build_sources, close_sources
+from monitors.subscriptions.admin import SubscriptionAdmin
 from monitors.timers import Timers
 from monitors.window import Sample, WindowStore
 from monitors.window_journal import WindowJournal
@@ -79,6 +80,7 @@ class Core:
     retention: Retention
     digests: DestinationDigests
     """Destinations' digests of what their quiet hours held (a scheduler job)."""
+    subscriptions: SubscriptionAdmin
     admin_notices: list[str] = field(default_factory=list)
     """What admins should hear at start-up (saved rules the file has moved on from),
     platform-neutral text; the service logs each and posts it where admins see it."""
@@ -157,6 +159,9 @@ class Core:
             proposals=Proposals(db, rules, clock),
             retention=Retention(db, retention, clock),
             digests=DestinationDigests(db, announcer, clock),
+            subscriptions=SubscriptionAdmin(
+                db, rules, clock, lambda: destinations.options.email_enabled
+            ),
         )
         core.admin_notices = await core.rules.reconcile_file()
         await core.rules.retire_inactive()  # disabled or removed in the file meanwhile

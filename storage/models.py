@@ -375,3 +375,24 @@ class HeldRow(Base):
     incident_id: Mapped[int] = mapped_column(Integer)
     held_at: Mapped[float]
     digest: Mapped[str | None] = mapped_column(String(64))
+
+
+class SubscriptionRow(Base):
+    """A person's own subscription (``/notify me``): incidents of ``rule`` (``*``: every
+    rule) at or above ``min_severity`` come to them directly, as a direct message on
+    ``platform`` or, with ``email``, by mail. Keyed by the platform's user id, never by
+    a display name; one row per person and rule, so subscribing again updates it."""
+
+    __tablename__ = "subscriptions"
+    __table_args__ = (Index("ix_subscriptions_rule", "rule"),)
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    rule: Mapped[str] = mapped_column(String(64), primary_key=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    min_severity: Mapped[str] = mapped_column(String(16))
+    quiet_hours: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    """``{"start", "end", "timezone"}`` (monitors.quiet_hours.QuietHours), or none."""
+    email: Mapped[str | None] = mapped_column(String(320))
+    created_at: Mapped[float]
+    updated_at: Mapped[float]

@@ -141,6 +141,8 @@ class FakeDiscord:
     calls: list[Call] = field(default_factory=list)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
     threads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    direct: dict[str, str] = field(default_factory=dict)
+    """A user id -> the id of the bot's direct message channel with them."""
     commands: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Synced application commands by scope: ``global`` or a guild id."""
     identifies: list[dict[str, Any]] = field(default_factory=list)
@@ -273,6 +275,7 @@ class FakeDiscord:
     def _routes(self) -> list[tuple[str, str, Any]]:
         return [
             ("GET", r"/users/@me", self._me),
+            ("POST", r"/users/@me/channels", self._open_direct),
             ("GET", r"/oauth2/applications/@me", self._application),
             ("GET", r"/gateway(?:/bot)?", self._gateway_info),
             ("PUT", r"/applications/(\d+)/commands", self._sync_global),
@@ -288,6 +291,22 @@ class FakeDiscord:
 
     async def _me(self, call: Call) -> web.Response:
         return as_json(BOT_USER)
+
+    async def _open_direct(self, call: Call) -> web.Response:
+        """A direct message channel with one user, the same one every time."""
+        user = str(call.body.get("recipient_id", ""))
+        if not user.isdigit():
+            return as_json(error_body(50035, "Invalid Form Body"), status=400)
+        channel_id = self.direct.setdefault(user, self.snowflake())
+        recipient = {"id": user, "username": f"user{user[-4:]}", "discriminator": "0"}
+        return as_json(
+            {"id": channel_id, "type": 1, "last_message_id": None, "recipients": [recipient]}
+        )
+
+    def direct_messages(self, user_id: str) -> list[dict[str, Any]]:
+        """What the bot sent the user in direct messages, oldest first."""
+        channel_id = self.direct.get(user_id)
+        return [m for m in self.messages.values() if channel_id and m["channel_id"] == channel_id]
 
     async def _application(self, call: Call) -> web.Response:
         return as_json(
@@ -360,7 +379,11 @@ class FakeDiscord:
         return as_json(self._channel_object(channel_id))
 
     def _known_place(self, channel_id: str) -> bool:
-        return channel_id in self.channels or channel_id in self.threads
+        return (
+            channel_id in self.channels
+            or channel_id in self.threads
+            or channel_id in self.direct.values()
+        )
 
     async def _create_message(self, call: Call, channel_id: str) -> web.Response:
         if not self._known_place(channel_id):
@@ -382,7 +405,9 @@ class FakeDiscord:
         return {
             "id": self.snowflake(),
             "channel_id": channel_id,
-            "guild_id": self.guilds[0] if self.guilds else None,
+            "guild_id": self.guilds[0]
+            if self.guilds and channel_id not in self.direct.values()
+            else None,
             "author": BOT_USER,
             "content": body.get("content") or "",
             "timestamp": iso(),

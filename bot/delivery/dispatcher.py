@@ -29,6 +29,7 @@ from bot.adapters.base import ChatAdapter, Delivery, DeliveryError, MessageLinks
 from bot.delivery.messages import MessagePlanner, Plan, Route, capped_card
 from monitors.cards import IncidentCard
 from monitors.routing import Platform, split_target
+from monitors.subscriptions.model import delivered_by
 from storage.db import Database
 from storage.models import OutboxRow
 from storage.repositories import MessageRepository, OutboxRepository
@@ -116,7 +117,7 @@ class Dispatcher:
         self._wake.set()
 
     def adapter_for(self, target: str) -> ChatAdapter | None:
-        return self.adapters.get(split_target(target)[0])
+        return self.adapters.get(delivered_by(split_target(target)[0]))  # slack-dm: slack
 
     async def run(self) -> None:
         """Deliver until stopped: claim what is due, start a worker per target that has
@@ -212,7 +213,7 @@ class Dispatcher:
                 raise DeliveryError(f"{row.channel}: that platform is not configured")
             plan, taken = await self._plan(row, waiting, adapter.max_group)
             delivery = self._delivery(row, card, plan)
-            if delivery is not None and platform == Platform.EMAIL and row.incident_id:
+            if delivery is not None and adapter.platform == Platform.EMAIL and row.incident_id:
                 links, posting = await self._links(row.incident_id)
                 if not links and posting and self.clock() - row.created_at < LINK_WAIT:
                     await self._release(row.id)  # the chat message is moments away
@@ -263,6 +264,8 @@ class Dispatcher:
         async with self.db.read() as session:
             messages = await MessageRepository(session).of_incident(incident_id)
             rows = await OutboxRepository(session).for_incident(incident_id)
+        messages = [m for m in messages if self._linkable(m.channel)]
+        rows = [r for r in rows if self._linkable(r.channel)]
         links = []
         for message in messages:
             adapter = self.adapter_for(message.channel)
@@ -271,13 +274,15 @@ class Dispatcher:
                 if address:
                     links.append((adapter.label, address))
         shown = {message.channel for message in messages if message.message_ref}
-        posting = any(
-            r.delivered_at is None
-            and r.channel not in shown
-            and isinstance(self.adapter_for(r.channel), MessageLinks)
-            for r in rows
-        )
+        posting = any(r.delivered_at is None and r.channel not in shown for r in rows)
         return tuple(links), posting
+
+    def _linkable(self, target: str) -> bool:
+        """A channel whose messages have an address the team can open (not a person's
+        direct messages, which only they can read)."""
+        platform = split_target(target)[0]
+        adapter = self.adapters.get(platform)
+        return adapter is not None and isinstance(adapter, MessageLinks)
 
     def _delivery(self, row: OutboxRow, card: IncidentCard, plan: Plan) -> Delivery | None:
         """What the adapter is asked to do for ``row`` under ``plan``; None: nothing."""

@@ -17,6 +17,7 @@ from storage.repositories.sample_history import SampleHistoryRepository
 from storage.repositories.series import SeriesRepository
 from storage.repositories.silences import SilenceRepository
 from storage.repositories.stats import StatsRepository
+from storage.repositories.subscriptions import SubscriptionRepository
 from storage.repositories.target_health import TargetHealthRepository
 from storage.repositories.window import WindowJournalRepository
 
@@ -38,6 +39,7 @@ __all__ = [
     "SeriesRepository",
     "SilenceRepository",
     "StatsRepository",
+    "SubscriptionRepository",
     "TargetHealthRepository",
     "WindowJournalRepository",
 ]

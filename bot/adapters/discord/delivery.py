@@ -39,6 +39,8 @@ from bot.adapters.discord.rendering import (
 )
 from bot.adapters.discord.storm import group_embeds, group_view, heading, thread_title
 from monitors.admin_notices import TITLE as NOTICE_TITLE
+from monitors.routing import split_target
+from monitors.subscriptions.model import PersonalPlatform
 from storage.vocabulary import EventKind
 
 log = logging.getLogger(__name__)
@@ -168,6 +170,10 @@ class DiscordDelivery:
             return await self._post(delivery)
         if not delivery.line:
             return ref
+        if _direct(delivery):  # no threads in direct messages: a page is a message of its own
+            if delivery.notify:
+                await self._send_line(self._channel(ref.channel_id), delivery)
+            return ref
         return await self._add_line(ref, delivery)
 
     def _channel(self, place: str | int) -> discord.PartialMessageable:
@@ -177,7 +183,8 @@ class DiscordDelivery:
 
     async def _post(self, delivery: Delivery) -> MessageRef:
         line = clip(discord_text(delivery.line), MAX_CONTENT) or None
-        message = await self._channel(delivery.place).send(
+        channel = await self._direct_channel(delivery) if _direct(delivery) else delivery.place
+        message = await self._channel(channel).send(
             **_shown(delivery, content=line),
             nonce=nonce(delivery, "post"),
             allowed_mentions=allowed_mentions(delivery.notify),
@@ -207,13 +214,24 @@ class DiscordDelivery:
         if ref.thread_id is None:
             ref = replace(ref, thread_id=await self._start_thread(ref, delivery))
         assert ref.thread_id is not None
-        await self._channel(ref.thread_id).send(
+        await self._send_line(self._channel(ref.thread_id), delivery)
+        return ref
+
+    async def _send_line(self, channel: discord.PartialMessageable, delivery: Delivery) -> None:
+        await channel.send(
             content=clip(discord_text(delivery.line), MAX_CONTENT),
             nonce=nonce(delivery, "line"),
             allowed_mentions=allowed_mentions(delivery.notify),
             silent=not delivery.notify,
         )
-        return ref
+
+    async def _direct_channel(self, delivery: Delivery) -> int:
+        """The direct message channel with the person of a ``discord-dm:USER`` target
+        (``/notify me``); Discord returns the same one every time."""
+        if not delivery.place.isdigit():
+            raise DeliveryError(f"{delivery.place!r} is not a Discord user id", permanent=True)
+        data = await self.client.http.start_private_message(int(delivery.place))
+        return int(data["id"])
 
     async def _start_thread(self, ref: MessageRef, delivery: Delivery) -> int:
         channel = self.client.get_channel(ref.channel_id) or await self.client.fetch_channel(
@@ -236,6 +254,10 @@ class DiscordDelivery:
                 return ref.message_id
             raise
         return thread.id
+
+
+def _direct(delivery: Delivery) -> bool:
+    return split_target(delivery.target)[0] == PersonalPlatform.DISCORD_DM
 
 
 def _shown(delivery: Delivery, content: str | None = None) -> dict[str, Any]:

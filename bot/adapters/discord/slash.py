@@ -1,4 +1,4 @@
-"""The slash commands: ``/alerts``, ``/rule``, ``/silence`` and ``/help``, with typed
+"""The slash commands: ``/alerts``, ``/rule``, ``/silence``, ``/notify`` and ``/help``, with typed
 options and autocomplete, one Discord command per row of commands.parser.COMMANDS.
 
 Each callback only hands its options, in the order of the command table, to
@@ -232,6 +232,43 @@ class NotifyCommands(app_commands.Group, name="notify", description=GROUPS["noti
     def __init__(self, interactions: Interactions) -> None:
         super().__init__(guild_only=True, allowed_contexts=IN_GUILDS)
         self.interactions = interactions
+
+    @app_commands.command(name="me", description=summary("notify", "me"))
+    @app_commands.describe(
+        rule="Only this rule's incidents (default: every rule)",
+        severity="Only at or above this severity (default: warning, so all)",
+        quiet="Your quiet hours, when only critical comes, e.g. 22:00-07:00",
+        tz="The time zone of your quiet hours, e.g. Europe/Paris (default UTC)",
+        email="Mail to this address instead of direct messages",
+    )
+    @app_commands.choices(severity=words(SEVERITIES))
+    async def me(
+        self,
+        interaction: Interaction,
+        rule: str | None = None,
+        severity: str | None = None,
+        quiet: str | None = None,
+        tz: str | None = None,
+        email: str | None = None,
+    ) -> None:
+        given = {"rule": rule, "severity": severity, "quiet": quiet, "tz": tz, "email": email}
+        values = tuple(f"{key}={value}" for key, value in given.items() if value is not None)
+        await self.interactions.command(interaction, "notify", "me", values)
+
+    @app_commands.command(name="list", description=summary("notify", "list"))
+    async def list_mine(self, interaction: Interaction) -> None:
+        await self.interactions.command(interaction, "notify", "list")
+
+    @app_commands.command(name="off", description=summary("notify", "off"))
+    @app_commands.describe(rule="Stop only this rule's subscription (default: all of yours)")
+    async def off(self, interaction: Interaction, rule: str | None = None) -> None:
+        values = (f"rule={rule}",) if rule is not None else ()
+        await self.interactions.command(interaction, "notify", "off", values)
+
+    @me.autocomplete("rule")
+    @off.autocomplete("rule")
+    async def _rule_name(self, interaction: Interaction, current: str) -> list[Choice[str]]:
+        return autocomplete.rule_names(self.interactions.core, current)
 
     @app_commands.command(name="test", description=summary("notify", "test"))
     @app_commands.describe(name="A destination's name, as the config or the API names it")

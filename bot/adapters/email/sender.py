@@ -18,7 +18,8 @@ from bot.adapters.base import Delivery, DeliveryError
 from bot.adapters.email.compose import incident_mail
 from bot.settings import EmailConfig
 from monitors.destinations.admin import TestAnswer
-from monitors.routing import Destination, Platform
+from monitors.routing import Destination, Platform, split_target
+from monitors.subscriptions.model import PersonalPlatform
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ def smtp_error(exc: Exception) -> DeliveryError:
 
 
 class EmailAdapter:
-    """Delivers ``email:NAME`` targets."""
+    """Delivers ``email:NAME`` targets, and people's own ``email-dm:ADDRESS`` (``/notify
+    me email=...``)."""
 
     platform = Platform.EMAIL.value
     max_group = 1
@@ -72,7 +74,8 @@ class EmailAdapter:
 
     async def _send(self, delivery: Delivery) -> tuple[str, str]:
         """Send; returns the mail's Message-ID and the server's reply."""
-        recipients = self._recipients(delivery.place)
+        personal = split_target(delivery.target)[0] == PersonalPlatform.EMAIL_DM
+        recipients = (delivery.place,) if personal else self._recipients(delivery.place)
         message = incident_mail(
             delivery, delivery.place, self.config.from_, recipients, self.clock()
         )

@@ -11,6 +11,7 @@ permanent with Slack's reason."""
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -20,6 +21,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.adapters.base import Delivery, DeliveryError
 from bot.adapters.slack.render import escape, group_message, incident_message, mrkdwn
 from monitors.admin_notices import TITLE as NOTICE_TITLE
+from monitors.routing import split_target
+from monitors.subscriptions.model import PersonalPlatform
 from storage.vocabulary import EventKind
 
 log = logging.getLogger(__name__)
@@ -112,6 +115,10 @@ class SlackPoster:
             raise DeliveryError(f"Slack unreachable: {type(exc).__name__}: {exc}") from None
 
     async def _post(self, delivery: Delivery) -> str:
+        if split_target(delivery.target)[0] == PersonalPlatform.SLACK_DM:
+            # a person's own copy (/notify me): the same message, in their direct
+            # messages with Tocsin; edits and thread lines then go to that conversation
+            delivery = replace(delivery, place=await self._direct_channel(delivery.place))
         ref = await self._already_posted(delivery) if delivery.attempt > 1 else None
         if ref is None:
             response = await self.client.chat_postMessage(
@@ -205,8 +212,7 @@ class SlackPoster:
         """A notice for an admin, as a direct message to ``delivery.place`` (a user id),
         once: a retry first looks in the conversation for the outbox row named in the
         metadata of what an earlier attempt posted."""
-        opened = await self.client.conversations_open(users=delivery.place)
-        channel = str(opened["channel"]["id"])
+        channel = await self._direct_channel(delivery.place)
         if delivery.attempt > 1:
             since = delivery.queued_at - LOOK_BACK
             found = await self._find(channel, since, NOTICE_TYPE, "row", delivery.row_id)
@@ -220,6 +226,12 @@ class SlackPoster:
             unfurl_media=False,
         )
         return message_ref(str(response["channel"]), str(response["ts"]))
+
+    async def _direct_channel(self, user: str) -> str:
+        """The direct message conversation between Tocsin and ``user`` (a user id);
+        conversations.open returns the same one every time."""
+        opened = await self.client.conversations_open(users=user)
+        return str(opened["channel"]["id"])
 
 
 def _findable(delivery: Delivery) -> dict[str, int]:
