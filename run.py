@@ -42,7 +42,7 @@ def check_config(paths: list[Path]) -> int:
 
 def _check_one(path: Path) -> int:
     from bot.settings import read_config
-    from monitors.rulefile import RuleFileInvalid
+    from monitors.rules.rulefile import RuleFileInvalid
 
     try:
         file_settings, rules = read_config(path)
@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         return backtest(args.backtest_config, args.data, args.metric, args.rule)
 
     from bot.settings import CannotStart, load_settings
-    from monitors.rulefile import RuleFileInvalid
+    from monitors.rules.rulefile import RuleFileInvalid
 
     try:
         settings = load_settings(args.config, args.port)

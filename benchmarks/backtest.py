@@ -32,7 +32,7 @@ from monitors.backtest.replay import replay, run_ticks
 from monitors.backtest.samples import read_samples
 from monitors.core import Core
 from monitors.formatting import iso
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 
 START = 1_800_000_000.0
 

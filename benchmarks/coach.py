@@ -19,8 +19,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from monitors.core import Core
-from monitors.rules import Rule
-from monitors.window import Sample
+from monitors.rules.schema import Rule
+from monitors.windows.store import Sample
 
 T0 = 1_800_000_000.0 - 1_800_000_000.0 % 3600
 WEEK = 7 * 86400

@@ -31,8 +31,8 @@ from bot.adapters.base import Delivery
 from bot.adapters.email import EmailAdapter
 from bot.adapters.webhook import WebhookAdapter
 from bot.settings import EmailConfig
-from monitors.cards import IncidentCard
 from monitors.destinations.network import AddressPolicy
+from monitors.incidents.cards import IncidentCard
 from monitors.routing import Destination
 
 SECRET = "benchmark-secret"

@@ -36,8 +36,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from monitors.anomaly.model import LEARNING
 from monitors.anomaly.store import ModelStore
 from monitors.core import Core
-from monitors.rules import Rule
-from monitors.window import Sample
+from monitors.rules.schema import Rule
+from monitors.windows.store import Sample
 from storage.db import Database
 from storage.models import AnomalyModelRow
 from storage.repositories import IncidentRepository, OutboxRepository

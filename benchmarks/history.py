@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from monitors.backtest.compare import backtest
 from monitors.backtest.history import STEP, SampleHistory, encode_block
 from monitors.backtest.history_source import HistorySource
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from storage.db import Database
 
 T0 = 1_800_000_000.0 - 1_800_000_000.0 % 3600

@@ -18,11 +18,11 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from monitors.sources.ingest import IngestSource
 from monitors.sources.pushed import parse_samples
-from monitors.window import Sample, WindowStore
-from monitors.window_journal import encode
+from monitors.windows.journal import encode
+from monitors.windows.store import Sample, WindowStore
 
 ROUTES = [f"/api/v1/resource{i}/{{id}}" for i in range(200)]
 STATUSES = ["200", "201", "404", "500", "503"]

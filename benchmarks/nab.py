@@ -37,7 +37,7 @@ from benchmarks.nab_score import (
 from bot.settings import read_config
 from monitors.backtest.replay import replay
 from monitors.backtest.samples import read_samples
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 
 ROOT = Path(__file__).resolve().parent.parent
 BOARD = [

@@ -1,5 +1,5 @@
 """How long after a restart the rules read correctly again, and what the window journal
-costs (monitors/window_journal.py).
+costs (monitors/windows/journal.py).
 
 Run: ``.venv/bin/python benchmarks/restart.py`` (about a minute; add
 ``--database-url postgresql+asyncpg://user@host/db`` for PostgreSQL: the script works
@@ -37,9 +37,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import T0, traffic  # the ingest benchmark's traffic
 
 from monitors.core import Core
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from monitors.sources.ingest import IngestSource
-from monitors.window import WindowStore
+from monitors.windows.store import WindowStore
 from storage.db import Database
 from storage.repositories import WindowJournalRepository
 

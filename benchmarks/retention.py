@@ -25,9 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from engine import scratch_database
 
 from monitors.core import Core
-from monitors.lifecycle import new_incident
-from monitors.rules import Rule
-from monitors.window import Sample
+from monitors.incidents.lifecycle import new_incident
+from monitors.rules.schema import Rule
+from monitors.windows.store import Sample
 from storage.repositories import (
     EventRepository,
     IncidentRepository,

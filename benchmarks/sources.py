@@ -34,7 +34,7 @@ from analytics_db import NOW, create_template, drop_database, dsn
 from prometheus_server import run_prometheus, serve_target
 
 from monitors.core import Core
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 
 RULES = 1000
 SHARED = 20

@@ -16,8 +16,8 @@ from bot.settings import read_config
 from monitors.backtest.replay import replay
 from monitors.backtest.samples import SampleFileError, read_samples
 from monitors.formatting import iso
-from monitors.rulefile import RuleFileInvalid
-from monitors.rules import Rule
+from monitors.rules.rulefile import RuleFileInvalid
+from monitors.rules.schema import Rule
 from monitors.wording import counted
 
 

@@ -17,8 +17,8 @@ from rich.text import Text
 from bot.service import Service, serve
 from bot.settings import Settings
 from monitors.actors import SYSTEM
-from monitors.rules import Rule
-from monitors.window import Sample
+from monitors.rules.schema import Rule
+from monitors.windows.store import Sample
 
 DEMO_RULE = Rule.model_validate(
     {

@@ -37,15 +37,15 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from monitors.deploys import DEFAULT_WINDOW as DEFAULT_DEPLOY_WINDOW
 from monitors.destinations.admin import DestinationOptions
 from monitors.destinations.network import AddressPolicy, IPNetwork, config_refusal
 from monitors.destinations.secrets import check_key
 from monitors.destinations.specs import email_address
+from monitors.incidents.deploys import DEFAULT_WINDOW as DEFAULT_DEPLOY_WINDOW
 from monitors.insight.report import NoiseReportConfig
 from monitors.retention import DEFAULT_RETENTION
 from monitors.routing import CONSOLE_TARGET, Destination, Platform, Routing, target
-from monitors.rulefile import (
+from monitors.rules.rulefile import (
     FILE,
     RuleFileError,
     RuleFileInvalid,
@@ -53,7 +53,7 @@ from monitors.rulefile import (
     parse_rules,
     validation_errors,
 )
-from monitors.rules import Duration, OffDuration, Rule
+from monitors.rules.schema import Duration, OffDuration, Rule
 from monitors.sources.events import EventType, parse_event_types
 from storage.db import DEFAULT_URL
 

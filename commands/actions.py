@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from commands.model import Command
 from commands.parser import TOKEN_PATTERN, CommandError, build
-from monitors.machine import Action
+from monitors.incidents.machine import Action
 
 PREFIX = "tocsin"
 SNOOZE_CHOICES: tuple[str, ...] = ("15m", "1h", "4h", "1d")

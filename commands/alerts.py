@@ -6,11 +6,11 @@ from commands.model import Command, Reply
 from commands.parser import SEVERITIES
 from commands.render import delivery_text, incident_table, timeline_text
 from monitors.actors import Actor
-from monitors.cards import incident_card
 from monitors.core import Core
 from monitors.durations import format_duration, parse_duration
 from monitors.formatting import short_time
-from monitors.lifecycle import how_it_resolves
+from monitors.incidents.cards import incident_card
+from monitors.incidents.lifecycle import how_it_resolves
 from monitors.wording import plural
 
 LIST_LIMIT = 25

@@ -18,7 +18,7 @@ from monitors.backtest.compare import MAX_DAYS
 from monitors.core import Core
 from monitors.insight.proposals import Applied, Change
 from monitors.insight.words import coaching_text
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 
 STATS_DAYS = 7
 

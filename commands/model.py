@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from monitors.actors import Actor
-from monitors.cards import IncidentCard
+from monitors.incidents.cards import IncidentCard
 
 if TYPE_CHECKING:
     from commands.actions import Choice

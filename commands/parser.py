@@ -25,9 +25,9 @@ from monitors.backtest.compare import MAX_DAYS as BACKTEST_DAYS
 from monitors.destinations.specs import email_address
 from monitors.durations import format_duration, parse_duration
 from monitors.insight.stats import MAX_DAYS as STATS_DAYS
-from monitors.matchers import Matcher, format_matchers, parse_matchers
 from monitors.quiet_hours import parse_clock, parse_timezone
-from monitors.rules import LEVELS, NAME_PATTERN
+from monitors.rules.matchers import Matcher, format_matchers, parse_matchers
+from monitors.rules.schema import LEVELS, NAME_PATTERN
 
 __all__ = [
     "COMMANDS",

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from commands.render_rule import thresholds_text
-from monitors.cards import status_text
 from monitors.durations import format_duration
 from monitors.formatting import format_value, short_time, snapshot_style
-from monitors.incident_actions import DeliveryState
-from monitors.rules import Rule
+from monitors.incidents.actions import DeliveryState
+from monitors.incidents.cards import status_text
+from monitors.rules.schema import Rule
 from monitors.sources.fields import reads_over_window
 from monitors.wording import counted
 from storage.models import IncidentEventRow, IncidentRow, SilenceRow

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from monitors.formatting import CHANGE, SHARE, value_style
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from monitors.sources.fields import SOURCE_FIELDS, SOURCES
 
 OFF = {"cooldown": "0 (never reopens)", "repeat_interval": "0 (no reminders)"}

@@ -16,8 +16,8 @@ from commands.render_rule import number_text
 from monitors.actors import Actor
 from monitors.core import Core
 from monitors.durations import DurationError, format_duration, parse_duration
-from monitors.rule_admin import RuleInvalid
-from monitors.rules import LEVELS, Rule
+from monitors.rules.admin import RuleInvalid
+from monitors.rules.schema import LEVELS, Rule
 
 THRESHOLDS, WINDOW, INTERVAL, BREACHES, NORMALS, ENABLED = (
     "thresholds",

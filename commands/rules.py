@@ -11,13 +11,13 @@ from commands.render_rule import number_text, rule_text, threshold_unit, value_t
 from commands.rule_form import rule_form
 from monitors.actors import Actor
 from monitors.backtest.compare import MAX_DAYS
-from monitors.cards import incident_card
 from monitors.core import Core
 from monitors.formatting import short_time
+from monitors.incidents.cards import incident_card
 from monitors.insight.proposals import Change
 from monitors.insight.words import no_history
-from monitors.rulebook import FILE, SAVED, RuleOrigin
-from monitors.rules import Rule
+from monitors.rules.rulebook import FILE, SAVED, RuleOrigin
+from monitors.rules.schema import Rule
 from monitors.wording import counted
 
 

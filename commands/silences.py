@@ -8,7 +8,7 @@ from monitors.actors import Actor
 from monitors.core import Core
 from monitors.durations import parse_duration
 from monitors.formatting import short_time
-from monitors.matchers import parse_matchers
+from monitors.rules.matchers import parse_matchers
 from monitors.wording import counted
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from monitors.cards import SEVERITY_COLORS, IncidentCard
+from monitors.incidents.cards import SEVERITY_COLORS, IncidentCard
 from storage.db import Database
 from storage.repositories import OutboxRepository
 from storage.vocabulary import EventKind

@@ -11,38 +11,38 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from monitors.admin_notices import queue_notices
-from monitors.announce import Announcer
 from monitors.anomaly.store import ModelStore
 from monitors.backtest.compare import MAX_DAYS, BacktestReport, backtest
 from monitors.backtest.history import SampleHistory
-from monitors.baselines import Baselines
-from monitors.delivery_health import DeliveryHealth
-from monitors.deploys import DEFAULT_WINDOW as DEFAULT_DEPLOY_WINDOW
-from monitors.deploys import DeployCorrelation
 from monitors.destinations.admin import DestinationAdmin, DestinationOptions
 from monitors.destinations.quiet import DestinationDigests
 from monitors.engine import Engine, SeriesCache
-from monitors.event_intake import EventIntake
-from monitors.incident_actions import IncidentActions
+from monitors.health.delivery import DeliveryHealth
+from monitors.health.self_monitor import SelfMonitor
+from monitors.incidents.actions import IncidentActions
+from monitors.incidents.announce import Announcer
+from monitors.incidents.deploys import DEFAULT_WINDOW as DEFAULT_DEPLOY_WINDOW
+from monitors.incidents.deploys import DeployCorrelation
+from monitors.incidents.event_intake import EventIntake
+from monitors.incidents.timers import Timers
 from monitors.insight.coach import Coaching, coach, rule_incidents
 from monitors.insight.proposals import Proposals
 from monitors.insight.report import NoiseReport, NoiseReportConfig
 from monitors.insight.stats import IncidentStats, incident_stats
 from monitors.retention import DEFAULT_RETENTION, Retention
 from monitors.routing import Routing
-from monitors.rule_admin import RuleAdmin
-from monitors.rulebook import RuleBook
-from monitors.rules import Rule
+from monitors.rules.admin import RuleAdmin
+from monitors.rules.baselines import Baselines
+from monitors.rules.rulebook import RuleBook
+from monitors.rules.schema import Rule
 from monitors.scheduler import Scheduler
-from monitors.self_monitor import SelfMonitor
 from monitors.silence_admin import SilenceAdmin
 from monitors.sources.env import Environment
 from monitors.sources.events import DEFAULT_EVENT_TYPES, EventType
 from monitors.sources.registry import build_sources, close_sources
 from monitors.subscriptions.admin import SubscriptionAdmin
-from monitors.timers import Timers
-from monitors.window import Sample, WindowStore
-from monitors.window_journal import WindowJournal
+from monitors.windows.journal import WindowJournal
+from monitors.windows.store import Sample, WindowStore
 from storage.db import Database
 
 MIN_STORE_WINDOW = 7200.0

@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from monitors.cards import SEVERITY_COLORS, IncidentCard, incident_title
+from monitors.incidents.cards import SEVERITY_COLORS, IncidentCard, incident_title
 from monitors.quiet_hours import parse_clock, parse_timezone
 from storage.db import Database
 from storage.models import IncidentRow

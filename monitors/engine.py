@@ -15,16 +15,16 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from monitors import lifecycle
 from monitors.actors import AUTO, SYSTEM_NAME
-from monitors.announce import Announcer, Journal
 from monitors.anomaly.model import Judgement
 from monitors.anomaly.store import ModelStore
-from monitors.baselines import Baselines
-from monitors.deploys import Deploy, DeployCorrelation
 from monitors.formatting import CHANGE, format_value, value_style
-from monitors.lifecycle import new_incident
-from monitors.machine import (
+from monitors.health.sources import Endpoint, endpoints, incident_values, tracked
+from monitors.incidents import lifecycle
+from monitors.incidents.announce import Announcer, Journal
+from monitors.incidents.deploys import Deploy, DeployCorrelation
+from monitors.incidents.lifecycle import new_incident
+from monitors.incidents.machine import (
     SOURCE_SERIES,
     Effect,
     Kind,
@@ -36,10 +36,10 @@ from monitors.machine import (
     step,
     track_source,
 )
-from monitors.rules import Rule
-from monitors.source_health import Endpoint, endpoints, incident_values, tracked
+from monitors.rules.baselines import Baselines
+from monitors.rules.schema import Rule
+from monitors.rules.thresholds import classify
 from monitors.sources.base import RuleReading, SeriesValue, Source, series_key
-from monitors.thresholds import classify
 from monitors.wording import ordinal
 from storage.db import Database
 from storage.models import IncidentRow, SeriesStateRow
@@ -281,7 +281,7 @@ class Engine:
     def _endpoint_health(
         self, rules: Sequence[Rule], readings: dict[str, RuleReading], changes: list[Change]
     ) -> set[str]:
-        """Track each endpoint's health (see monitors.source_health), appending its
+        """Track each endpoint's health (see monitors.health.sources), appending its
         changes; returns the rules whose endpoint failed as a whole this tick."""
         down_together: set[str] = set()
         for point in endpoints(rules, readings):

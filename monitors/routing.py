@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from monitors.destinations.specs import WebhookSpec, recipients
 from monitors.digests import DigestSchedule, parse_digest
 from monitors.quiet_hours import QuietHours
-from monitors.rules import LEVELS, Count
+from monitors.rules.schema import LEVELS, Count
 
 
 class Platform(StrEnum):

@@ -20,16 +20,16 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from monitors.backtest.history import SampleHistory
-from monitors.baselines import Baselines
 from monitors.destinations.quiet import DestinationDigests
 from monitors.engine import Engine
+from monitors.health.self_monitor import Lag, SelfMonitor
+from monitors.incidents.timers import Timers
 from monitors.insight.report import NoiseReport
 from monitors.retention import Retention
-from monitors.rulebook import RuleBook
-from monitors.rules import Rule
-from monitors.self_monitor import Lag, SelfMonitor
-from monitors.timers import Timers
-from monitors.window_journal import WindowJournal
+from monitors.rules.baselines import Baselines
+from monitors.rules.rulebook import RuleBook
+from monitors.rules.schema import Rule
+from monitors.windows.journal import WindowJournal
 
 log = logging.getLogger(__name__)
 SHARD_SIZE = 1000
@@ -153,7 +153,7 @@ class Scheduler:
     def evaluate_soon(self, metrics: Iterable[str]) -> None:
         """Samples of ``metrics`` were pushed: evaluate the rules that read them now
         rather than at their next tick, so a regression counts as soon as it shows (the
-        machine keeps counted readings an interval apart: monitors.machine.spacing_for).
+        machine keeps counted readings an interval apart: monitors.incidents.machine.spacing_for).
         Pushes within EARLY_DELAY are gathered; a rule is evaluated so at most once
         per EARLY_GAP."""
         if self._stopping:

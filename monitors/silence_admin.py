@@ -1,6 +1,6 @@
 """Silences: label matchers with a start and an end, for maintenance. They suppress
 notifications, never evaluation; what is still firing when one ends is announced
-(see monitors.timers)."""
+(see monitors.incidents.timers)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from monitors.actors import Actor
 from monitors.durations import format_duration
 from monitors.errors import ActionError, Invalid, NotFound
-from monitors.matchers import format_matchers, parse_matchers
-from monitors.rule_admin import require_admin
+from monitors.rules.admin import require_admin
+from monitors.rules.matchers import format_matchers, parse_matchers
 from storage.db import Database
 from storage.models import SilenceRow
 from storage.repositories import AuditRepository, SilenceRepository

@@ -16,11 +16,11 @@ from sqlalchemy import select
 from commands.dispatch import handle
 from commands.model import Reply
 from monitors.actors import ADMIN, Actor
-from monitors.cards import IncidentCard
 from monitors.core import Core
+from monitors.incidents.cards import IncidentCard
 from monitors.mentions import plain
-from monitors.rules import Rule
-from monitors.window import Sample
+from monitors.rules.schema import Rule
+from monitors.windows.store import Sample
 from storage.db import Database
 from storage.models import Base, IncidentRow
 from storage.repositories import AuditRepository

@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from bot.service import Service
 from bot.settings import DiscordConfig, Settings
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from storage.models import IncidentRow, MessageRow, OutboxRow
 
 METRIC = "http.request.duration_ms"

@@ -8,9 +8,9 @@ from sqlalchemy import select
 from monitors.actors import ADMIN, Actor
 from monitors.core import Core
 from monitors.routing import Destination, Routing
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from monitors.sources.base import RuleReading
-from monitors.window import Sample
+from monitors.windows.store import Sample
 from storage.models import IncidentRow, OutboxRow
 
 ALICE = Actor("alice", "alice", "console", frozenset({ADMIN}))

@@ -13,7 +13,7 @@ from bot.http.app import build_app
 from bot.http.server import start_server, stop_server
 from bot.metrics import Metrics
 from monitors.core import Core
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 
 TOKEN = "s3cret-token"
 SLOW_API = Rule.model_validate(

@@ -17,7 +17,7 @@ from fake_slack import ADMIN, BOT_TOKEN, SIGNING_SECRET, FakeSlack, SlackClient,
 from bot.adapters.console import ConsoleAdapter
 from bot.service import Service
 from bot.settings import Settings, SlackConfig
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from storage.models import IncidentRow
 
 LATENCY = Rule.model_validate(

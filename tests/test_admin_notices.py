@@ -14,7 +14,7 @@ from slack_harness import LATENCY, slack_world
 from bot.settings import SlackConfig
 from monitors.actors import ADMIN as ADMIN_ROLE
 from monitors.actors import Actor
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 
 ALICE = Actor(id="U0ADMIN", name="alice", surface="slack", roles=frozenset({ADMIN_ROLE}))
 OTHER_ADMIN = "U0OTHER"

@@ -16,8 +16,8 @@ from monitors.backtest.replay import replay
 from monitors.backtest.samples import SampleSet
 from monitors.core import Core
 from monitors.formatting import iso
-from monitors.rules import Rule
-from monitors.window import Sample
+from monitors.rules.schema import Rule
+from monitors.windows.store import Sample
 from storage.models import IncidentRow
 
 T0 = datetime(2027, 1, 15, 8, 0, tzinfo=UTC).timestamp()

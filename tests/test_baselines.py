@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from engine_helpers import ALICE
 
-from monitors.baselines import HOUR
 from monitors.core import Core
-from monitors.rules import Rule
+from monitors.rules.baselines import HOUR
+from monitors.rules.schema import Rule
 
 RULE = Rule.model_validate(
     {

@@ -31,7 +31,7 @@ from tls_helpers import certificate
 
 from bot.settings import read_config
 from monitors.core import Core
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from monitors.sources.base import RuleReading, SeriesValue
 from monitors.sources.env import Environment
 from monitors.sources.events import parse_event_types

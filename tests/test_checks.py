@@ -1,4 +1,4 @@
-"""What to check first: every rule of the catalogue has a list (monitors/checks.yaml, by
+"""What to check first: every rule of the catalogue has a list (monitors/rules/checks.yaml, by
 what the rule reads), a rule's own ``checks`` replace it, the card shows it with the
 runbook while the incident is open, and bad lists are refused with nothing saved."""
 
@@ -11,8 +11,8 @@ from command_helpers import ALICE, RULES, SLOW_API, fields, ok, open_one
 from http_harness import serve
 
 from bot.settings import read_config
-from monitors.checks import checks_for, entry_for, table
-from monitors.rules import Rule
+from monitors.rules.checks import checks_for, entry_for, table
+from monitors.rules.schema import Rule
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "config" / "examples"
 CATALOGUE = [
@@ -23,7 +23,7 @@ CATALOGUE = [
 @pytest.mark.parametrize(("file", "rule"), CATALOGUE, ids=[r.name for _, r in CATALOGUE])
 def test_every_catalogue_rule_has_first_checks(file, rule):
     entry = entry_for(rule.to_json())
-    assert entry is not None, f"{file}: {rule.name} has no entry in monitors/checks.yaml"
+    assert entry is not None, f"{file}: {rule.name} has no entry in monitors/rules/checks.yaml"
     assert 2 <= len(checks_for(rule.to_json())) <= 5
 
 

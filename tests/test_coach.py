@@ -19,8 +19,8 @@ from bot.delivery.dispatcher import Dispatcher
 from monitors.core import Core
 from monitors.insight.coach import candidates
 from monitors.insight.report import NoiseReport, NoiseReportConfig, due
-from monitors.rules import Rule
-from monitors.window import Sample
+from monitors.rules.schema import Rule
+from monitors.windows.store import Sample
 from storage.models import OutboxRow, ReportRow
 
 MINUTE = 60.0

@@ -7,8 +7,8 @@ import pytest
 from command_helpers import ALICE, ok, open_one, refused, set_rule, snapshot
 
 from commands.help import help_text
-from monitors.matchers import Matcher, parse_matchers
-from monitors.timers import Timers
+from monitors.incidents.timers import Timers
+from monitors.rules.matchers import Matcher, parse_matchers
 from storage.repositories import AuditRepository, OutboxRepository
 
 HUGE = "9" * 400  # float("9" * 400) is inf

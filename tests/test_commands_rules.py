@@ -20,7 +20,7 @@ from command_helpers import (
 )
 
 from monitors.core import Core
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 
 THRESHOLDS = {"warning": 500.0, "critical": 2000.0}
 

@@ -15,7 +15,7 @@ from bot.adapters.console import ConsoleAdapter, console_actor, reply_renderable
 from bot.delivery.dispatcher import Dispatcher
 from commands.dispatch import handle
 from commands.model import Reply
-from monitors.cards import IncidentCard
+from monitors.incidents.cards import IncidentCard
 from storage.repositories import MessageRepository
 
 CARD = IncidentCard(

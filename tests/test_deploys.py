@@ -10,9 +10,9 @@ import pytest
 from http_harness import Api, serve
 
 from bot.settings import read_config
-from monitors.cards import incident_card
-from monitors.rulefile import RuleFileInvalid
-from monitors.rules import Rule
+from monitors.incidents.cards import incident_card
+from monitors.rules.rulefile import RuleFileInvalid
+from monitors.rules.schema import Rule
 from storage.repositories import IncidentRepository
 
 API_RULE = Rule.model_validate(

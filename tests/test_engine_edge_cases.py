@@ -10,10 +10,10 @@ import pytest
 from command_helpers import fields
 from engine_helpers import ALICE, RULE, FailingSource, incidents, open_core, outbox, tick
 
-from monitors.cards import incident_card
 from monitors.core import Core
+from monitors.incidents.cards import incident_card
 from monitors.mentions import plain
-from monitors.window import Sample
+from monitors.windows.store import Sample
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from monitors.core import Core
-from monitors.machine import (
+from monitors.incidents.machine import (
     Effect,
     Kind,
     Policy,
@@ -16,8 +16,8 @@ from monitors.machine import (
     spacing_for,
     step,
 )
-from monitors.rules import Rule
-from monitors.window import Sample
+from monitors.rules.schema import Rule
+from monitors.windows.store import Sample
 
 BREACH = Reading(Kind.BREACH, 900.0, "warning", 500.0)
 NORMAL = Reading(Kind.NORMAL, 100.0)

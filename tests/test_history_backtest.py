@@ -15,9 +15,9 @@ from monitors.backtest.history import KEEP, STEP, SampleHistory, decode_block, e
 from monitors.backtest.history_source import HistorySource
 from monitors.backtest.memory import ReplayedIncident
 from monitors.core import Core
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from monitors.sources.ingest import IngestSource
-from monitors.window import Sample, WindowStore
+from monitors.windows.store import Sample, WindowStore
 from storage.db import Database
 from storage.models import AuditRow, SampleHistoryRow
 

@@ -8,7 +8,7 @@ import orjson
 import pytest
 
 from monitors.sources.pushed import IngestError, parse_samples
-from monitors.window import Sample
+from monitors.windows.store import Sample
 
 NOW = 1_800_000_000.0
 

@@ -8,11 +8,11 @@ from typing import Any
 import orjson
 import pytest
 
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from monitors.sources.base import SeriesValue
 from monitors.sources.ingest import IngestSource
 from monitors.sources.pushed import IngestError, parse_samples
-from monitors.window import Sample, WindowStore
+from monitors.windows.store import Sample, WindowStore
 
 NOW = 1_800_000_000.0
 GOOD = {"metric": "http.duration", "value": 12.5, "labels": {"route": "/a"}}

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitors.matchers import Matcher, MatcherError, format_matchers, parse_matchers
+from monitors.rules.matchers import Matcher, MatcherError, format_matchers, parse_matchers
 
 
 def test_each_operator() -> None:

@@ -15,7 +15,7 @@ import pytest
 from http_harness import serve
 
 from bot.middleware import Pusher, TocsinASGIMiddleware, TocsinWSGIMiddleware
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 
 LATENCY = Rule.model_validate(
     {

@@ -15,7 +15,7 @@ from commands.model import Command
 from commands.parser import CommandError, build
 from monitors import mentions
 from monitors.actors import ADMIN, Actor
-from monitors.machine import Action
+from monitors.incidents.machine import Action
 from monitors.routing import CONSOLE_TARGET, Destination, Routing
 from storage.models import IncidentEventRow, OutboxRow
 
@@ -130,7 +130,7 @@ def test_a_destination_must_name_a_real_place(spec, says):
 
 async def test_a_rule_posts_to_its_destinations_and_nowhere_else(database_url, clock):
     from monitors.core import Core
-    from monitors.rules import Rule
+    from monitors.rules.schema import Rule
 
     routing = Routing({"payments-team": Destination(slack="C0PAYMENTS")}, ("slack:C0ALERTS",))
     base = {"metric": "latency", "aggregate": "avg", "window": "30s", "interval": "10s"}

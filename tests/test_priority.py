@@ -8,7 +8,7 @@ import pytest
 from command_helpers import RULES, fields, incident_for, ok, push_and_tick
 from http_harness import serve
 
-from monitors.priority import priority_of
+from monitors.incidents.priority import priority_of
 from storage.vocabulary import Priority
 
 

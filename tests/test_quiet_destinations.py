@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from monitors.quiet_hours import QuietHours
 from monitors.routing import Destination
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from storage.models import HeldRow, OutboxRow
 
 PARIS_NIGHT = QuietHours(start="22:00", end="07:00", timezone="Europe/Paris")

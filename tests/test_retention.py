@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from monitors.lifecycle import new_incident
+from monitors.incidents.lifecycle import new_incident
 from monitors.retention import Retention
 from storage.db import Database
 from storage.models import (

@@ -24,8 +24,8 @@ from commands.dispatch import handle
 from commands.model import Reply
 from monitors.core import Core
 from monitors.insight.proposals import EXPIRES_AFTER
-from monitors.rules import Rule
-from monitors.window import Sample
+from monitors.rules.schema import Rule
+from monitors.windows.store import Sample
 
 DAY = 86400.0
 

@@ -9,7 +9,7 @@ import pytest
 
 from bot.settings import read_config
 from commands.render_rule import rule_text
-from monitors.rules import Rule, series_identity
+from monitors.rules.schema import Rule, series_identity
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "config" / "examples"
 CATALOGUE = [rule for path in sorted(EXAMPLES.glob("*.yaml")) for rule in read_config(path)[1]]

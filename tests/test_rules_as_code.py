@@ -26,7 +26,7 @@ from bot.service import Service
 from bot.settings import Settings
 from monitors.core import Core
 from monitors.mentions import plain
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from storage.repositories import RuleRepository
 
 

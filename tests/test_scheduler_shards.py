@@ -7,8 +7,8 @@ import asyncio
 from sqlalchemy import select
 
 from monitors.core import Core
-from monitors.rules import Rule
-from monitors.window import Sample
+from monitors.rules.schema import Rule
+from monitors.windows.store import Sample
 from storage.models import SeriesStateRow
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from bot.settings import load_settings
 from monitors.core import Core
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from monitors.sources.base import RuleReading
 
 CONFIG = """

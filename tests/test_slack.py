@@ -21,7 +21,7 @@ from bot.adapters.console import ConsoleAdapter
 from bot.settings import SlackConfig
 from monitors.actors import ADMIN as ADMIN_ROLE
 from monitors.actors import Actor
-from monitors.cards import RESOLVED_COLOR, SEVERITY_COLORS
+from monitors.incidents.cards import RESOLVED_COLOR, SEVERITY_COLORS
 from monitors.routing import Destination
 from storage.repositories import MessageRepository
 from storage.vocabulary import IncidentStatus

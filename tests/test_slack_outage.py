@@ -13,7 +13,7 @@ from sqlalchemy import update
 
 from monitors.actors import ADMIN as ADMIN_ROLE
 from monitors.actors import Actor
-from monitors.delivery_health import RULE as DELIVERY_RULE
+from monitors.health.delivery import RULE as DELIVERY_RULE
 from storage.models import OutboxRow
 from storage.vocabulary import IncidentStatus
 

@@ -20,10 +20,10 @@ from bot.http.app import build_app
 from bot.http.server import start_server, stop_server
 from bot.metrics import Metrics
 from monitors.core import Core
-from monitors.rules import Rule
-from monitors.self_monitor import BEHIND_RULE, Lag
+from monitors.health.self_monitor import BEHIND_RULE, Lag
+from monitors.rules.schema import Rule
 from monitors.sources.base import RuleReading
-from monitors.window import Sample
+from monitors.windows.store import Sample
 
 
 @dataclass

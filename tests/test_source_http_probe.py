@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 from tls_helpers import certificate
 
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from monitors.sources.base import RuleReading
 from monitors.sources.http_probe import HttpProbeSource
 

@@ -14,7 +14,7 @@ from engine_helpers import incidents
 from prometheus_server import SCRAPE_INTERVAL
 
 from monitors.core import Core
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from monitors.sources.base import RuleReading
 from monitors.sources.env import Environment
 from monitors.sources.prometheus import PrometheusSource

@@ -12,7 +12,7 @@ import pytest
 import redis
 from private_redis import private_redis
 
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from monitors.sources.base import RuleReading
 from monitors.sources.redis import RedisSource
 

@@ -11,7 +11,7 @@ from analytics_db import NOW, execute, slow_requests
 from engine_helpers import incidents
 
 from monitors.core import Core
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from monitors.sources.base import RuleReading
 from monitors.sources.env import Environment
 from monitors.sources.sql import SqlSource

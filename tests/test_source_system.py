@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from monitors.sources.base import RuleReading
 from monitors.sources.system import GB, SystemSource
 

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from monitors.machine import (
+from monitors.incidents.machine import (
     ACKNOWLEDGED,
     OPEN,
     RESOLVED,

@@ -11,7 +11,7 @@ from dataclasses import replace
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitors.machine import (
+from monitors.incidents.machine import (
     Effect,
     Kind,
     Policy,

@@ -14,7 +14,7 @@ from slack_harness import slack_world
 
 from monitors.core import Core
 from monitors.insight.stats import percentile
-from monitors.window import Sample
+from monitors.windows.store import Sample
 
 DAY = 86400.0
 

@@ -8,7 +8,7 @@ import random
 import pytest
 from ddsketch import DDSketch
 
-from monitors.window import RAW_CAP, Sample, WindowStore
+from monitors.windows.store import RAW_CAP, Sample, WindowStore
 
 NOW = 1_800_000_000.0
 HTTP = "http.duration"

@@ -10,8 +10,8 @@ from engine_helpers import incidents, open_core, tick
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from monitors.window import RAW_CAP, Sample, WindowStore
-from monitors.window_journal import decode, encode
+from monitors.windows.journal import decode, encode
+from monitors.windows.store import RAW_CAP, Sample, WindowStore
 from storage.models import WindowJournalRow
 from storage.repositories import WindowJournalRepository
 

@@ -21,8 +21,8 @@ from bot.adapters.base import Delivery
 from commands.actions import card_buttons
 from commands.model import Reply
 from monitors.actors import ADMIN, Actor, person_name
-from monitors.cards import IncidentCard
-from monitors.machine import Action
+from monitors.incidents.cards import IncidentCard
+from monitors.incidents.machine import Action
 from monitors.mentions import plain
 from monitors.routing import Platform
 

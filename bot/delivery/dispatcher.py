@@ -27,7 +27,7 @@ from typing import Protocol
 
 from bot.adapters.base import ChatAdapter, Delivery, DeliveryError, MessageLinks
 from bot.delivery.messages import MessagePlanner, Plan, Route, capped_card
-from monitors.cards import IncidentCard
+from monitors.incidents.cards import IncidentCard
 from monitors.routing import Platform, split_target
 from monitors.subscriptions.model import delivered_by
 from storage.db import Database
@@ -54,7 +54,7 @@ def backoff(attempts: int, rng: Callable[[], float] = random.random) -> float:
 
 
 class HealthObserver(Protocol):
-    """Told how each delivery went (monitors.delivery_health.DeliveryHealth)."""
+    """Told how each delivery went (monitors.health.delivery.DeliveryHealth)."""
 
     async def failed(self, target: str, error: str, permanent: bool) -> None: ...
 

@@ -10,8 +10,8 @@ from collections.abc import Callable, Sequence
 from typing import Protocol, runtime_checkable
 
 from bot.adapters.base import ChatAdapter, Delivery, DeliveryError
-from monitors.cards import IncidentCard
 from monitors.destinations.admin import TEST_EVENT, TestAnswer
+from monitors.incidents.cards import IncidentCard
 from monitors.routing import split_target
 
 log = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ from bot.http.common import (
 from bot.http.serialize import incident_detail_json, incident_json
 from monitors.durations import parse_duration
 from monitors.errors import Invalid
-from monitors.rules import LEVELS
+from monitors.rules.schema import LEVELS
 
 STATUSES = ("open", "acknowledged", "resolved", "all")
 DEFAULT_LIMIT = 50

@@ -11,7 +11,7 @@ from bot.http.common import CORE, api_actor, days_param, json_response, read_obj
 from bot.http.serialize import backtest_json, rule_json
 from monitors.backtest.compare import MAX_DAYS
 from monitors.core import Core
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 
 
 def _spec(body: dict[str, Any]) -> dict[str, Any]:

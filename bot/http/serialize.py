@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from monitors.backtest.compare import BacktestReport
-from monitors.cards import CHECKED_KINDS
-from monitors.checks import checks_for
 from monitors.durations import format_duration
 from monitors.formatting import iso
-from monitors.incident_actions import DeliveryState
+from monitors.incidents.actions import DeliveryState
+from monitors.incidents.cards import CHECKED_KINDS
 from monitors.mentions import plain
-from monitors.rulebook import FILE, OVERRIDE, RuleOrigin
-from monitors.rules import Rule
+from monitors.rules.checks import checks_for
+from monitors.rules.rulebook import FILE, OVERRIDE, RuleOrigin
+from monitors.rules.schema import Rule
 from storage.models import IncidentEventRow, IncidentRow, SilenceRow
 
 

@@ -9,7 +9,7 @@ import hashlib
 import json
 
 from monitors.anomaly.model import Judgement, SeriesModel
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from storage.db import Database
 from storage.repositories import AnomalyModelRepository
 

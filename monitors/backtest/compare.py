@@ -16,14 +16,14 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from monitors.announce import Announcer
 from monitors.anomaly.store import ModelStore
 from monitors.backtest.history import STEP, SampleHistory, SeriesHistory
 from monitors.backtest.history_source import HistorySource
 from monitors.backtest.memory import MemorySink, ReplayedIncident
-from monitors.baselines import Baselines
 from monitors.engine import Engine, SeriesCache
-from monitors.rules import Rule
+from monitors.incidents.announce import Announcer
+from monitors.rules.baselines import Baselines
+from monitors.rules.schema import Rule
 
 DAY = 86400.0
 MAX_DAYS = 7

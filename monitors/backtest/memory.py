@@ -12,8 +12,8 @@ from typing import Any
 
 from monitors.engine import Change, Key
 from monitors.formatting import iso
-from monitors.machine import Effect, SeriesState
-from monitors.rules import level_rank
+from monitors.incidents.machine import Effect, SeriesState
+from monitors.rules.schema import level_rank
 
 
 @dataclass

@@ -19,15 +19,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from monitors.announce import Announcer
 from monitors.anomaly.store import ModelStore
 from monitors.backtest.memory import MemorySink, ReplayedIncident
 from monitors.backtest.samples import SampleSet
-from monitors.baselines import Baselines
 from monitors.engine import Engine, SeriesCache
-from monitors.rules import Rule
+from monitors.incidents.announce import Announcer
+from monitors.rules.baselines import Baselines
+from monitors.rules.schema import Rule
 from monitors.sources.ingest import IngestSource
-from monitors.window import WindowStore
+from monitors.windows.store import WindowStore
 from storage.db import Database
 
 BASELINE_FLUSH = 300.0

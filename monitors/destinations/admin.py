@@ -17,8 +17,6 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 
 from monitors.actors import Actor
-from monitors.announce import Announcer
-from monitors.cards import TEST_COLOR, IncidentCard
 from monitors.destinations.network import (
     AddressPolicy,
     AddressRefused,
@@ -29,11 +27,13 @@ from monitors.destinations.network import (
 )
 from monitors.destinations.secrets import SecretBox, SecretUnreadable
 from monitors.errors import ActionError, Invalid, NotFound
+from monitors.incidents.announce import Announcer
+from monitors.incidents.cards import TEST_COLOR, IncidentCard
 from monitors.routing import CONSOLE_DESTINATION, CONSOLE_TARGET, Destination
-from monitors.rule_admin import require_admin
-from monitors.rulebook import RuleBook
-from monitors.rulefile import validation_errors
-from monitors.rules import NAME_PATTERN
+from monitors.rules.admin import require_admin
+from monitors.rules.rulebook import RuleBook
+from monitors.rules.rulefile import validation_errors
+from monitors.rules.schema import NAME_PATTERN
 from storage.db import Database
 from storage.repositories import AuditRepository, DestinationRepository
 

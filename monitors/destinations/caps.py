@@ -15,7 +15,7 @@ KEY = "destination"
 
 
 def with_destination_caps(routing: Routing, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``rows`` (see monitors.announce.Announcer.rows), each to a capped place carrying
+    """``rows`` (see monitors.incidents.announce.Announcer.rows), each to a capped place carrying
     its destination's cap. Rows share their payload, so a capped row gets its own copy."""
     if not any(d.max_per_hour for d in routing.destinations.values()):
         return rows

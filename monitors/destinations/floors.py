@@ -21,7 +21,7 @@ def admitted(routing: Routing, row: dict[str, Any]) -> bool:
 async def hold_below_floor(
     session: AsyncSession, routing: Routing, rows: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
-    """``rows`` (see monitors.announce.Announcer.rows) without those to places whose
+    """``rows`` (see monitors.incidents.announce.Announcer.rows) without those to places whose
     floor the incident is below and which have not shown the incident yet."""
     below = {index for index, row in enumerate(rows) if not admitted(routing, row)}
     if not below:

@@ -30,7 +30,7 @@ from storage.db import Database
 from storage.repositories import HeldRepository, OutboxRepository
 
 if TYPE_CHECKING:
-    from monitors.announce import Announcer
+    from monitors.incidents.announce import Announcer
 
 PREFIX = "destination:"
 ORPHANS = DigestSchedule("hourly")
@@ -56,7 +56,7 @@ def _policy(routing: Routing, row: dict[str, Any]) -> list[tuple[str, Destinatio
 async def hold_while_quiet(
     session: AsyncSession, routing: Routing, rows: list[dict[str, Any]], now: float
 ) -> list[dict[str, Any]]:
-    """``rows`` (see monitors.announce.Announcer.rows) without those held for a quiet
+    """``rows`` (see monitors.incidents.announce.Announcer.rows) without those held for a quiet
     destination's digest (see the module's docstring); the held are recorded."""
     if not any(d.has_quiet for d in routing.destinations.values()):
         return rows

@@ -23,8 +23,8 @@ from monitors.backtest.memory import ReplayedIncident
 from monitors.durations import format_duration
 from monitors.errors import ActionError
 from monitors.insight.stats import RuleStats, rule_stats
-from monitors.rule_admin import RuleAdmin
-from monitors.rules import Rule
+from monitors.rules.admin import RuleAdmin
+from monitors.rules.schema import Rule
 from storage.db import Database
 from storage.repositories import StatsRepository
 from storage.repositories.stats import IncidentTimes

@@ -22,9 +22,9 @@ from monitors.actors import Actor
 from monitors.durations import format_duration
 from monitors.errors import Invalid, NotFound
 from monitors.formatting import short_time
-from monitors.rule_admin import RuleAdmin, require_admin
-from monitors.rulebook import file_version
-from monitors.rules import Rule
+from monitors.rules.admin import RuleAdmin, require_admin
+from monitors.rules.rulebook import file_version
+from monitors.rules.schema import Rule
 from storage.db import Database
 from storage.models import ProposalRow
 from storage.repositories import ProposalRepository

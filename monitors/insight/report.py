@@ -22,9 +22,9 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from monitors.announce import Announcer
-from monitors.cards import SEVERITY_COLORS, IncidentCard
 from monitors.formatting import short_time
+from monitors.incidents.announce import Announcer
+from monitors.incidents.cards import SEVERITY_COLORS, IncidentCard
 from monitors.insight.coach import NOISY_MIN, NOISY_SHARE, Coaching
 from monitors.insight.stats import IncidentStats
 from monitors.insight.words import coaching_text

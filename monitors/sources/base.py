@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 
 LabelSet = tuple[tuple[str, str], ...]
 """Sorted (label, value) pairs naming one series of a rule (its ``group_by`` labels)."""

@@ -4,10 +4,10 @@ the checks on what is pushed.
 An event type either **opens** an incident (it has a ``severity``), **resolves** the
 incident another type opened (``resolves: circuit_breaker_opened``), or is only
 **recorded** (``record_only: true``: kept in the database for correlation; the shipped
-``deploy`` type is one, see monitors/deploys.py). An opening and its resolving event
+``deploy`` type is one, see monitors/incidents/deploys.py). An opening and its resolving event
 pair up on the event's labels (all of them, or the type's ``group_by``). The types are
 configuration (``event_types:`` in the config file, over :data:`DEFAULT_EVENT_TYPES`);
-monitors/event_intake.py acts on them."""
+monitors/incidents/event_intake.py acts on them."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from monitors.rulefile import RuleFileError, RuleFileInvalid, validation_errors
-from monitors.rules import LEVELS, NAME_PATTERN, Duration, Level, OffDuration
+from monitors.rules.rulefile import RuleFileError, RuleFileInvalid, validation_errors
+from monitors.rules.schema import LEVELS, NAME_PATTERN, Duration, Level, OffDuration
 from monitors.sources.base import LabelSet, label_set, series_key
 from monitors.sources.fields import did_you_mean
 from monitors.sources.pushed import check_labels

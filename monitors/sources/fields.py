@@ -1,6 +1,6 @@
 """Which rule fields each source takes, in one table, and the checks that follow from it.
 
-``monitors.rules.Rule`` holds every field; this module says which of them a rule of a
+``monitors.rules.schema.Rule`` holds every field; this module says which of them a rule of a
 given ``source`` may set, which it must set, which ``metric`` names the source knows,
 and what a rule reads in words (for incident cards and ``/rule list``). It imports
 nothing from the sources themselves, so the schema does not pull in their libraries."""

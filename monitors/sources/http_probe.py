@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 import httpx
 from cryptography import x509
 
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from monitors.sources.base import RuleReading, SeriesValue, SourceError
 from monitors.sources.env import Environment, MissingVariable, display_url
 

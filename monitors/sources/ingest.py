@@ -7,9 +7,9 @@ import asyncio
 import time
 from collections.abc import Sequence
 
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from monitors.sources.base import LabelSet, RuleReading, SeriesValue
-from monitors.window import EXTREMES, QUANTILES, GroupStats, WindowStore
+from monitors.windows.store import EXTREMES, QUANTILES, GroupStats, WindowStore
 
 _Pairs = tuple[tuple[str, str], ...]
 _Batch = tuple[str, float, _Pairs, tuple[str, ...], _Pairs]

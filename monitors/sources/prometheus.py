@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from monitors.sources.base import LabelSet, RuleReading, SeriesValue, SourceError
 from monitors.sources.env import Environment, MissingVariable, display_url
 

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 
 from monitors.timestamps import parse_timestamp
-from monitors.window import Sample
+from monitors.windows.store import Sample
 
 MAX_NAME = 200
 MAX_LABELS = 32

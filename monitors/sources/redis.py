@@ -27,7 +27,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import RedisError, ResponseError
 
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from monitors.sources.base import RuleReading, SeriesValue, SourceError, as_number
 from monitors.sources.env import Environment, MissingVariable, display_url
 

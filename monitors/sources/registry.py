@@ -10,7 +10,7 @@ from monitors.sources.prometheus import PrometheusSource
 from monitors.sources.redis import RedisSource
 from monitors.sources.sql import SqlSource
 from monitors.sources.system import SystemSource
-from monitors.window import WindowStore
+from monitors.windows.store import WindowStore
 
 
 def build_sources(store: WindowStore, environment: Environment) -> dict[str, Source]:

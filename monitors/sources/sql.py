@@ -27,7 +27,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.sql.elements import TextClause
 
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from monitors.sources.base import (
     LabelSet,
     RuleReading,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 
 import psutil
 
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from monitors.sources.base import RuleReading, SeriesValue, SourceError
 
 GB = 1024.0**3

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from monitors.actors import Actor
 from monitors.errors import Invalid
 from monitors.quiet_hours import QuietHours
-from monitors.rule_admin import RuleAdmin
+from monitors.rules.admin import RuleAdmin
 from monitors.subscriptions.model import DIRECT, Subscription
 from storage.db import Database
 from storage.repositories import SubscriptionRepository

@@ -38,7 +38,7 @@ def _subject(row: dict[str, Any]) -> tuple[str, str] | None:
 async def personal_rows(
     session: AsyncSession, rows: Sequence[dict[str, Any]], now: float
 ) -> list[dict[str, Any]]:
-    """The rows to add to ``rows`` (see monitors.announce.Announcer.rows) for the
+    """The rows to add to ``rows`` (see monitors.incidents.announce.Announcer.rows) for the
     people subscribed to their incidents."""
     events: dict[tuple[int, str, str], tuple[dict[str, Any], bool]] = {}
     for row in rows:

@@ -1,6 +1,6 @@
 """A subscription, where it is delivered, and whether one announcement goes there.
 
-The verdict is a small table, pure and clock-injected, as monitors.machine's:
+The verdict is a small table, pure and clock-injected, as monitors.incidents.machine's:
 
 | the person's place already shows the incident | the event pages | sent | pings |
 |---|---|---|---|

@@ -18,7 +18,7 @@ class OutboxRepository:
         self.session = session
 
     async def add_many(self, rows: list[dict[str, Any]]) -> None:
-        """Queue notifications (see monitors.announce.Announcer.rows) in one executemany."""
+        """Queue notifications (see monitors.incidents.announce.Announcer.rows) at once."""
         if rows:
             await self.session.execute(insert(OutboxRow), rows)
 

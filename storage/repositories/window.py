@@ -9,7 +9,7 @@ from storage.models import WindowJournalRow
 
 
 class WindowJournalRepository:
-    """Flushes of the window store's changed buckets (monitors.window_journal)."""
+    """Flushes of the window store's changed buckets (monitors.windows.journal)."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session

@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from discord.app_commands import Choice
 
 from commands.actions import SNOOZE_CHOICES
-from monitors.cards import incident_title
 from monitors.core import Core
 from monitors.formatting import short_time
+from monitors.incidents.cards import incident_title
 
 MAX_CHOICES = 25
 MAX_NAME = 100

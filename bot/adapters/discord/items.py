@@ -17,8 +17,8 @@ import discord
 from bot.adapters.discord.rendering import web_link
 from commands.actions import CHOICE_LABELS, PREFIX, Button, Choice, card_buttons
 from commands.parser import TOKEN_PATTERN
-from monitors.cards import IncidentCard
-from monitors.machine import Action
+from monitors.incidents.cards import IncidentCard
+from monitors.incidents.machine import Action
 
 BUTTON_TEMPLATE = rf"{PREFIX}:(?:ack|resolve):[0-9]+"
 SNOOZE_TEMPLATE = rf"{PREFIX}:snooze:(?P<incident>[0-9]+)"

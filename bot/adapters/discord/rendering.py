@@ -11,7 +11,7 @@ import discord
 from discord.utils import escape_markdown
 
 from commands.model import Reply
-from monitors.cards import IncidentCard
+from monitors.incidents.cards import IncidentCard
 from monitors.mentions import plain, render
 from monitors.routing import Platform
 from storage.vocabulary import IncidentStatus

@@ -16,7 +16,7 @@ from discord.app_commands import Choice
 from bot.adapters.discord import autocomplete
 from bot.adapters.discord.interactions import Interactions
 from commands.parser import GROUPS, SEVERITIES, STATUSES, find_spec
-from monitors.rules import LEVELS
+from monitors.rules.schema import LEVELS
 
 MAX_DESCRIPTION = 100
 IN_GUILDS = app_commands.AppCommandContext(guild=True)

@@ -29,7 +29,7 @@ from bot.adapters.discord.rendering import (
     titled_embed,
 )
 from commands.actions import Button, card_buttons
-from monitors.cards import RESOLVED_COLOR, IncidentCard
+from monitors.incidents.cards import RESOLVED_COLOR, IncidentCard
 from monitors.mentions import plain
 from storage.vocabulary import IncidentStatus
 

@@ -17,8 +17,8 @@ from email.utils import format_datetime, make_msgid
 from typing import Any
 
 from bot.adapters.base import Delivery
-from monitors.cards import IncidentCard
 from monitors.formatting import short_time
+from monitors.incidents.cards import IncidentCard
 from monitors.mentions import plain
 from storage.vocabulary import IncidentStatus
 

@@ -13,8 +13,8 @@ from typing import Any
 from commands.actions import SNOOZE_CHOICES, Button, card_buttons
 from commands.model import Reply
 from commands.rule_form import RuleForm
-from monitors.cards import RESOLVED_COLOR, SEVERITY_COLORS, IncidentCard
-from monitors.machine import Action
+from monitors.incidents.cards import RESOLVED_COLOR, SEVERITY_COLORS, IncidentCard
+from monitors.incidents.machine import Action
 from monitors.mentions import render
 from monitors.routing import Platform
 

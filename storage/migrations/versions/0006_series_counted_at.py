@@ -1,7 +1,7 @@
 """series_states.counted_at: when the last reading of a run counted
 
 Pushed samples are evaluated as they arrive; readings that count toward opening or
-resolving stay at least an interval apart (monitors.machine.Policy.spacing).
+resolving stay at least an interval apart (monitors.incidents.machine.Policy.spacing).
 
 Revision ID: 0006
 Revises: 0005

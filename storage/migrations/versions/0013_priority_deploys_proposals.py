@@ -20,7 +20,7 @@ def upgrade() -> None:
         table.add_column(sa.Column("priority", sa.String(2), nullable=False, server_default="P4"))
         table.add_column(sa.Column("deploy_event_id", sa.Integer(), nullable=True))
         table.add_column(sa.Column("deploy_note", sa.Text(), nullable=True))
-    # Existing incidents get their severity's priority (monitors.priority.BASE); how far
+    # Existing incidents get their severity's priority (monitors.incidents.priority.BASE); how far
     # past the threshold they were is not worth recomputing for history.
     op.execute(
         "UPDATE incidents SET priority = CASE severity WHEN 'critical' THEN 'P2' "

@@ -43,7 +43,7 @@ class ChecksEntry(BaseModel):
 @cache
 def table() -> tuple[ChecksEntry, ...]:
     """``checks.yaml``, read once."""
-    text = resources.files("monitors").joinpath("checks.yaml").read_text(encoding="utf-8")
+    text = resources.files("monitors.rules").joinpath("checks.yaml").read_text(encoding="utf-8")
     entries = TypeAdapter(tuple[ChecksEntry, ...]).validate_python(yaml.safe_load(text))
     for entry in entries:
         unknown = set(entry.when) - set(WHEN_KEYS)

@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from monitors.lifecycle import new_incident
-from monitors.machine import Policy
-from monitors.rules import Rule
+from monitors.incidents.lifecycle import new_incident
+from monitors.incidents.machine import Policy
+from monitors.rules.schema import Rule
 from monitors.sources.base import RuleReading
 from monitors.sources.fields import endpoint
 from storage.vocabulary import IncidentKind

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from monitors.cards import acknowledged_by, series_text
+from monitors.incidents.cards import acknowledged_by, series_text
 from monitors.mentions import plain
 from storage.models import IncidentRow
 

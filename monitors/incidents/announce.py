@@ -4,7 +4,7 @@ Every change that people should see is written here as an outbox row in the same
 transaction as the change itself, so a crash can never announce a change that was not
 saved, nor save one that is never announced. ``notify`` rows page (a new message, or a
 ping); the others edit the incident's existing message in place and add a thread line.
-Whether an event is sent at all, and whether it pages, is monitors.suppression's call;
+Whether an event is sent at all, and whether it pages, is monitors.incidents.suppression's call;
 where it goes is monitors.routing's.
 
 Once a transaction that queued rows commits, ``Announcer`` tells its listeners (the
@@ -18,14 +18,14 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from monitors.cards import incident_card
 from monitors.destinations.caps import with_destination_caps
 from monitors.destinations.floors import hold_below_floor
 from monitors.destinations.quiet import hold_while_quiet
-from monitors.incident_facts import incident_facts
+from monitors.incidents.cards import incident_card
+from monitors.incidents.facts import incident_facts
+from monitors.incidents.suppression import decide, silenced_by
 from monitors.routing import Routing
 from monitors.subscriptions.fanout import personal_rows
-from monitors.suppression import decide, silenced_by
 from storage.models import IncidentRow, SilenceRow
 from storage.repositories import IncidentRepository, OutboxRepository, SilenceRepository
 from storage.vocabulary import EventKind, IncidentKind

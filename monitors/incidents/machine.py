@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from monitors.errors import ActionError
-from monitors.rules import level_rank
+from monitors.rules.schema import level_rank
 from storage.vocabulary import IncidentStatus
 
 # --- incident states and user actions -------------------------------------------------
@@ -118,7 +118,7 @@ class Reading:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    """The parts of a rule the machine needs (see monitors.rules.Rule)."""
+    """The parts of a rule the machine needs (see monitors.rules.schema.Rule)."""
 
     breaches_to_open: int = 2
     normals_to_resolve: int = 3

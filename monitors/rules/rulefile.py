@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from monitors.rules import Rule, SourceFieldErrors
+from monitors.rules.schema import Rule, SourceFieldErrors
 
 RULE_DOCS = "docs/rules.md"
 FILE = "(file)"

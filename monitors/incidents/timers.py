@@ -7,11 +7,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 
-from monitors import lifecycle
 from monitors.actors import SYSTEM_NAME
-from monitors.announce import Announcer, Journal
 from monitors.durations import format_duration, parse_duration
-from monitors.suppression import silenced_by
+from monitors.incidents import lifecycle
+from monitors.incidents.announce import Announcer, Journal
+from monitors.incidents.suppression import silenced_by
 from storage.db import Database
 from storage.models import IncidentRow, SilenceRow
 from storage.repositories import IncidentRepository, SilenceRepository

@@ -4,7 +4,7 @@ rule, saved (overriding the file's rule across restarts) and audited in one tran
 A change that brings a rule back to the file's values drops its override rather than
 saving a copy, so the rule follows the file again; ``reset`` does that on request, and
 ``reconcile_file`` reports, at start-up, overrides the file has moved on from (see
-monitors.rulebook)."""
+monitors.rules.rulebook)."""
 
 from __future__ import annotations
 
@@ -17,18 +17,18 @@ from typing import Any
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from monitors import lifecycle
 from monitors.actors import SYSTEM, SYSTEM_NAME, Actor
-from monitors.announce import Announcer, Journal
 from monitors.anomaly.store import ModelStore
-from monitors.baselines import Baselines
 from monitors.engine import SeriesCache
 from monitors.errors import ActionError, Invalid, NotFound, PermissionDenied
 from monitors.formatting import short_time
-from monitors.rulebook import RuleBook, Saved, file_version
-from monitors.rulefile import RuleFileError, validation_errors
-from monitors.rules import LEVELS, Rule, series_identity
-from monitors.source_health import is_source_health
+from monitors.health.sources import is_source_health
+from monitors.incidents import lifecycle
+from monitors.incidents.announce import Announcer, Journal
+from monitors.rules.baselines import Baselines
+from monitors.rules.rulebook import RuleBook, Saved, file_version
+from monitors.rules.rulefile import RuleFileError, validation_errors
+from monitors.rules.schema import LEVELS, Rule, series_identity
 from monitors.sources.fields import labels_follow_group_by
 from storage.db import Database
 from storage.models import IncidentRow

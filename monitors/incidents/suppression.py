@@ -4,15 +4,15 @@ A pure stage: it decides from the incident, the event and the matching silence, 
 the caller (``announce.Journal``) applies the verdict. Snoozes turn pages into quiet
 edits. A silence hides every announcement of what it matches (it was set so that
 nobody hears of it); an incident never shown because of one is marked ``suppressed``
-and announced when no silence covers it any more (see monitors.timers)."""
+and announced when no silence covers it any more (see monitors.incidents.timers)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from monitors.cards import is_snoozed
-from monitors.matchers import parse_matchers
+from monitors.incidents.cards import is_snoozed
+from monitors.rules.matchers import parse_matchers
 from storage.models import IncidentRow, SilenceRow
 from storage.vocabulary import IncidentStatus
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from monitors.actors import Actor
 from monitors.formatting import short_time
-from monitors.machine import Action, IllegalTransition, transition
+from monitors.incidents.machine import Action, IllegalTransition, transition
+from monitors.incidents.priority import priority_of
 from monitors.mentions import token_for_ref
-from monitors.priority import priority_of
 from storage.models import IncidentRow
 from storage.vocabulary import IncidentKind, IncidentStatus
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from monitors.anomaly.model import Judgement
-from monitors.machine import Kind, Reading
-from monitors.rules import LEVELS, Rule, compare
+from monitors.incidents.machine import Kind, Reading
+from monitors.rules.schema import LEVELS, Rule, compare
 from monitors.sources.base import SeriesValue
 
 

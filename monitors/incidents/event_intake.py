@@ -17,11 +17,11 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from monitors import lifecycle
 from monitors.actors import AUTO, SYSTEM_NAME
-from monitors.announce import Announcer, Journal
-from monitors.deploys import DeployCorrelation
-from monitors.rules import level_rank
+from monitors.incidents import lifecycle
+from monitors.incidents.announce import Announcer, Journal
+from monitors.incidents.deploys import DeployCorrelation
+from monitors.rules.schema import level_rank
 from monitors.sources.events import (
     Event,
     EventType,

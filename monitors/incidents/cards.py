@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from monitors.actors import AUTO_RESOLVER
-from monitors.checks import checks_for
 from monitors.durations import format_duration
 from monitors.formatting import (
     clock_time,
@@ -18,8 +17,9 @@ from monitors.formatting import (
     short_time,
     snapshot_style,
 )
-from monitors.machine import Action
+from monitors.incidents.machine import Action
 from monitors.mentions import token_for_ref
+from monitors.rules.checks import checks_for
 from monitors.wording import counted
 from storage.models import IncidentRow
 from storage.vocabulary import IncidentKind, IncidentStatus
@@ -40,7 +40,7 @@ PERSON_ACTIONS: dict[IncidentStatus, tuple[Action, ...]] = {
 }
 """The buttons a card offers in each state: the moves the transition table allows."""
 CHECKED_KINDS = (IncidentKind.METRIC, IncidentKind.EVENT)
-"""Incidents whose card says what to check first (monitors.checks): a rule's readings
+"""Incidents whose card says what to check first (monitors.rules.checks): a rule's readings
 or a pushed event; a source down, or Tocsin's own trouble, say what to do themselves."""
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from storage.db import Database
 from storage.repositories import HistoryRepository
 

@@ -11,7 +11,7 @@ Layout and why (figures from benchmarks/ingest.py on the 2-core box):
   store keeps count, sum, extremes and, when percentiles are asked, a histogram, and
   slides them forward by adding the buckets that entered and subtracting those that
   left, so a rule costs O(new buckets) per evaluation, not O(window). DDSketch's API
-  cannot subtract, hence ``monitors.histogram``: the same mapping, bins and quantile rule as
+  cannot subtract, hence ``monitors.windows.histogram``: the same mapping, bins and quantile rule as
   ``DDSketch.get_quantile_value``, with removal.
 * Window boundaries are resolved to ``bucket_seconds``: bucket ``k`` holds samples with
   ``(k - 1) * bucket_seconds < ts <= k * bucket_seconds``, so a window
@@ -27,14 +27,14 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from monitors.histogram import (
+from monitors.sources.base import LabelSet, label_set
+from monitors.windows.histogram import (
     MULTIPLIER,
     TINY,
     Histogram,
     code_of,
     quantile_of,
 )
-from monitors.sources.base import LabelSet, label_set
 
 _ceil = math.ceil  # local aliases: these run per sample on the ingest path
 _log2 = math.log2
@@ -112,7 +112,7 @@ class BigBucket:
 @dataclass(frozen=True)
 class SeriesChanges:
     """The buckets of one series that changed since the journal last took them, each
-    whole (see monitors.window_journal); a later content of a bucket replaces an
+    whole (see monitors.windows.journal); a later content of a bucket replaces an
     earlier one. Raw buckets come as their indices, their lengths (in numbers) and all
     their ``value, code`` pairs in one array, in that order; the others one by one."""
 

@@ -12,18 +12,18 @@ from dataclasses import dataclass, replace
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from monitors import lifecycle
 from monitors.actors import Actor
-from monitors.announce import Announcer, Journal
 from monitors.durations import format_duration
 from monitors.engine import SeriesCache, series_row
 from monitors.errors import Invalid, NotFound
 from monitors.formatting import short_time
-from monitors.machine import SOURCE_SERIES, SeriesState, after_manual_resolve
+from monitors.incidents import lifecycle
+from monitors.incidents.announce import Announcer, Journal
+from monitors.incidents.machine import SOURCE_SERIES, SeriesState, after_manual_resolve
+from monitors.incidents.suppression import silenced_by
 from monitors.mentions import neutralise
-from monitors.rule_admin import require_admin
-from monitors.rulebook import RuleBook
-from monitors.suppression import silenced_by
+from monitors.rules.admin import require_admin
+from monitors.rules.rulebook import RuleBook
 from storage.db import Database
 from storage.models import IncidentEventRow, IncidentRow, OutboxRow
 from storage.repositories import (

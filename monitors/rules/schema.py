@@ -26,8 +26,8 @@ from pydantic import (
     model_validator,
 )
 
-from monitors.checks import MAX_CHECK_LENGTH, MAX_CHECKS
 from monitors.durations import format_duration, parse_duration
+from monitors.rules.checks import MAX_CHECK_LENGTH, MAX_CHECKS
 from monitors.sources import fields as source_fields
 
 LEVELS: tuple[str, ...] = ("warning", "error", "critical")
@@ -192,7 +192,7 @@ class Rule(BaseModel):
     runbook: str = ""
     checks: Names = Field(default=(), max_length=MAX_CHECKS)
     """What to check first, shown on the card with the runbook; when empty, the list
-    for what the rule reads (monitors/checks.yaml)."""
+    for what the rule reads (monitors/rules/checks.yaml)."""
     enabled: bool = True
     url: str | None = Field(default=None, min_length=1, max_length=2000)
     """sql, prometheus, http, redis: where to read; ``${NAME}`` names an environment variable."""

@@ -10,9 +10,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from monitors import lifecycle
 from monitors.actors import AUTO, SYSTEM_NAME
-from monitors.announce import Announcer, Journal
+from monitors.incidents import lifecycle
+from monitors.incidents.announce import Announcer, Journal
 from storage.db import Database
 from storage.repositories import IncidentRepository, TargetHealthRepository
 from storage.vocabulary import EventKind, IncidentKind, IncidentStatus

@@ -1,6 +1,6 @@
 """The window store across restarts: a journal of its changed buckets in the database.
 
-The store (monitors.window) lives in memory, so a restart used to empty it and every
+The store (monitors.windows.store) lives in memory, so a restart used to empty it and every
 ingest rule read "no data", or a partial window, until a whole window of samples had
 come in again. Now, every ``flush`` (each second, from the scheduler, and once more
 when the service stops) writes the buckets that changed since the last one, each
@@ -38,8 +38,8 @@ from typing import Any
 
 import orjson
 
-from monitors.histogram import Histogram
-from monitors.window import BigBucket, SeriesChanges, WindowStore
+from monitors.windows.histogram import Histogram
+from monitors.windows.store import BigBucket, SeriesChanges, WindowStore
 from storage.db import Database
 from storage.repositories import WindowJournalRepository
 

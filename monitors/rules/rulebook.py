@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from storage.db import Database
 from storage.repositories import RuleRepository
 

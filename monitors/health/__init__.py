@@ -1,0 +1,1 @@
+"""Tocsin watching itself: its sources, its deliveries, and its own tick loop."""
