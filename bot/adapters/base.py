@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from monitors.cards import IncidentCard
 
@@ -38,6 +38,34 @@ class Delivery:
     incident: Mapping[str, Any] = field(default_factory=dict)
     """The incident's facts when the row was written (monitors.incident_facts), for
     destinations that send more than the card shows (webhooks, email subjects)."""
+    chart: bool = False
+    """The message carries the incident's chart (bot.delivery.charts): an edit keeps
+    showing it."""
+
+
+CHART_FILENAME = "chart.png"
+
+
+@dataclass(frozen=True)
+class ChartAttachment:
+    """An incident's chart for the message that shows it, posted moments ago.
+
+    ``card`` is the incident as it stands now (the message is redrawn with it where the
+    platform needs that to show the image); ``row_id`` names this attachment, so a retry
+    can tell whether an earlier attempt went through."""
+
+    target: str
+    message_ref: str
+    card: IncidentCard
+    png: bytes
+    row_id: int
+    attempt: int = 1
+    queued_at: float = 0.0
+
+    @property
+    def filename(self) -> str:
+        """Unique per attachment, so a retry can find an earlier attempt's file."""
+        return f"tocsin-{self.card.incident_id}-{self.row_id}-{CHART_FILENAME}"
 
 
 class DeliveryError(Exception):
@@ -60,4 +88,13 @@ class ChatAdapter(Protocol):
 
     async def deliver(self, delivery: Delivery) -> str:
         """Post or edit; return the platform's reference to the message."""
+        ...
+
+
+@runtime_checkable
+class ChartAttacher(Protocol):
+    """An adapter that can add a chart to a message it posted (Slack, Discord)."""
+
+    async def attach_chart(self, chart: ChartAttachment) -> None:
+        """Attach ``chart`` to its message, once (a retry must not attach it twice)."""
         ...

@@ -25,13 +25,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from bot.adapters.base import ChatAdapter, Delivery, DeliveryError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.adapters.base import ChartAttacher, ChatAdapter, Delivery, DeliveryError
+from bot.delivery.charts import CHART_ATTEMPTS, ChartStep
 from bot.delivery.messages import MessagePlanner, Plan, Route, capped_card
 from monitors.cards import IncidentCard
 from monitors.routing import split_target
 from storage.db import Database
 from storage.models import OutboxRow
-from storage.repositories import OutboxRepository
+from storage.repositories import IncidentRepository, OutboxRepository
 from storage.repositories.outbox import PARKED
 from storage.vocabulary import EventKind
 
@@ -87,6 +90,7 @@ class Dispatcher:
         owner: str | None = None,
         health: HealthObserver | None = None,
         lease: float = LEASE,
+        charts: ChartStep | None = None,
     ) -> None:
         self.db = db
         self.adapters = {adapter.platform: adapter for adapter in adapters}
@@ -96,6 +100,8 @@ class Dispatcher:
         self.owner = owner or process_owner()
         self.health = health
         self.lease = lease
+        self.charts = charts
+        """Attaches charts to messages after they are posted; None: no charts."""
         self.counts = DeliveryCounts()
         self._workers: dict[str, asyncio.Task[int]] = {}
         self._wake = asyncio.Event()
@@ -203,6 +209,8 @@ class Dispatcher:
         returns the rows delivered (none when it failed)."""
         adapter = self.adapter_for(row.channel)
         platform = split_target(row.channel)[0]
+        if row.event == EventKind.CHART:
+            return await self._attach_chart(row, adapter, platform)
         card = IncidentCard.from_json(row.payload["card"])
         taken: list[OutboxRow] = []
         try:
@@ -226,11 +234,45 @@ class Dispatcher:
                 if ref is not None and each.incident_id is not None:
                     rule = IncidentCard.from_json(each.payload["card"]).rule
                     await planner.record(each, plan, ref, rule)
+            if ref is not None and plan.route is Route.POST and row.incident_id is not None:
+                await self._queue_chart(session, row, adapter)
         for _ in done:
             self.counts.add(self.counts.delivered, platform)
         if self.health is not None:
             await self._observe(self.health.delivered(row.channel))
         return done
+
+    async def _queue_chart(self, session: AsyncSession, row: OutboxRow, adapter: object) -> None:
+        """After a post is recorded, in the same transaction: the row that attaches the
+        incident's chart to it, when it gets one (bot.delivery.charts)."""
+        if self.charts is None or row.incident_id is None:
+            return
+        found = await IncidentRepository(session).get_many([row.incident_id])
+        incident = found.get(row.incident_id)
+        if incident is not None and self.charts.wanted(adapter, incident):
+            await OutboxRepository(session).add_many([self.charts.row(row, self.clock())])
+
+    async def _attach_chart(
+        self, row: OutboxRow, adapter: ChatAdapter | None, platform: str
+    ) -> list[OutboxRow]:
+        """Deliver a chart row: draw the chart and attach it to the incident's message.
+        Nothing to attach (charts off, no history) delivers the row as it is."""
+        attached = False
+        try:
+            if self.charts is not None and isinstance(adapter, ChartAttacher):
+                attached = await self.charts.attach(adapter, row, self.clock())
+        except Exception as exc:  # retried a few times, then given up; never swallowed
+            await self._failed(row, platform, exc, max_attempts=CHART_ATTEMPTS, observe=False)
+            return []
+        async with self.db.transaction() as session:
+            stored = await OutboxRepository(session).get(row.id)
+            if stored is not None:
+                stored.delivered_at, stored.last_error = self.clock(), None
+                stored.claimed_by = None
+        if attached and self.charts is not None:
+            await self.charts.attached(row, self.clock())
+        self.counts.add(self.counts.delivered, platform)
+        return [row]
 
     async def _plan(
         self, row: OutboxRow, waiting: Sequence[OutboxRow], max_group: int
@@ -255,6 +297,7 @@ class Dispatcher:
             line=row.payload.get("line", ""),
             notify=row.notify,
             message_ref=plan.ref,
+            chart=plan.chart,
             attempt=row.attempts,
             queued_at=row.created_at,
             row_id=row.id,
@@ -277,7 +320,14 @@ class Dispatcher:
         line = f"#{row.incident_id}: {base.line}" if base.line else ""
         return replace(base, group=group, line=line)
 
-    async def _failed(self, row: OutboxRow, platform: str, exc: Exception) -> None:
+    async def _failed(
+        self,
+        row: OutboxRow,
+        platform: str,
+        exc: Exception,
+        max_attempts: int = MAX_ATTEMPTS,
+        observe: bool = True,
+    ) -> None:
         retry_after = exc.retry_after if isinstance(exc, DeliveryError) else None
         permanent = isinstance(exc, DeliveryError) and exc.permanent
         wait = retry_after if retry_after is not None else backoff(row.attempts)
@@ -294,10 +344,10 @@ class Dispatcher:
             if stored is None:
                 return
             stored.last_error, stored.claimed_by = error, None
-            given_up = permanent or stored.attempts >= MAX_ATTEMPTS
+            given_up = permanent or stored.attempts >= max_attempts
             stored.available_at = PARKED if given_up else self.clock() + wait
         self.counts.add(self.counts.failed if given_up else self.counts.retried, platform)
-        if self.health is not None:
+        if self.health is not None and observe:
             await self._observe(self.health.failed(row.channel, str(exc), permanent))
 
     @staticmethod

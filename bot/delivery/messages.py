@@ -61,6 +61,8 @@ class Plan:
     cards: tuple[IncidentCard, ...] = ()
     """For a message several incidents share, every one of them as it stands now (the
     delivered row's own card replaces its incident's); empty for a message of one."""
+    chart: bool = False
+    """The message carries its incident's chart (bot.delivery.charts)."""
 
 
 class MessagePlanner:
@@ -84,7 +86,9 @@ class MessagePlanner:
         if message is not None and (group is None or group.kind == INCIDENTS):
             members = group.members if group else [row.incident_id]
             ref = group.message_ref if group and group.message_ref else message.message_ref
-            return Plan(Route.EDIT, ref, group, await self._shared(members))
+            shared = await self._shared(members)
+            charted = message.chart_at is not None and not shared
+            return Plan(Route.EDIT, ref, group, shared, chart=charted)
         if message is not None and not row.notify:  # capped, and this is no page
             return Plan(Route.DROP)
         incident = (await self.incidents.get_many([row.incident_id]))[row.incident_id]
