@@ -85,7 +85,10 @@ async def test_slack_gets_the_chart_in_the_thread_after_the_post(sqlite_url: str
         assert "files" not in post[0] and "chart" not in str(post[0].get("blocks"))
 
         (incident,) = await world.incidents()
-        stored = await message_row(world.service.core.db, incident.id, f"slack:{CHANNEL}")
+        db = world.service.core.db
+        (row,) = await chart_rows(db)
+        assert await _delivered(world, row.id)
+        stored = await message_row(db, incident.id, f"slack:{CHANNEL}")
         assert stored is not None and stored.chart_at is not None
 
         # an acknowledgement edits the message; the chart stays in its thread, alone

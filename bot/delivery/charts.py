@@ -115,5 +115,8 @@ class ChartStep:
             if message is not None:
                 message.chart_at = now
 
+    def warm(self) -> None:
+        self.charts.warm()
+
     def close(self) -> None:
         self.charts.close()

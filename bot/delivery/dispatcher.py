@@ -104,6 +104,9 @@ class Dispatcher:
         """Attaches charts to messages after they are posted; None: no charts."""
         self.counts = DeliveryCounts()
         self._workers: dict[str, asyncio.Task[int]] = {}
+        self._charting: set[asyncio.Task[list[OutboxRow]]] = set()
+        """Charts being drawn and attached, apart from their target's worker (see
+        ``_start_chart``)."""
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -126,6 +129,8 @@ class Dispatcher:
         """Deliver until stopped: claim what is due, start a worker per target that has
         none, and come back when woken, when a worker finishes, or at the next poll."""
         beat = asyncio.ensure_future(self._heartbeat())
+        if self.charts is not None:
+            self.charts.warm()
         try:
             while not self._stopping:
                 try:
@@ -137,7 +142,8 @@ class Dispatcher:
                 self._wake.clear()
         finally:
             beat.cancel()
-            await asyncio.gather(beat, *self._workers.values(), return_exceptions=True)
+            busy = (*self._workers.values(), *self._charting)
+            await asyncio.gather(beat, *busy, return_exceptions=True)
 
     def stop(self) -> None:
         self._stopping = True
@@ -150,9 +156,10 @@ class Dispatcher:
         total = 0
         while True:
             await self._claim_and_start()
-            if not self._workers:
+            if not self._workers and not self._charting:
                 return total
-            done = await asyncio.gather(*self._workers.values(), return_exceptions=True)
+            busy = (*self._workers.values(), *self._charting)
+            done = await asyncio.gather(*busy, return_exceptions=True)
             total += sum(n for n in done if isinstance(n, int))
 
     async def _claim_and_start(self) -> None:
@@ -196,7 +203,7 @@ class Dispatcher:
         """Keep this process's claims alive while it lives."""
         while True:
             await asyncio.sleep(HEARTBEAT)
-            if not self._workers:
+            if not self._workers and not self._charting:
                 continue
             try:
                 async with self.db.transaction() as session:
@@ -210,7 +217,7 @@ class Dispatcher:
         adapter = self.adapter_for(row.channel)
         platform = split_target(row.channel)[0]
         if row.event == EventKind.CHART:
-            return await self._attach_chart(row, adapter, platform)
+            return self._start_chart(row, adapter, platform)
         card = IncidentCard.from_json(row.payload["card"])
         taken: list[OutboxRow] = []
         try:
@@ -251,6 +258,23 @@ class Dispatcher:
         incident = found.get(row.incident_id)
         if incident is not None and self.charts.wanted(adapter, incident):
             await OutboxRepository(session).add_many([self.charts.row(row, self.clock())])
+
+    def _start_chart(
+        self, row: OutboxRow, adapter: ChatAdapter | None, platform: str
+    ) -> list[OutboxRow]:
+        """Draw and attach a chart in a task of its own, so the target's worker goes on
+        at once: the next incident's message never waits for a chart. The row stays
+        claimed (and its lease renewed) until the task records it, so the incident's
+        later rows still wait for it, in order."""
+        task = asyncio.ensure_future(self._attach_chart(row, adapter, platform))
+        self._charting.add(task)
+
+        def finished(done: asyncio.Task[list[OutboxRow]]) -> None:
+            self._charting.discard(done)
+            self._wake.set()  # the incident's next row on the target may be waiting
+
+        task.add_done_callback(finished)
+        return [row]
 
     async def _attach_chart(
         self, row: OutboxRow, adapter: ChatAdapter | None, platform: str

@@ -34,6 +34,13 @@ def prepare_matplotlib() -> None:
             os.environ["MPLCONFIGDIR"] = str(cache)
 
 
+def warm() -> None:
+    """Import what drawing needs, ahead of the first chart."""
+    prepare_matplotlib()
+    from matplotlib import figure  # noqa: F401
+    from matplotlib.backends import backend_agg  # noqa: F401
+
+
 def render_png(data: ChartData) -> bytes:
     """The chart as PNG bytes."""
     prepare_matplotlib()

@@ -103,8 +103,7 @@ def chart_data(
     """The values of the incident's series over ``window`` up to ``now`` (CPU only, no
     I/O: run in a worker thread)."""
     rule = request.rule
-    only = _one_series(history, rule, request.series)
-    source = HistorySource(only, [rule])
+    source = HistorySource(one_series(history, rule, request.series), [rule])
     step = max(STEP, window / MAX_POINTS)
     count = int(window // step)
     times = tuple(now - step * k for k in range(count, -1, -1))
@@ -125,7 +124,7 @@ def chart_data(
     )
 
 
-def _one_series(history: SeriesHistory, rule: Rule, series: LabelSet) -> SeriesHistory:
+def one_series(history: SeriesHistory, rule: Rule, series: LabelSet) -> SeriesHistory:
     """Only the label sets that make up ``series`` (a metric may hold thousands)."""
     kept = {
         labels: buckets
