@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from bot.adapters.base import ChatAdapter
+from bot.adapters.base import ChartAttacher, ChatAdapter
 from bot.adapters.console import ConsoleAdapter, console_actor, read_commands
 from bot.adapters.platform import ChatPlatform
 from bot.delivery.charts import ChartStep
@@ -121,8 +121,8 @@ class Service:
         adapters: list[ChatAdapter] = [console, *platforms, *destination_adapters(settings, core)]
         charts = (
             ChartStep(core.db, Charts(core.history, settings.chart_window))
-            if settings.charts
-            else None
+            if settings.charts and any(isinstance(a, ChartAttacher) for a in adapters)
+            else None  # no worker process for a console or email-only Tocsin
         )
         dispatcher = Dispatcher(
             core.db, adapters, core.clock, health=core.delivery_health, charts=charts

@@ -91,10 +91,15 @@ def chart_request(incident: IncidentRow) -> ChartRequest | None:
 async def load_history(
     history: SampleHistory, request: ChartRequest, now: float, window: float
 ) -> SeriesHistory:
-    """The minute buckets the chart reads: ``window`` back from ``now``, plus the rule's
-    own window before the first point."""
-    since = now - window - request.rule.window - STEP
-    return await history.load([request.rule.metric], since, now)
+    """The minute buckets the chart reads, of the incident's series only: ``window``
+    back from ``now``, plus the rule's own window before the first point."""
+    rule = request.rule
+    since = now - window - rule.window - STEP
+
+    def of_the_series(metric: str, labels: LabelSet) -> bool:
+        return label_set(dict(labels), rule.group_by) == request.series
+
+    return await history.load([rule.metric], since, now, of_the_series)
 
 
 def chart_data(

@@ -52,7 +52,7 @@ UNKNOWN_CHANNEL = 10003
 UNKNOWN_MESSAGE = 10008
 THREAD_ALREADY_STARTED = 160004
 PERMISSIONS = (
-    "View Channel, Send Messages, Embed Links, Create Public Threads, "
+    "View Channel, Send Messages, Embed Links, Attach Files, Create Public Threads, "
     "Send Messages in Threads and Read Message History"
 )
 
