@@ -142,10 +142,10 @@ async def service(charts: bool, rounds: int, wait: bool) -> tuple[list[float], l
                 to_post.append(post["received_at"] - ticked)
                 posts.append(post)
                 if charts and wait:
-                    await eventually(lambda post=post: chart_call(world, post["ts"]))
+                    await eventually(lambda post=post: chart_call(world, post["ts"]), 120)
             if charts:
                 for post in posts:
-                    shared = await eventually(lambda post=post: chart_call(world, post["ts"]))
+                    shared = await eventually(lambda post=post: chart_call(world, post["ts"]), 120)
                     to_chart.append(shared - post["received_at"])
     return to_post, to_chart
 
