@@ -15,8 +15,12 @@ logged, not counted against the target's delivery health."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.adapters.base import ChartAttacher, ChartAttachment
 from bot.delivery.messages import POSTING
@@ -45,6 +49,9 @@ class ChartStep:
     def __init__(self, db: Database, charts: Charts) -> None:
         self.db = db
         self.charts = charts
+        self._one_at_a_time = asyncio.Semaphore(1)
+        """Charts are drawn one at a time anyway (one worker process); reading their
+        history one at a time too keeps a storm's charts from crowding its posts."""
 
     @staticmethod
     def wanted(adapter: object, incident: IncidentRow) -> bool:
@@ -70,12 +77,12 @@ class ChartStep:
         message is gone or not posted, it became a storm's (several incidents), or it
         has its chart already."""
         assert row.incident_id is not None
-        async with self.db.transaction() as session:
+        async with self.db.read() as session:  # never waits for a writer (a post)
             messages = MessageRepository(session)
             message = await messages.of(row.incident_id, row.channel)
             if message is None or message.message_ref == POSTING or message.chart_at:
                 return None
-            group = await messages.group(message.group_id) if message.group_id else None
+            group = await messages.peek_group(message.group_id) if message.group_id else None
             if group is not None and len(group.members) > 1:
                 return None
             found = await IncidentRepository(session).get_many([row.incident_id])
@@ -85,13 +92,17 @@ class ChartStep:
                 return None
             return Pending(message.message_ref, incident_card(incident, now), request)
 
-    async def attach(self, adapter: ChartAttacher, row: OutboxRow, now: float) -> bool:
-        """Draw and attach the chart the row asks for; returns whether one was attached
-        (then the caller records ``chart_at``)."""
-        pending = await self.pending(row, now)
-        if pending is None:
-            return False
-        png = await self.charts.png(pending.request, now)
+    async def attach(
+        self, adapter: ChartAttacher, row: OutboxRow, clock: Callable[[], float]
+    ) -> bool:
+        """Draw and attach the chart the row asks for, up to the time it is drawn;
+        returns whether one was attached (then the caller records ``chart_at``)."""
+        async with self._one_at_a_time:
+            now = clock()
+            pending = await self.pending(row, now)
+            if pending is None:
+                return False
+            png = await self.charts.png(pending.request, now)
         if png is None:  # no value of the series in the window
             return False
         await adapter.attach_chart(
@@ -107,13 +118,14 @@ class ChartStep:
         )
         return True
 
-    async def attached(self, row: OutboxRow, now: float) -> None:
-        """Record that the incident's message on the row's target carries its chart."""
+    @staticmethod
+    async def attached(session: AsyncSession, row: OutboxRow, now: float) -> None:
+        """Record, in the caller's transaction, that the incident's message on the
+        row's target carries its chart."""
         assert row.incident_id is not None
-        async with self.db.transaction() as session:
-            message = await MessageRepository(session).of(row.incident_id, row.channel)
-            if message is not None:
-                message.chart_at = now
+        message = await MessageRepository(session).of(row.incident_id, row.channel)
+        if message is not None:
+            message.chart_at = now
 
     def warm(self) -> None:
         self.charts.warm()

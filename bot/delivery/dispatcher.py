@@ -284,7 +284,7 @@ class Dispatcher:
         attached = False
         try:
             if self.charts is not None and isinstance(adapter, ChartAttacher):
-                attached = await self.charts.attach(adapter, row, self.clock())
+                attached = await self.charts.attach(adapter, row, self.clock)
         except Exception as exc:  # retried a few times, then given up; never swallowed
             await self._failed(row, platform, exc, max_attempts=CHART_ATTEMPTS, observe=False)
             return []
@@ -293,8 +293,8 @@ class Dispatcher:
             if stored is not None:
                 stored.delivered_at, stored.last_error = self.clock(), None
                 stored.claimed_by = None
-        if attached and self.charts is not None:
-            await self.charts.attached(row, self.clock())
+            if attached:
+                await ChartStep.attached(session, row, self.clock())
         self.counts.add(self.counts.delivered, platform)
         return [row]
 
