@@ -98,7 +98,9 @@ async def test_slack_gets_the_chart_in_the_thread_after_the_post(sqlite_url: str
         assert len(world.fake.files_in_thread(post[0]["ts"])) == 1
 
 
-async def test_a_crash_between_post_and_chart_still_attaches_one_chart(sqlite_url: str) -> None:
+async def test_a_chart_still_owed_at_a_restart_is_attached_once_after_it(sqlite_url: str) -> None:
+    """Stopped between the post and the chart (tests/test_charts_crash.py does the same
+    with kill -9 against run.py)."""
     fake = FakeSlack()
     fake.fail("files.getUploadURLExternal", status=500, times=1000)  # Slack's files are down
     async with slack_world(sqlite_url, fake, charts=True) as world:
