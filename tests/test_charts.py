@@ -70,8 +70,8 @@ async def history_breach(world: SlackWorld, route: str = "/checkout") -> None:
 # ---------------------------------------------------------------- Slack
 
 
-async def test_slack_gets_the_chart_in_the_thread_after_the_post(sqlite_url: str) -> None:
-    async with slack_world(sqlite_url, charts=True) as world:
+async def test_slack_gets_the_chart_in_the_thread_after_the_post(database_url: str) -> None:
+    async with slack_world(database_url, charts=True) as world:
         await history_breach(world)
         post = await eventually(lambda: world.fake.posts(CHANNEL))
         files = await eventually(lambda: world.fake.files_in_thread(post[0]["ts"]), within=30)
