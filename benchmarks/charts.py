@@ -31,7 +31,7 @@ from slack_harness import SlackWorld, eventually, slack_world
 
 from monitors.backtest.history import SampleHistory
 from monitors.charts import Charts
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from storage.models import IncidentRow
 
 CHANNEL = "C0ALERTS"

@@ -38,7 +38,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from monitors.charts import DEFAULT_CHART_WINDOW
-from monitors.deploys import DEFAULT_WINDOW as DEFAULT_DEPLOY_WINDOW
+from monitors.incidents.deploys import DEFAULT_WINDOW as DEFAULT_DEPLOY_WINDOW
 from monitors.destinations.admin import DestinationOptions
 from monitors.destinations.network import AddressPolicy, IPNetwork, config_refusal
 from monitors.destinations.secrets import check_key
@@ -46,7 +46,7 @@ from monitors.destinations.specs import email_address
 from monitors.insight.report import NoiseReportConfig
 from monitors.retention import DEFAULT_RETENTION
 from monitors.routing import CONSOLE_TARGET, Destination, Platform, Routing, target
-from monitors.rulefile import (
+from monitors.rules.rulefile import (
     FILE,
     RuleFileError,
     RuleFileInvalid,
@@ -54,7 +54,7 @@ from monitors.rulefile import (
     parse_rules,
     validation_errors,
 )
-from monitors.rules import Duration, OffDuration, Rule
+from monitors.rules.schema import Duration, OffDuration, Rule
 from monitors.sources.events import EventType, parse_event_types
 from storage.db import DEFAULT_URL
 

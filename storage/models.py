@@ -45,12 +45,12 @@ class RuleRow(Base):
     updated_at: Mapped[float]
     updated_by: Mapped[str] = mapped_column(String(200))
     file_version: Mapped[str | None] = mapped_column(String(64))
-    """The file's rule this overrides, when saved (monitors.rulebook.file_version); None
+    """The file's rule this overrides, when saved (monitors.rules.rulebook.file_version); None
     when the file had no such rule, or for rows saved before versions were recorded."""
 
 
 class SeriesStateRow(Base):
-    """Counters of one series of one rule (see monitors.machine.SeriesState)."""
+    """Counters of one series of one rule (see monitors.incidents.machine.SeriesState)."""
 
     __tablename__ = "series_states"
 
@@ -112,7 +112,7 @@ class IncidentRow(Base):
     """Events received for an incident a pushed event opened (repeats add to it); None
     for the others."""
     priority: Mapped[str] = mapped_column(String(2), default=Priority.P4)
-    """P1..P4 from the severity and how far past its threshold (monitors.priority);
+    """P1..P4 from the severity and how far past its threshold (monitors.incidents.priority);
     kept up to date at every change of level, so lists sort by it."""
     deploy_event_id: Mapped[int | None] = mapped_column(Integer)
     """The deploy (an ``events`` row) the incident started shortly after, if any."""
@@ -266,7 +266,7 @@ class EventRow(Base):
 
 
 class WindowJournalRow(Base):
-    """The window store's buckets changed in one flush (monitors.window_journal): what a
+    """The window store's buckets changed in one flush (monitors.windows.journal): what a
     restart replays so that rules read the window they had, not "no data"."""
 
     __tablename__ = "window_journal"

@@ -58,7 +58,7 @@ class EventKind(StrEnum):
 
 
 class Priority(StrEnum):
-    """How urgently an incident wants a person (monitors.priority decides it): P1 first.
+    """How urgently an incident wants a person (monitors.incidents.priority decides it): P1 first.
     Stored, so that lists sort by it in SQL; the text sorts in the right order."""
 
     P1 = "P1"

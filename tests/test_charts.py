@@ -25,7 +25,7 @@ from sqlalchemy import select
 from monitors.actors import Actor
 from monitors.backtest.history import SampleHistory
 from monitors.charts import Charts, chart_rule
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from storage.models import IncidentRow, MessageRow, OutboxRow
 from storage.vocabulary import EventKind, IncidentKind
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
-from monitors.cards import IncidentCard
+from monitors.incidents.cards import IncidentCard
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Delivery:
     among them. Empty for a message of one incident. Only adapters whose
     ``max_group`` is over 1 are given groups."""
     incident: Mapping[str, Any] = field(default_factory=dict)
-    """The incident's facts when the row was written (monitors.incident_facts), for
+    """The incident's facts when the row was written (monitors.incidents.facts), for
     destinations that send more than the card shows (webhooks, email subjects)."""
     chart: bool = False
     """The message carries the incident's chart (bot.delivery.charts): an edit keeps

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.adapters.base import ChartAttacher, ChartAttachment
 from bot.delivery.messages import POSTING
-from monitors.cards import IncidentCard, incident_card
+from monitors.incidents.cards import IncidentCard, incident_card
 from monitors.charts import ChartRequest, Charts
 from storage.db import Database
 from storage.models import IncidentRow, OutboxRow

@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.adapters.base import ChartAttacher, ChatAdapter, Delivery, DeliveryError
 from bot.delivery.charts import CHART_ATTEMPTS, ChartStep
 from bot.delivery.messages import MessagePlanner, Plan, Route, capped_card
-from monitors.cards import IncidentCard
+from monitors.incidents.cards import IncidentCard
 from monitors.routing import split_target
 from storage.db import Database
 from storage.models import OutboxRow
@@ -54,7 +54,7 @@ def backoff(attempts: int, rng: Callable[[], float] = random.random) -> float:
 
 
 class HealthObserver(Protocol):
-    """Told how each delivery went (monitors.delivery_health.DeliveryHealth)."""
+    """Told how each delivery went (monitors.health.delivery.DeliveryHealth)."""
 
     async def failed(self, target: str, error: str, permanent: bool) -> None: ...
 

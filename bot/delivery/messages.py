@@ -26,7 +26,7 @@ from enum import StrEnum
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from monitors.cards import SEVERITY_COLORS, IncidentCard, incident_card
+from monitors.incidents.cards import SEVERITY_COLORS, IncidentCard, incident_card
 from storage.models import IncidentRow, MessageGroupRow, OutboxRow
 from storage.repositories import IncidentRepository, MessageRepository
 from storage.repositories.messages import CAPPED, INCIDENTS

@@ -24,9 +24,9 @@ from array import array
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from monitors.histogram import MULTIPLIER, TINY, code_of
+from monitors.windows.histogram import MULTIPLIER, TINY, code_of
 from monitors.sources.base import LabelSet
-from monitors.window import Sample
+from monitors.windows.store import Sample
 from storage.db import Database
 from storage.repositories import SampleHistoryRepository
 

@@ -13,11 +13,11 @@ import re
 from collections.abc import Sequence
 
 from monitors.backtest.history import STEP, Bucket, SeriesHistory
-from monitors.histogram import Histogram
-from monitors.rules import Rule
+from monitors.windows.histogram import Histogram
+from monitors.rules.schema import Rule
 from monitors.sources.base import LabelSet, RuleReading, SeriesValue, label_set
 from monitors.sources.ingest import series_values  # the live source's own rule
-from monitors.window import EXTREMES, QUANTILES, GroupStats
+from monitors.windows.store import EXTREMES, QUANTILES, GroupStats
 
 STORE_RETENTION = 7200.0
 """As ``monitors.core.MIN_STORE_WINDOW``: how long the live store keeps a quiet series."""

@@ -12,7 +12,7 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitors.cards import RESOLVED_COLOR, SEVERITY_COLORS
+from monitors.incidents.cards import RESOLVED_COLOR, SEVERITY_COLORS
 from monitors.charts.series import ChartData
 from monitors.formatting import format_value
 

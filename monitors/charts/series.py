@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from monitors.backtest.history import STEP, SampleHistory, SeriesHistory
 from monitors.backtest.history_source import HistorySource
 from monitors.formatting import value_style
-from monitors.rules import Rule
+from monitors.rules.schema import Rule
 from monitors.sources.base import LabelSet, label_set
 from storage.models import IncidentRow
 from storage.vocabulary import IncidentKind

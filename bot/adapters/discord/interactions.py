@@ -45,7 +45,7 @@ from commands.rule_form import FormErrors, RuleForm, rule_form, submit
 from monitors.actors import Actor
 from monitors.core import Core
 from monitors.errors import ActionError
-from monitors.machine import Action
+from monitors.incidents.machine import Action
 
 log = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from discord.utils import escape_markdown
 
 from bot.adapters.base import CHART_FILENAME
 from commands.model import Reply
-from monitors.cards import IncidentCard
+from monitors.incidents.cards import IncidentCard
 from monitors.mentions import plain, render
 from monitors.routing import Platform
 from storage.vocabulary import IncidentStatus
