@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from bot.adapters.base import ChatAdapter
+from bot.adapters.base import ChartAttacher, ChatAdapter
 from bot.adapters.console import ConsoleAdapter, console_actor, read_commands
 from bot.adapters.platform import ChatPlatform
+from bot.delivery.charts import ChartStep
 from bot.delivery.dispatcher import Dispatcher
 from bot.delivery.test_send import AdapterTestSender
 from bot.http.app import build_app
@@ -30,6 +31,7 @@ from bot.settings import Settings
 from commands.dispatch import handle
 from commands.model import Reply
 from monitors.actors import Actor
+from monitors.charts import Charts
 from monitors.core import Core
 from monitors.scheduler import Scheduler
 from monitors.sources.env import Environment
@@ -117,7 +119,14 @@ class Service:
         console = console or ConsoleAdapter()
         platforms = chat_platforms(settings, core)
         adapters: list[ChatAdapter] = [console, *platforms, *destination_adapters(settings, core)]
-        dispatcher = Dispatcher(core.db, adapters, core.clock, health=core.delivery_health)
+        charts = (
+            ChartStep(core.db, Charts(core.history, settings.chart_window))
+            if settings.charts and any(isinstance(a, ChartAttacher) for a in adapters)
+            else None  # no worker process for a console or email-only Tocsin
+        )
+        dispatcher = Dispatcher(
+            core.db, adapters, core.clock, health=core.delivery_health, charts=charts
+        )
         metrics.dispatcher = dispatcher
         core.destinations.sender = AdapterTestSender(adapters, core.clock)
         core.announcer.on_queued(dispatcher.wake)  # whichever surface made the change
@@ -182,6 +191,8 @@ class Service:
         if self.runner is not None:
             await stop_server(self.runner)
         await self.core.close()
+        if self.dispatcher.charts is not None:
+            self.dispatcher.charts.close()
         log.info("stopped cleanly")
 
 

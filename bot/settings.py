@@ -37,6 +37,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from monitors.charts import DEFAULT_CHART_WINDOW
 from monitors.destinations.admin import DestinationOptions
 from monitors.destinations.network import AddressPolicy, IPNetwork, config_refusal
 from monitors.destinations.secrets import check_key
@@ -184,6 +185,10 @@ class FileSettings(BaseModel):
     retention: Duration = DEFAULT_RETENTION
     """Resolved incidents, their timelines and messages, and events are deleted this
     long after (monitors/retention.py)."""
+    charts: bool = True
+    """Attach a chart of the metric to incident messages in Slack and Discord."""
+    chart_window: Duration = Field(default=DEFAULT_CHART_WINDOW, le=7 * 86400)
+    """How far back the chart looks (the sample history keeps 7 days)."""
     noise_report: NoiseReportConfig = Field(default_factory=NoiseReportConfig)
     event_types: dict[str, Any] | None = None
     """Event types for POST /v1/events over the shipped ones (monitors/sources/events.py)."""
@@ -202,6 +207,7 @@ FILE_ONLY = frozenset(
         "behind_after",
         "deploy_window",
         "retention",
+        "chart_window",
         "noise_report",
         "event_types",
         "environment",
@@ -241,6 +247,9 @@ class Settings(BaseSettings):
     behind_after: float = 60.0
     deploy_window: float = DEFAULT_DEPLOY_WINDOW
     retention: float = DEFAULT_RETENTION
+    charts: bool = True
+    """TOCSIN_CHARTS=false (or ``charts: false`` in the file) turns charts off."""
+    chart_window: float = DEFAULT_CHART_WINDOW
     noise_report: NoiseReportConfig = Field(default_factory=NoiseReportConfig)
     event_types: dict[str, EventType] = Field(default_factory=lambda: parse_event_types(None))
     environment: dict[str, str] = Field(default_factory=dict, repr=False)

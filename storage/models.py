@@ -198,6 +198,8 @@ class MessageRow(Base):
     updated_at: Mapped[float]
     group_id: Mapped[int | None] = mapped_column(Integer)
     """The message group it belongs to (every message is a group, most of one)."""
+    chart_at: Mapped[float | None]
+    """When the incident's chart was attached to the message (None: it has none)."""
 
 
 class MessageGroupRow(Base):

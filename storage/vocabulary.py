@@ -52,6 +52,9 @@ class EventKind(StrEnum):
     NOTICE = "notice"
     """Not a timeline line: an outbox row with no incident, telling admins something
     (monitors.admin_notices)."""
+    CHART = "chart"
+    """Not a timeline line: attach the incident's chart to the message just posted
+    (bot.delivery.charts), queued when the post is recorded."""
 
 
 class Priority(StrEnum):

@@ -25,6 +25,11 @@ PG_DSN = os.environ.get("TOCSIN_TEST_POSTGRES", "postgresql://postgres@127.0.0.1
 REDIS_URL = os.environ.get("TOCSIN_TEST_REDIS", "redis://127.0.0.1:6379/0")
 ON_CI = os.environ.get("CI", "").lower() == "true"
 
+# Charts off unless a test turns them on (Settings(charts=True), as tests/test_charts.py
+# does): drawing one costs a worker thread a tenth of a second, and the first one about
+# a second more to import matplotlib. Processes the tests start inherit it.
+os.environ.setdefault("TOCSIN_CHARTS", "false")
+
 
 class Clock:
     """A clock tests move by hand."""

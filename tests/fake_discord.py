@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 
 API = "/api/v10"
 DISCORD_EPOCH_MS = 1_420_070_400_000
@@ -48,6 +48,8 @@ class Call:
     query: dict[str, str]
     body: Any
     at: float
+    files: dict[str, tuple[str, bytes]] = field(default_factory=dict)
+    """Files of a multipart request: form field (``files[0]``) -> (filename, content)."""
 
 
 @dataclass
@@ -149,6 +151,8 @@ class FakeDiscord:
     refused: list[list[str]] = field(default_factory=list)
     """The problems of each message body refused as Discord refuses an invalid one."""
     port: int = 0
+    uploads: dict[str, bytes] = field(default_factory=dict)
+    """Attachment id -> the file's content."""
     _failures: list[Failure] = field(default_factory=list)
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _sequence: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -253,8 +257,12 @@ class FakeDiscord:
     async def _rest(self, request: web.Request) -> web.Response:
         """Record the call, check the token, fail on demand, then answer by route."""
         path = request.path.removeprefix(API)
-        body = await request.json() if request.body_exists else None
-        call = Call(request.method, path, dict(request.query), body, time.monotonic())
+        files: dict[str, tuple[str, bytes]] = {}
+        if request.content_type == "multipart/form-data":  # files, and the JSON beside them
+            body, files = await _multipart(request)
+        else:
+            body = await request.json() if request.body_exists else None
+        call = Call(request.method, path, dict(request.query), body, time.monotonic(), files)
         self.calls.append(call)
         token_in_path = path.startswith(("/interactions/", "/webhooks/"))
         if not token_in_path and request.headers.get("Authorization") != f"Bot {self.token}":
@@ -426,13 +434,52 @@ class FakeDiscord:
             "allowed_mentions": body.get("allowed_mentions"),
         }
 
-    def _apply_edit(self, message: dict[str, Any], body: dict[str, Any]) -> None:
+    def _apply_edit(
+        self, message: dict[str, Any], body: dict[str, Any], files: dict[str, tuple[str, bytes]]
+    ) -> None:
         for key in ("content", "embeds", "components", "flags", "allowed_mentions"):
             if key in body:
                 message[key] = (
                     body[key] if body[key] is not None else ([] if key != "content" else "")
                 )
+        if "attachments" in body:  # the attachments to keep (by id) and the new ones
+            message["attachments"] = self._attachments(message, body["attachments"], files)
         message["edited_timestamp"] = iso()
+
+    def _attachments(
+        self,
+        message: dict[str, Any],
+        listed: list[dict[str, Any]],
+        files: dict[str, tuple[str, bytes]],
+    ) -> list[dict[str, Any]]:
+        """As Discord reads an edit's ``attachments``: an existing attachment's id keeps
+        it, a new file is listed by its index among the request's ``files[n]``; the
+        others are removed."""
+        kept = {str(a["id"]): a for a in message.get("attachments") or []}
+        out = []
+        for item in listed or []:
+            key = str(item.get("id"))
+            if key in kept:
+                out.append(kept[key])
+            elif f"files[{key}]" in files:
+                filename, content = files[f"files[{key}]"]
+                attachment_id = self.snowflake()
+                self.uploads[attachment_id] = content
+                out.append(
+                    {
+                        "id": attachment_id,
+                        "filename": item.get("filename") or filename,
+                        "size": len(content),
+                        "url": f"http://127.0.0.1:{self.port}/attachments/{attachment_id}",
+                        "proxy_url": f"http://127.0.0.1:{self.port}/attachments/{attachment_id}",
+                        "content_type": "image/png" if filename.endswith(".png") else None,
+                    }
+                )
+        return out
+
+    def attachment_bytes(self, message: dict[str, Any]) -> list[bytes]:
+        """The content of each file the message carries now."""
+        return [self.uploads[a["id"]] for a in message.get("attachments") or []]
 
     async def _edit_message(self, call: Call, channel_id: str, message_id: str) -> web.Response:
         message = self.messages.get(message_id)
@@ -441,7 +488,7 @@ class FakeDiscord:
         if problems := form_problems({**message, **call.body}):
             self.refused.append(problems)
             return invalid_form(problems)
-        self._apply_edit(message, call.body)
+        self._apply_edit(message, call.body, call.files)
         return as_json(message)
 
     async def _start_thread(self, call: Call, channel_id: str, message_id: str) -> web.Response:
@@ -487,7 +534,7 @@ class FakeDiscord:
         if kind == 7:  # UPDATE_MESSAGE: the message the component is on
             message_id = self._interaction_messages.get(interaction_id)
             if message_id in self.messages:
-                self._apply_edit(self.messages[message_id], data)
+                self._apply_edit(self.messages[message_id], data, call.files)
         interaction = {
             "id": interaction_id,
             "type": 3,
@@ -625,3 +672,18 @@ class FakeDiscord:
             "system_channel_flags": 0,
             "nsfw_level": 0,
         }
+
+
+async def _multipart(request: web.Request) -> tuple[Any, dict[str, tuple[str, bytes]]]:
+    """A multipart body as discord.py sends one: ``payload_json`` and ``files[n]``."""
+    body: Any = None
+    files: dict[str, tuple[str, bytes]] = {}
+    reader = await request.multipart()
+    async for part in reader:
+        if not isinstance(part, BodyPartReader):
+            continue
+        if part.name == "payload_json":
+            body = json.loads(await part.text())
+        elif part.name:
+            files[part.name] = (part.filename or "", bytes(await part.read()))
+    return body, files

@@ -83,6 +83,8 @@ class FakeSlack:
     harness, so a lookup "since the row was queued" sees what an attempt posted."""
     outage: Callable[[], bool] | None = None
     """While this answers True, every Web API call gets a 500 (Slack is down)."""
+    uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """files_upload_v2's uploads by file id: name, length, and ``content`` once sent."""
     _sockets: list[web.WebSocketResponse] = field(default_factory=list)
     _last_ts: float = 0.0
 
@@ -103,6 +105,14 @@ class FakeSlack:
 
     def replies(self, ts: str) -> list[dict[str, Any]]:
         return [m for ms in self.messages.values() for m in ms if m.get("thread_ts") == ts]
+
+    def files_in_thread(self, ts: str) -> list[dict[str, Any]]:
+        """Files shared in the thread of message ``ts``, each with its ``content``."""
+        return [
+            {**file, "content": self.uploads[file["id"]]["content"]}
+            for message in self.replies(ts)
+            for file in message.get("files") or []
+        ]
 
     def fail(self, method: str, **fault: Any) -> None:
         self.faults.append(Fault(method, **fault))
@@ -137,6 +147,7 @@ class FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/socket", self._socket)
         app.router.add_get("/_posts", self._posts)
         app.router.add_get("/_calls", self._calls)
@@ -245,6 +256,17 @@ class FakeSlack:
         self.responses.append(await request.json())
         return web.Response(text="ok")
 
+    async def _upload(self, request: web.Request) -> web.Response:
+        """The upload URL files.getUploadURLExternal gave: the file's bytes, posted."""
+        file_id = request.match_info["file_id"]
+        content = await request.read()
+        self.calls.append(Call("upload", {"file_id": file_id, "length": len(content)}))
+        upload = self.uploads.get(file_id)
+        if upload is None:
+            return web.Response(status=404, text="no such upload")
+        upload["content"] = content
+        return web.Response(text=f"OK - {len(content)}")
+
     def _next_ts(self) -> str:
         """Slack's message ids are the time of posting, unique per channel."""
         self._last_ts = max(self._last_ts + 0.000001, self.clock())
@@ -305,6 +327,53 @@ class FakeSlack:
         if not user.startswith("U") or "," in user:
             return {"ok": False, "error": "user_not_found"}
         return {"ok": True, "channel": {"id": "D" + user[1:]}}
+
+    def _files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("filename") or not str(args.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{len(self.uploads) + 1:08d}"
+        self.uploads[file_id] = {
+            "name": args["filename"],
+            "length": int(args["length"]),
+            "content": None,
+        }
+        return {"ok": True, "upload_url": f"{self.url}/upload/{file_id}", "file_id": file_id}
+
+    def _files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Share uploaded files in a channel (a thread with ``thread_ts``): one message
+        carrying them, as Slack shows a file share."""
+        listed = json.loads(args["files"]) if isinstance(args.get("files"), str) else []
+        files = []
+        for item in listed:
+            upload = self.uploads.get(item.get("id", ""))
+            if upload is None or upload["content"] is None:
+                return {"ok": False, "error": "file_not_found"}
+            if len(upload["content"]) != upload["length"]:
+                return {"ok": False, "error": "file_upload_size_mismatch"}
+            files.append(
+                {
+                    "id": item["id"],
+                    "name": upload["name"],
+                    "title": item.get("title") or upload["name"],
+                    "size": upload["length"],
+                    "mimetype": "image/png" if upload["name"].endswith(".png") else "",
+                }
+            )
+        channel = args.get("channel_id")
+        if channel:
+            if channel in self.unknown_channels:
+                return {"ok": False, "error": "channel_not_found"}
+            message = {
+                "ts": self._next_ts(),
+                "user": BOT_USER,
+                "text": args.get("initial_comment") or "",
+                "files": files,
+                "received_at": time.time(),
+            }
+            if args.get("thread_ts"):
+                message["thread_ts"] = args["thread_ts"]
+            self.messages.setdefault(channel, []).append(message)
+        return {"ok": True, "files": [{"id": f["id"], "title": f["title"]} for f in files]}
 
     def _usergroups_users_list(self, args: dict[str, Any]) -> dict[str, Any]:
         group = args.get("usergroup", "")

@@ -41,6 +41,34 @@ class Delivery:
     links: tuple[tuple[str, str], ...] = ()
     """Where the incident's chat messages are, e.g. ``("Slack", "https://...")``: an
     email links to them, so a reader can work the incident where the team does."""
+    chart: bool = False
+    """The message carries the incident's chart (bot.delivery.charts): an edit keeps
+    showing it."""
+
+
+CHART_FILENAME = "chart.png"
+
+
+@dataclass(frozen=True)
+class ChartAttachment:
+    """An incident's chart for the message that shows it, posted moments ago.
+
+    ``card`` is the incident as it stands now (the message is redrawn with it where the
+    platform needs that to show the image); ``row_id`` names this attachment, so a retry
+    can tell whether an earlier attempt went through."""
+
+    target: str
+    message_ref: str
+    card: IncidentCard
+    png: bytes
+    row_id: int
+    attempt: int = 1
+    queued_at: float = 0.0
+
+    @property
+    def filename(self) -> str:
+        """Unique per attachment, so a retry can find an earlier attempt's file."""
+        return f"tocsin-{self.card.incident_id}-{self.row_id}-{CHART_FILENAME}"
 
 
 class DeliveryError(Exception):
@@ -75,4 +103,13 @@ class MessageLinks(Protocol):
 
     async def link(self, ref: str) -> str | None:
         """The address of the message ``ref`` (as ``deliver`` returned it), if known."""
+        ...
+
+
+@runtime_checkable
+class ChartAttacher(Protocol):
+    """An adapter that can add a chart to a message it posted (Slack, Discord)."""
+
+    async def attach_chart(self, chart: ChartAttachment) -> None:
+        """Attach ``chart`` to its message, once (a retry must not attach it twice)."""
         ...

@@ -25,14 +25,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from bot.adapters.base import ChatAdapter, Delivery, DeliveryError, MessageLinks
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.adapters.base import ChartAttacher, ChatAdapter, Delivery, DeliveryError, MessageLinks
+from bot.delivery.charts import CHART_ATTEMPTS, ChartStep
 from bot.delivery.messages import MessagePlanner, Plan, Route, capped_card
 from monitors.incidents.cards import IncidentCard
 from monitors.routing import Platform, split_target
 from monitors.subscriptions.model import delivered_by
 from storage.db import Database
 from storage.models import OutboxRow
-from storage.repositories import MessageRepository, OutboxRepository
+from storage.repositories import IncidentRepository, MessageRepository, OutboxRepository
 from storage.repositories.outbox import PARKED
 from storage.vocabulary import EventKind
 
@@ -90,6 +93,7 @@ class Dispatcher:
         owner: str | None = None,
         health: HealthObserver | None = None,
         lease: float = LEASE,
+        charts: ChartStep | None = None,
     ) -> None:
         self.db = db
         self.adapters = {adapter.platform: adapter for adapter in adapters}
@@ -99,8 +103,13 @@ class Dispatcher:
         self.owner = owner or process_owner()
         self.health = health
         self.lease = lease
+        self.charts = charts
+        """Attaches charts to messages after they are posted; None: no charts."""
         self.counts = DeliveryCounts()
         self._workers: dict[str, asyncio.Task[int]] = {}
+        self._charting: set[asyncio.Task[list[OutboxRow]]] = set()
+        """Charts being drawn and attached, apart from their target's worker (see
+        ``_start_chart``)."""
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -123,6 +132,8 @@ class Dispatcher:
         """Deliver until stopped: claim what is due, start a worker per target that has
         none, and come back when woken, when a worker finishes, or at the next poll."""
         beat = asyncio.ensure_future(self._heartbeat())
+        if self.charts is not None:
+            self.charts.warm()
         try:
             while not self._stopping:
                 try:
@@ -134,7 +145,8 @@ class Dispatcher:
                 self._wake.clear()
         finally:
             beat.cancel()
-            await asyncio.gather(beat, *self._workers.values(), return_exceptions=True)
+            busy = (*self._workers.values(), *self._charting)
+            await asyncio.gather(beat, *busy, return_exceptions=True)
 
     def stop(self) -> None:
         self._stopping = True
@@ -147,9 +159,10 @@ class Dispatcher:
         total = 0
         while True:
             await self._claim_and_start()
-            if not self._workers:
+            if not self._workers and not self._charting:
                 return total
-            done = await asyncio.gather(*self._workers.values(), return_exceptions=True)
+            busy = (*self._workers.values(), *self._charting)
+            done = await asyncio.gather(*busy, return_exceptions=True)
             total += sum(n for n in done if isinstance(n, int))
 
     async def _claim_and_start(self) -> None:
@@ -193,7 +206,7 @@ class Dispatcher:
         """Keep this process's claims alive while it lives."""
         while True:
             await asyncio.sleep(HEARTBEAT)
-            if not self._workers:
+            if not self._workers and not self._charting:
                 continue
             try:
                 async with self.db.transaction() as session:
@@ -206,6 +219,8 @@ class Dispatcher:
         returns the rows delivered (none when it failed)."""
         adapter = self.adapter_for(row.channel)
         platform = split_target(row.channel)[0]
+        if row.event == EventKind.CHART:
+            return self._start_chart(row, adapter, platform)
         card = IncidentCard.from_json(row.payload["card"])
         taken: list[OutboxRow] = []
         try:
@@ -235,6 +250,8 @@ class Dispatcher:
                 if ref is not None and each.incident_id is not None:
                     rule = IncidentCard.from_json(each.payload["card"]).rule
                     await planner.record(each, plan, ref, rule)
+            if ref is not None and plan.route is Route.POST and row.incident_id is not None:
+                await self._queue_chart(session, row, adapter)
             if row.attempts > 1:  # it had failed: the place is back, so is what waited
                 hurried = await OutboxRepository(session).hurry(row.channel, self.clock())
                 if hurried:
@@ -244,6 +261,55 @@ class Dispatcher:
         if self.health is not None:
             await self._observe(self.health.delivered(row.channel))
         return done
+
+    async def _queue_chart(self, session: AsyncSession, row: OutboxRow, adapter: object) -> None:
+        """After a post is recorded, in the same transaction: the row that attaches the
+        incident's chart to it, when it gets one (bot.delivery.charts)."""
+        if self.charts is None or row.incident_id is None:
+            return
+        found = await IncidentRepository(session).get_many([row.incident_id])
+        incident = found.get(row.incident_id)
+        if incident is not None and self.charts.wanted(adapter, incident):
+            await OutboxRepository(session).add_many([self.charts.row(row, self.clock())])
+
+    def _start_chart(
+        self, row: OutboxRow, adapter: ChatAdapter | None, platform: str
+    ) -> list[OutboxRow]:
+        """Draw and attach a chart in a task of its own, so the target's worker goes on
+        at once: the next incident's message never waits for a chart. The row stays
+        claimed (and its lease renewed) until the task records it, so the incident's
+        later rows still wait for it, in order."""
+        task = asyncio.ensure_future(self._attach_chart(row, adapter, platform))
+        self._charting.add(task)
+
+        def finished(done: asyncio.Task[list[OutboxRow]]) -> None:
+            self._charting.discard(done)
+            self._wake.set()  # the incident's next row on the target may be waiting
+
+        task.add_done_callback(finished)
+        return [row]
+
+    async def _attach_chart(
+        self, row: OutboxRow, adapter: ChatAdapter | None, platform: str
+    ) -> list[OutboxRow]:
+        """Deliver a chart row: draw the chart and attach it to the incident's message.
+        Nothing to attach (charts off, no history) delivers the row as it is."""
+        attached = False
+        try:
+            if self.charts is not None and isinstance(adapter, ChartAttacher):
+                attached = await self.charts.attach(adapter, row, self.clock)
+        except Exception as exc:  # retried a few times, then given up; never swallowed
+            await self._failed(row, platform, exc, max_attempts=CHART_ATTEMPTS, observe=False)
+            return []
+        async with self.db.transaction() as session:
+            stored = await OutboxRepository(session).get(row.id)
+            if stored is not None:
+                stored.delivered_at, stored.last_error = self.clock(), None
+                stored.claimed_by = None
+            if attached:
+                await ChartStep.attached(session, row, self.clock())
+        self.counts.add(self.counts.delivered, platform)
+        return [row]
 
     async def _plan(
         self, row: OutboxRow, waiting: Sequence[OutboxRow], max_group: int
@@ -294,6 +360,7 @@ class Dispatcher:
             line=row.payload.get("line", ""),
             notify=row.notify,
             message_ref=plan.ref,
+            chart=plan.chart,
             attempt=row.attempts,
             queued_at=row.created_at,
             row_id=row.id,
@@ -316,7 +383,14 @@ class Dispatcher:
         line = f"#{row.incident_id}: {base.line}" if base.line else ""
         return replace(base, group=group, line=line)
 
-    async def _failed(self, row: OutboxRow, platform: str, exc: Exception) -> None:
+    async def _failed(
+        self,
+        row: OutboxRow,
+        platform: str,
+        exc: Exception,
+        max_attempts: int = MAX_ATTEMPTS,
+        observe: bool = True,
+    ) -> None:
         retry_after = exc.retry_after if isinstance(exc, DeliveryError) else None
         permanent = isinstance(exc, DeliveryError) and exc.permanent
         wait = retry_after if retry_after is not None else backoff(row.attempts)
@@ -333,10 +407,10 @@ class Dispatcher:
             if stored is None:
                 return
             stored.last_error, stored.claimed_by = error, None
-            given_up = permanent or stored.attempts >= MAX_ATTEMPTS
+            given_up = permanent or stored.attempts >= max_attempts
             stored.available_at = PARKED if given_up else self.clock() + wait
         self.counts.add(self.counts.failed if given_up else self.counts.retried, platform)
-        if self.health is not None:
+        if self.health is not None and observe:
             await self._observe(self.health.failed(row.channel, str(exc), permanent))
 
     @staticmethod

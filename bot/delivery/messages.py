@@ -97,6 +97,8 @@ class Plan:
     delivered row's own card replaces its incident's); empty for a message of one."""
     cap: Cap | None = None
     """For ``CAPPED``: the cap it is past."""
+    chart: bool = False
+    """The message carries its incident's chart (bot.delivery.charts)."""
 
 
 class MessagePlanner:
@@ -120,7 +122,9 @@ class MessagePlanner:
         if message is not None and (group is None or group.kind == INCIDENTS):
             members = group.members if group else [row.incident_id]
             ref = group.message_ref if group and group.message_ref else message.message_ref
-            return Plan(Route.EDIT, ref, group, await self._shared(members))
+            shared = await self._shared(members)
+            charted = message.chart_at is not None and not shared
+            return Plan(Route.EDIT, ref, group, shared, chart=charted)
         if message is not None and not row.notify:  # capped, and this is no page
             return Plan(Route.DROP)
         incident = (await self.incidents.get_many([row.incident_id]))[row.incident_id]

@@ -21,7 +21,7 @@ import hashlib
 import math
 import zlib
 from array import array
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 from monitors.sources.base import LabelSet
@@ -240,8 +240,15 @@ class SampleHistory:
         """Series with samples in the hour in progress."""
         return len(self._open)
 
-    async def load(self, metrics: Iterable[str], since: float, until: float) -> SeriesHistory:
-        """The buckets of ``metrics`` ending in (since, until], saved and in memory."""
+    async def load(
+        self,
+        metrics: Iterable[str],
+        since: float,
+        until: float,
+        only: Callable[[str, LabelSet], bool] | None = None,
+    ) -> SeriesHistory:
+        """The buckets of ``metrics`` ending in (since, until], saved and in memory;
+        ``only``: of the (metric, label set) series it accepts (a chart reads one)."""
         wanted = set(metrics)
         first_index, last_index = _ceil(since / STEP) + 1, _ceil(until / STEP)
         out = SeriesHistory()
@@ -257,9 +264,11 @@ class SampleHistory:
                     sorted(wanted), first_index - BUCKETS_PER_BLOCK, last_index
                 )
             for row in rows:
-                keep(row.metric, _labels_from_text(row.labels), decode_block(row.data, row.block))
+                labels = _labels_from_text(row.labels)
+                if only is None or only(row.metric, labels):
+                    keep(row.metric, labels, decode_block(row.data, row.block))
         for (metric, labels), buckets in self._open.items():
-            if metric in wanted:
+            if metric in wanted and (only is None or only(metric, labels)):
                 keep(metric, labels, buckets)
         indices = [i for by in out.buckets.values() for b in by.values() for i in b]
         out.first = min(indices) * STEP if indices else None

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from monitors.backtest.history import STEP, Bucket, SeriesHistory
 from monitors.rules.schema import Rule
-from monitors.sources.base import LabelSet, RuleReading, label_set
+from monitors.sources.base import LabelSet, RuleReading, SeriesValue, label_set
 from monitors.sources.ingest import series_values  # the live source's own rule
 from monitors.windows.histogram import Histogram
 from monitors.windows.store import EXTREMES, QUANTILES, GroupStats
@@ -33,14 +33,16 @@ class HistorySource:
         self._hists: dict[int, Histogram] = {}  # id(bucket) -> its histogram, built once
 
     async def fetch(self, rules: Sequence[Rule], now: float) -> dict[str, RuleReading]:
-        readings = {}
-        for rule in rules:
-            current = self._collect(rule, now, 0.0)
-            previous = None
-            if rule.threshold_type == "percent_change":
-                previous = self._collect(rule, now, rule.window)
-            readings[rule.name] = RuleReading(series_values(rule, current, previous))
-        return readings
+        return {rule.name: RuleReading(self.values(rule, now)) for rule in rules}
+
+    def values(self, rule: Rule, now: float) -> list[SeriesValue]:
+        """What ``rule`` reads at ``now``, series by series (no awaiting: charts call it
+        from a worker thread)."""
+        current = self._collect(rule, now, 0.0)
+        previous = None
+        if rule.threshold_type == "percent_change":
+            previous = self._collect(rule, now, rule.window)
+        return series_values(rule, current, previous)
 
     def _collect(self, rule: Rule, now: float, offset: float) -> dict[LabelSet, GroupStats]:
         end = math.ceil((now - offset) / STEP)

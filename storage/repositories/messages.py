@@ -37,6 +37,10 @@ class MessageRepository:
     async def group(self, group_id: int) -> MessageGroupRow | None:
         return await self.session.get(MessageGroupRow, group_id, with_for_update=True)
 
+    async def peek_group(self, group_id: int) -> MessageGroupRow | None:
+        """The group, read without locking it (for a read transaction)."""
+        return await self.session.get(MessageGroupRow, group_id)
+
     async def joinable(self, target: str, since: float, room: int) -> MessageGroupRow | None:
         """The newest posted group of incidents on ``target`` opened since ``since``
         with fewer than ``room`` members."""

@@ -18,6 +18,7 @@ at that time, durably, instead of holding the dispatcher."""
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -26,7 +27,7 @@ from typing import Any
 import aiohttp
 import discord
 
-from bot.adapters.base import Delivery, DeliveryError
+from bot.adapters.base import CHART_FILENAME, ChartAttachment, Delivery, DeliveryError
 from bot.adapters.discord.items import card_view
 from bot.adapters.discord.rendering import (
     MAX_CONTENT,
@@ -53,7 +54,7 @@ UNKNOWN_CHANNEL = 10003
 UNKNOWN_MESSAGE = 10008
 THREAD_ALREADY_STARTED = 160004
 PERMISSIONS = (
-    "View Channel, Send Messages, Embed Links, Create Public Threads, "
+    "View Channel, Send Messages, Embed Links, Attach Files, Create Public Threads, "
     "Send Messages in Threads and Read Message History"
 )
 
@@ -155,6 +156,25 @@ class DiscordDelivery:
         except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise delivery_error(exc, delivery.place) from exc
 
+    async def attach_chart(self, chart: ChartAttachment) -> None:
+        """Edit the message to carry the chart as its one attachment, shown as the
+        embed's image: an edit that says the same again, so a retry attaches nothing
+        twice. Later edits leave the attachment alone and keep pointing the image at it
+        (``Delivery.chart``)."""
+        if self.client.user is None or self.client.is_closed():
+            raise DeliveryError("not logged in to Discord yet", retry_after=NOT_CONNECTED_RETRY)
+        ref = MessageRef.parse(chart.message_ref)
+        message = self._channel(ref.channel_id).get_partial_message(ref.message_id)
+        try:
+            await message.edit(
+                embed=card_embed(chart.card, chart=True),
+                view=card_view(chart.card),
+                attachments=[discord.File(io.BytesIO(chart.png), filename=CHART_FILENAME)],
+                allowed_mentions=allowed_mentions(False),
+            )
+        except (discord.DiscordException, aiohttp.ClientError, OSError, TimeoutError) as exc:
+            raise delivery_error(exc, str(ref.channel_id)) from exc
+
     async def _deliver(self, delivery: Delivery) -> MessageRef:
         if delivery.event == EventKind.NOTICE:
             return await self._notice(delivery)
@@ -208,7 +228,10 @@ class DiscordDelivery:
         """The message as it stands now; a card of one keeps the line it was posted
         with, a storm's heading is redrawn."""
         message = self._channel(ref.channel_id).get_partial_message(ref.message_id)
-        await message.edit(**_shown(delivery), allowed_mentions=allowed_mentions(False))
+        shown = _shown(delivery)
+        if delivery.group:  # a storm shows no one incident's chart
+            shown["attachments"] = []
+        await message.edit(**shown, allowed_mentions=allowed_mentions(False))
 
     async def _add_line(self, ref: MessageRef, delivery: Delivery) -> MessageRef:
         if ref.thread_id is None:
@@ -267,7 +290,8 @@ def _shown(delivery: Delivery, content: str | None = None) -> dict[str, Any]:
     if delivery.group:
         cards = delivery.group
         return {"content": heading(cards), "embeds": group_embeds(cards), "view": group_view(cards)}
-    shown: dict[str, Any] = {"embed": card_embed(delivery.card), "view": card_view(delivery.card)}
+    embed = card_embed(delivery.card, chart=delivery.chart)
+    shown: dict[str, Any] = {"embed": embed, "view": card_view(delivery.card)}
     if content is not None:
         shown["content"] = content
     return shown

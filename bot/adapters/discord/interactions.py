@@ -22,6 +22,7 @@ from typing import Any
 
 import discord
 
+from bot.adapters.base import CHART_FILENAME
 from bot.adapters.discord.identity import actor_of
 from bot.adapters.discord.items import (
     card_view,
@@ -260,8 +261,10 @@ class Interactions:
     ) -> None:
         """Show the incident's new state on the message whose button was clicked."""
         card = reply.cards[0]
+        shown = interaction.message.attachments if interaction.message else []
+        charted = any(a.filename == CHART_FILENAME for a in shown)  # keep showing the chart
         options = {
-            "embed": card_embed(card),
+            "embed": card_embed(card, chart=charted),
             "view": card_view(card),
             "allowed_mentions": allowed_mentions(False),
         }

@@ -20,7 +20,7 @@ from aiohttp import web
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from bot.adapters.base import Delivery
+from bot.adapters.base import ChartAttachment, Delivery
 from bot.adapters.discord.client import TocsinClient
 from bot.adapters.discord.delivery import DiscordDelivery
 from bot.adapters.discord.interactions import Interactions
@@ -92,6 +92,9 @@ class DiscordPlatform:
 
     async def link(self, ref: str) -> str | None:
         return self.delivery.link(ref)
+
+    async def attach_chart(self, chart: ChartAttachment) -> None:
+        await self.delivery.attach_chart(chart)
 
     async def start(self) -> None:
         """Log in and sync the slash commands (a refused token stops the start-up), then

@@ -10,6 +10,7 @@ from typing import Any
 import discord
 from discord.utils import escape_markdown
 
+from bot.adapters.base import CHART_FILENAME
 from commands.model import Reply
 from monitors.incidents.cards import IncidentCard
 from monitors.mentions import plain, render
@@ -71,8 +72,11 @@ def titled_embed(card: IncidentCard, title_limit: int = MAX_TITLE) -> discord.Em
     )
 
 
-def card_embed(card: IncidentCard) -> discord.Embed:
+def card_embed(card: IncidentCard, chart: bool = False) -> discord.Embed:
+    """The card as an embed; ``chart``: its image is the message's chart attachment."""
     embed = titled_embed(card)
+    if chart:
+        embed.set_image(url=f"attachment://{CHART_FILENAME}")
     if card.since is not None and card.status != IncidentStatus.RESOLVED:
         embed.description = f"Firing since <t:{int(card.since)}:f> (<t:{int(card.since)}:R>)"
     for name, value in card.fields:

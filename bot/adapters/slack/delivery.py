@@ -15,10 +15,10 @@ from dataclasses import replace
 from typing import Any
 
 import aiohttp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.base import Delivery, DeliveryError
+from bot.adapters.base import ChartAttachment, Delivery, DeliveryError
 from bot.adapters.slack.render import escape, group_message, incident_message, mrkdwn
 from monitors.admin_notices import TITLE as NOTICE_TITLE
 from monitors.routing import split_target
@@ -113,6 +113,40 @@ class SlackPoster:
             raise delivery_error(exc) from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise DeliveryError(f"Slack unreachable: {type(exc).__name__}: {exc}") from None
+
+    async def attach_chart(self, chart: ChartAttachment) -> None:
+        """The chart as a file in the message's thread (files_upload_v2: an upload URL,
+        the upload, then sharing it), once: a retry first looks in the thread for the
+        file an earlier attempt shared, by its name. ``chat.update`` never touches the
+        thread, so later edits keep it."""
+        channel, ts = split_ref(chart.message_ref)
+        try:
+            if chart.attempt > 1 and await self._chart_shared(channel, ts, chart.filename):
+                return
+            await self.client.files_upload_v2(
+                channel=channel,
+                thread_ts=ts,
+                content=chart.png,
+                filename=chart.filename,
+                title=f"#{chart.card.incident_id} chart",
+                alt_txt=f"Chart of {chart.card.title}",
+            )
+        except SlackApiError as exc:
+            raise delivery_error(exc) from None
+        except (SlackRequestError, aiohttp.ClientError, TimeoutError) as exc:
+            raise DeliveryError(f"Slack upload failed: {type(exc).__name__}: {exc}") from None
+
+    async def _chart_shared(self, channel: str, ts: str, filename: str) -> bool:
+        try:
+            replies = await self.client.conversations_replies(channel=channel, ts=ts, limit=200)
+        except SlackApiError as exc:  # e.g. missing channels:history: upload, as before
+            log.warning("cannot look for an earlier chart in %s: %s", channel, _error(exc))
+            return False
+        return any(
+            file.get("name") == filename
+            for message in replies.get("messages") or []
+            for file in message.get("files") or []
+        )
 
     async def _post(self, delivery: Delivery) -> str:
         if split_target(delivery.target)[0] == PersonalPlatform.SLACK_DM:

@@ -14,7 +14,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.adapters.base import Delivery
+from bot.adapters.base import ChartAttachment, Delivery
 from bot.adapters.slack.delivery import SlackPoster
 from bot.adapters.slack.handlers import SlackHandlers
 from bot.adapters.slack.people import SlackPeople
@@ -123,3 +123,6 @@ class SlackPlatform:
 
     async def link(self, ref: str) -> str | None:
         return await self.poster.link(ref)
+
+    async def attach_chart(self, chart: ChartAttachment) -> None:
+        await self.poster.attach_chart(chart)
