@@ -17,6 +17,7 @@ from typing import Any
 from monitors.incidents.cards import SEVERITY_COLORS, IncidentCard
 from storage.db import Database
 from storage.repositories import OutboxRepository
+from storage.repositories.outbox import outbox_row
 from storage.vocabulary import EventKind
 
 REPEAT_AFTER = 86400.0
@@ -37,16 +38,12 @@ def notice_card(text: str) -> IncidentCard:
 
 def notice_rows(notices: Sequence[str], targets: Sequence[str], now: float) -> list[dict[str, Any]]:
     return [
-        {
-            "created_at": now,
-            "incident_id": None,
-            "event": EventKind.NOTICE,
-            "channel": target,
-            "notify": True,
-            "payload": {"notice": text, "card": notice_card(text).to_json(), "line": text},
-            "attempts": 0,
-            "available_at": now,
-        }
+        outbox_row(
+            target,
+            EventKind.NOTICE,
+            {"notice": text, "card": notice_card(text).to_json(), "line": text},
+            now,
+        )
         for text in notices
         for target in targets
     ]

@@ -38,6 +38,7 @@ from storage.repositories import (
     OutboxRepository,
     ReportRepository,
 )
+from storage.repositories.outbox import outbox_row
 from storage.vocabulary import IncidentStatus
 
 EVENT = "digest"
@@ -153,18 +154,8 @@ async def write_digest(
             if not ids:
                 continue  # its incidents were deleted (retention): nothing to say
             card = digest_card(heading, [incidents[i] for i in ids], schedule.zone, due_at)
-            rows.append(
-                {
-                    "created_at": now,
-                    "incident_id": None,
-                    "event": EVENT,
-                    "channel": target,
-                    "notify": True,
-                    "payload": {"card": card.to_json(), "line": "", "incident": {}},
-                    "attempts": 0,
-                    "available_at": now,
-                }
-            )
+            payload = {"card": card.to_json(), "line": "", "incident": {}}
+            rows.append(outbox_row(target, EVENT, payload, now))
         await OutboxRepository(session).add_many(rows)
     return Digest(key, listed)
 

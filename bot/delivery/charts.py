@@ -29,6 +29,7 @@ from monitors.incidents.cards import IncidentCard, incident_card
 from storage.db import Database
 from storage.models import IncidentRow, OutboxRow
 from storage.repositories import IncidentRepository, MessageRepository
+from storage.repositories.outbox import outbox_row
 from storage.vocabulary import EventKind
 
 CHART_ATTEMPTS = 5
@@ -61,16 +62,15 @@ class ChartStep:
     @staticmethod
     def row(posted: OutboxRow, now: float) -> dict[str, Any]:
         """The outbox row that attaches the chart to the message ``posted`` made."""
-        return {
-            "created_at": now,
-            "incident_id": posted.incident_id,
-            "event": EventKind.CHART,
-            "channel": posted.channel,
-            "notify": False,
-            "payload": {"card": posted.payload["card"], "line": ""},
-            "attempts": 0,
-            "available_at": now,
-        }
+        payload = {"card": posted.payload["card"], "line": ""}
+        return outbox_row(
+            posted.channel,
+            EventKind.CHART,
+            payload,
+            now,
+            incident_id=posted.incident_id,
+            notify=False,
+        )
 
     async def pending(self, row: OutboxRow, now: float) -> Pending | None:
         """What the chart row asks for, or None when there is nothing to attach: the

@@ -28,6 +28,7 @@ from monitors.routing import Routing
 from monitors.subscriptions.fanout import personal_rows
 from storage.models import IncidentRow, SilenceRow
 from storage.repositories import IncidentRepository, OutboxRepository, SilenceRepository
+from storage.repositories.outbox import outbox_row
 from storage.vocabulary import EventKind, IncidentKind
 
 DEFAULT_MAX_PER_HOUR = 10
@@ -73,16 +74,7 @@ class Announcer:
             "incident": incident_facts(incident),
         }
         return [
-            {
-                "created_at": now,
-                "incident_id": incident.id,
-                "event": event,
-                "channel": place,
-                "notify": page,
-                "payload": payload,
-                "attempts": 0,
-                "available_at": now,
-            }
+            outbox_row(place, event, payload, now, incident_id=incident.id, notify=page)
             for place in targets
         ]
 

@@ -31,6 +31,7 @@ from monitors.insight.words import coaching_text
 from monitors.routing import Platform, split_target
 from storage.db import Database
 from storage.repositories import OutboxRepository, ReportRepository
+from storage.repositories.outbox import outbox_row
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -166,20 +167,9 @@ class NoiseReport:
                 return None  # another process wrote it meanwhile
             if coached:
                 card = report_card(coached, texts, due_at)
+                payload = {"card": card.to_json(), "line": "", "incident": {}}
                 await OutboxRepository(session).add_many(
-                    [
-                        {
-                            "created_at": now,
-                            "incident_id": None,
-                            "event": EVENT,
-                            "channel": target,
-                            "notify": True,
-                            "payload": {"card": card.to_json(), "line": "", "incident": {}},
-                            "attempts": 0,
-                            "available_at": now,
-                        }
-                        for target in targets
-                    ]
+                    [outbox_row(target, EVENT, payload, now) for target in targets]
                 )
         if coached:
             self.core.announcer.queued()

@@ -13,6 +13,29 @@ from storage.vocabulary import EventKind
 PARKED = 1e18  # available_at of rows given up on (permanent error or too many attempts)
 
 
+def outbox_row(
+    target: str,
+    event: str,
+    payload: dict[str, Any],
+    now: float,
+    *,
+    incident_id: int | None = None,
+    notify: bool = True,
+) -> dict[str, Any]:
+    """A new row for ``OutboxRepository.add_many``, due at once. ``incident_id`` None:
+    a message of no incident (a notice, a report, a digest), posted and never edited."""
+    return {
+        "created_at": now,
+        "incident_id": incident_id,
+        "event": event,
+        "channel": target,
+        "notify": notify,
+        "payload": payload,
+        "attempts": 0,
+        "available_at": now,
+    }
+
+
 class OutboxRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
