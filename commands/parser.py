@@ -699,8 +699,19 @@ def _zone_name(text: str) -> str:
     return text
 
 
+MAX_PERSONAL_ADDRESS = 191
+"""An address becomes the target ``email-dm:ADDRESS``, and targets are stored in 200
+characters."""
+
+
 def _address(text: str) -> str:
-    return email_address(text)
+    address = email_address(text)
+    if len(address) > MAX_PERSONAL_ADDRESS:
+        raise ValueError(
+            f"that address is {len(address)} characters long; Tocsin takes addresses of "
+            f"up to {MAX_PERSONAL_ADDRESS}"
+        )
+    return address
 
 
 _OPTION_EXAMPLES = {

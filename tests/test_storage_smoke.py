@@ -1,7 +1,7 @@
 import asyncio
 
 from storage.db import Database
-from storage.repositories import IncidentRepository
+from storage.repositories import IncidentRepository, OutboxRepository
 
 
 async def test_migrated_database_stores_and_reads_an_incident(db):
@@ -73,3 +73,11 @@ async def test_the_migrations_build_exactly_the_models_schema(db):
 
     async with db.engine.connect() as connection:
         assert await connection.run_sync(differences) == []
+
+
+async def test_ten_thousand_pairs_are_looked_up_without_breaking_the_transaction(db):
+    """A storm times the people subscribed to it: PostgreSQL ran out of stack on one
+    ``IN`` of about 10,000 (incident, target) pairs, failing the whole tick."""
+    pairs = {(n, f"slack-dm:U{n:05d}") for n in range(10_000)}
+    async with db.transaction() as session:
+        assert await OutboxRepository(session).announced(pairs) == set()

@@ -178,6 +178,8 @@ async def test_bad_input_is_refused_with_a_reason_and_nothing_is_saved(sqlite_ur
         "me email=not-an-address": "'not-an-address' is not an email address",
         "me email=sam@example.com": "Tocsin has no mail server configured",
         "me sevrity=critical": "did you mean severity=?",
+        # email-dm:ADDRESS must fit the 200 characters a target is stored in
+        f"me email={'a' * 64}@{'b' * 60}.{'c' * 60}.{'d' * 60}.com": "Tocsin takes addresses of up",
         "me slow-api": '"slow-api" is not an option',
     }
     async with slack_world(sqlite_url) as world:

@@ -54,7 +54,12 @@ async def personal_rows(
     people = [Subscription.from_row(row) for row in found if row.email or row.platform in DIRECT]
     if not people:
         return []
-    pairs = {(row["incident_id"], person.target) for row, _ in events.values() for person in people}
+    pairs = {
+        (row["incident_id"], person.target)
+        for row, _ in events.values()
+        for person in people
+        if person.covers(_subject(row)[0])  # type: ignore[index]
+    }
     shown = await OutboxRepository(session).announced(pairs)
     added: list[dict[str, Any]] = []
     for row, paged in events.values():

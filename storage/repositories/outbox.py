@@ -10,6 +10,9 @@ from sqlalchemy.orm import aliased
 from storage.models import MessageRow, OutboxRow
 from storage.vocabulary import EventKind
 
+PAIRS_AT_ONCE = 500
+"""(incident, target) pairs in one ``IN``: PostgreSQL runs out of stack past a few
+thousand (a storm times the people subscribed to it)."""
 PARKED = 1e18  # available_at of rows given up on (permanent error or too many attempts)
 
 
@@ -155,10 +158,11 @@ class OutboxRepository:
         """Which of the (incident, target) pairs have been queued or shown already."""
         wanted = list(pairs)
         found: set[tuple[int, str]] = set()
-        if not wanted:
-            return found
-        for table in (OutboxRow, MessageRow):
-            key = tuple_(table.incident_id, table.channel)
-            query = select(table.incident_id, table.channel).where(key.in_(wanted)).distinct()
-            found.update((int(i), str(c)) for i, c in (await self.session.execute(query)).all())
+        for start in range(0, len(wanted), PAIRS_AT_ONCE):
+            chunk = wanted[start : start + PAIRS_AT_ONCE]
+            for table in (OutboxRow, MessageRow):
+                key = tuple_(table.incident_id, table.channel)
+                query = select(table.incident_id, table.channel).where(key.in_(chunk)).distinct()
+                rows = (await self.session.execute(query)).all()
+                found.update((int(i), str(c)) for i, c in rows)
         return found
