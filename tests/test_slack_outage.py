@@ -9,7 +9,7 @@ import json
 
 from fake_slack import FakeSlack
 from slack_harness import SlackWorld, eventually, slack_world
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from monitors.actors import ADMIN as ADMIN_ROLE
 from monitors.actors import Actor
@@ -109,3 +109,32 @@ async def test_once_slack_answers_again_what_waited_for_it_goes_at_once(database
             first.id,
             second.id,
         }
+
+
+async def test_a_new_incidents_post_after_an_outage_also_frees_what_waited(database_url):
+    fake = FakeSlack()
+    down = True
+    fake.outage = lambda: down
+    async with slack_world(database_url, fake) as world:
+        await world.breach("/a")
+        (first,) = await world.incidents()
+
+        async def failed_once() -> bool:
+            async with world.service.core.db.read() as session:
+                rows = (await session.scalars(select(OutboxRow))).all()
+            return any(row.last_error and row.claimed_by is None for row in rows)
+
+        for _ in range(200):  # until its first attempt has failed and been put back
+            if await failed_once():
+                break
+            await asyncio.sleep(0.05)
+        async with world.service.core.db.transaction() as session:
+            await session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.incident_id == first.id, OutboxRow.delivered_at.is_(None))
+                .values(available_at=world.clock() + 3600)  # as if backing off for an hour
+            )
+        down = False
+        await world.breach("/b")  # Slack is back: the first thing to succeed is /b's post
+        posts = await eventually(lambda: len(fake.posts("C0ALERTS")) == 2 and fake.posts())
+        assert {p["metadata"]["event_payload"]["incident"] for p in posts} >= {first.id}

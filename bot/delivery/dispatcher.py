@@ -107,6 +107,9 @@ class Dispatcher:
         """Attaches charts to messages after they are posted; None: no charts."""
         self.counts = DeliveryCounts()
         self._workers: dict[str, asyncio.Task[int]] = {}
+        self._troubled: set[str] = set()
+        """Targets with a failed delivery since their last success: the next success
+        makes their backing-off rows due at once (``OutboxRepository.hurry``)."""
         self._charting: set[asyncio.Task[list[OutboxRow]]] = set()
         """Charts being drawn and attached, apart from their target's worker (see
         ``_start_chart``)."""
@@ -252,7 +255,9 @@ class Dispatcher:
                     await planner.record(each, plan, ref, rule)
             if ref is not None and plan.route is Route.POST and row.incident_id is not None:
                 await self._queue_chart(session, row, adapter)
-            if row.attempts > 1:  # it had failed: the place is back, so is what waited
+            if row.attempts > 1 or row.channel in self._troubled:
+                # the place answers again: what waited for it goes now, not after its backoff
+                self._troubled.discard(row.channel)
                 hurried = await OutboxRepository(session).hurry(row.channel, self.clock())
                 if hurried:
                     self._wake.set()
@@ -410,6 +415,7 @@ class Dispatcher:
             given_up = permanent or stored.attempts >= max_attempts
             stored.available_at = PARKED if given_up else self.clock() + wait
         self.counts.add(self.counts.failed if given_up else self.counts.retried, platform)
+        self._troubled.add(row.channel)
         if self.health is not None and observe:
             await self._observe(self.health.failed(row.channel, str(exc), permanent))
 
