@@ -18,7 +18,7 @@ from discord_harness import eventually as discord_eventually
 from discord_harness import running_service, settings_for
 from discord_payloads import BOB, carrying
 from fake_discord import FakeDiscord
-from fake_slack import FakeSlack
+from fake_slack import MEMBER, FakeSlack
 from slack_harness import SlackWorld, eventually, slack_world
 from sqlalchemy import select
 
@@ -96,6 +96,17 @@ async def test_slack_gets_the_chart_in_the_thread_after_the_post(database_url: s
         await eventually(lambda: slack_post(world).get("edits"))
         await eventually(lambda: len(world.fake.replies(post[0]["ts"])) >= 2)
         assert len(world.fake.files_in_thread(post[0]["ts"])) == 1
+
+
+async def test_a_subscribers_dm_gets_no_chart_of_its_own(sqlite_url: str) -> None:
+    async with slack_world(sqlite_url, charts=True) as world:
+        await world.slack.command("/notify", "me rule=slow-api", MEMBER)
+        await history_breach(world)
+        await eventually(lambda: world.fake.posts("D" + MEMBER.id[1:]))  # the DM
+        post = await eventually(lambda: world.fake.posts(CHANNEL))
+        await eventually(lambda: world.fake.files_in_thread(post[0]["ts"]), within=30)
+        (row,) = await chart_rows(world.service.core.db)  # one drawing: the channel's
+        assert row.channel == f"slack:{CHANNEL}"
 
 
 async def test_a_chart_still_owed_at_a_restart_is_attached_once_after_it(sqlite_url: str) -> None:

@@ -115,6 +115,18 @@ async def test_a_channel_that_takes_only_critical_does_not_keep_warnings_from_a_
         assert world.fake.posts("C0ALERTS") == []
 
 
+async def test_a_person_who_cannot_get_dms_does_not_open_an_incident_for_the_team(sqlite_url):
+    async with slack_world(sqlite_url) as world:
+        await say(world, "me rule=slow-api")
+        world.fake.fail("conversations.open", error="user_not_found", times=100)  # left
+        await world.breach("/checkout", 2500)
+        await eventually(lambda: world.fake.posts("C0ALERTS"))
+        await settle(world)
+        (incident,) = await world.incidents()  # the page itself; no "delivery failing"
+        assert incident.rule == "slow-api"
+        assert len(world.fake.posts("C0ALERTS")) == 1
+
+
 async def test_quiet_hours_keep_a_warning_out_but_never_a_critical(sqlite_url):
     async with slack_world(sqlite_url) as world:
         now = datetime.fromtimestamp(world.clock(), UTC)

@@ -32,7 +32,7 @@ from bot.delivery.charts import CHART_ATTEMPTS, ChartStep
 from bot.delivery.messages import MessagePlanner, Plan, Route, capped_card
 from monitors.incidents.cards import IncidentCard
 from monitors.routing import Platform, split_target
-from monitors.subscriptions.model import delivered_by
+from monitors.subscriptions.model import delivered_by, is_personal
 from storage.db import Database
 from storage.models import OutboxRow
 from storage.repositories import IncidentRepository, MessageRepository, OutboxRepository
@@ -272,6 +272,8 @@ class Dispatcher:
         incident's chart to it, when it gets one (bot.delivery.charts)."""
         if self.charts is None or row.incident_id is None:
             return
+        if is_personal(split_target(row.channel)[0]):
+            return  # the channel's message has the chart; one drawing per person would queue
         found = await IncidentRepository(session).get_many([row.incident_id])
         incident = found.get(row.incident_id)
         if incident is not None and self.charts.wanted(adapter, incident):
@@ -416,6 +418,9 @@ class Dispatcher:
             stored.available_at = PARKED if given_up else self.clock() + wait
         self.counts.add(self.counts.failed if given_up else self.counts.retried, platform)
         self._troubled.add(row.channel)
+        if is_personal(platform):  # someone's closed DMs are theirs, not the team's incident
+            log.warning("direct messages to %s cannot be delivered: %s", row.channel, error)
+            return
         if self.health is not None and observe:
             await self._observe(self.health.failed(row.channel, str(exc), permanent))
 
