@@ -14,8 +14,8 @@ import struct
 import time
 from collections.abc import Sequence
 
+from discord_harness import SLOW_API, running_service, settings_for
 from discord_harness import eventually as discord_eventually
-from discord_harness import running_service, settings_for
 from discord_payloads import BOB, carrying
 from fake_discord import FakeDiscord
 from fake_slack import MEMBER, FakeSlack
@@ -251,6 +251,43 @@ async def test_discord_attaches_the_chart_and_edits_keep_it(
         assert message is not None
         assert len(chart_attachments(message)) == 1 and shows_chart(message)
         assert fake_discord.attachment_bytes(message) == [content]
+
+
+async def test_a_storm_that_forms_while_a_chart_is_drawn_is_not_overwritten_by_it(
+    fake_discord: FakeDiscord, sqlite_url: str, monkeypatch
+) -> None:
+    """The chart of a message that has since become a storm's is not attached: it
+    would redraw the message as one incident's card, hiding the others."""
+    drawing, release = asyncio.Event(), asyncio.Event()
+    draw = Charts.png
+
+    async def held(self, request, now):  # the real drawing, finished only when told
+        png = await draw(self, request, now)
+        drawing.set()
+        await release.wait()
+        return png
+
+    monkeypatch.setattr(Charts, "png", held)
+    rule = {**SLOW_API, "breaches_to_open": 1}
+    settings = settings_for(fake_discord, sqlite_url, rules=(rule,), charts=True)
+    async with running_service(settings, fake_discord) as app:
+        await app.push(900, "/a")
+        await app.tick()
+        (first,) = [i.id for i in await app.incidents()]
+        await app.posted(first)
+        await asyncio.wait_for(drawing.wait(), 30)
+        app.clock.advance(5)  # within the storm wait
+        await app.push(900, "/b")
+        await app.tick()
+        await discord_eventually(
+            lambda: len((app.message_of(first) or {}).get("embeds", [])) == 2,
+            what="/b joining the message",
+        )
+        release.set()
+        await app.delivered()
+        message = app.message_of(first)
+        assert message is not None and len(message["embeds"]) == 2  # the storm, whole
+        assert not shows_chart(message)
 
 
 async def test_discord_without_charts_attaches_nothing(

@@ -33,6 +33,9 @@ from storage.repositories.outbox import outbox_row
 from storage.vocabulary import EventKind
 
 CHART_ATTEMPTS = 5
+DRAW_TIMEOUT = 60.0
+"""Seconds a drawing may take before it counts as a failed try: a hung worker process
+must not hold every later chart (and the incidents' rows behind them) for good."""
 """Tries before a chart is given up (backoff 1, 2, 4, 8 s: under 15 s in all, while the
 incident's later rows on the target wait behind it)."""
 
@@ -93,18 +96,36 @@ class ChartStep:
             return Pending(message.message_ref, incident_card(incident, now), request)
 
     async def attach(
-        self, adapter: ChartAttacher, row: OutboxRow, clock: Callable[[], float]
+        self,
+        adapter: ChartAttacher,
+        row: OutboxRow,
+        clock: Callable[[], float],
+        guard: asyncio.Lock,
     ) -> bool:
         """Draw and attach the chart the row asks for, up to the time it is drawn;
-        returns whether one was attached (then the caller records ``chart_at``)."""
+        returns whether one was attached (then the caller records ``chart_at``).
+
+        ``guard`` is the target's: held while the message is checked again and the
+        chart attached, so an incident joining the message meanwhile (a storm, whose
+        edit the target's worker makes under the same guard) is never overwritten by
+        a one-incident message with a chart."""
         async with self._one_at_a_time:
             now = clock()
             pending = await self.pending(row, now)
             if pending is None:
                 return False
-            png = await self.charts.png(pending.request, now)
+            png = await asyncio.wait_for(self.charts.png(pending.request, now), DRAW_TIMEOUT)
         if png is None:  # no value of the series in the window
             return False
+        async with guard:
+            fresh = await self.pending(row, clock())
+            if fresh is None:  # a storm's message now, or charted meanwhile
+                return False
+            await self._send(adapter, row, fresh, png)
+        return True
+
+    @staticmethod
+    async def _send(adapter: ChartAttacher, row: OutboxRow, pending: Pending, png: bytes) -> None:
         await adapter.attach_chart(
             ChartAttachment(
                 target=row.channel,
@@ -116,7 +137,6 @@ class ChartStep:
                 queued_at=row.created_at,
             )
         )
-        return True
 
     @staticmethod
     async def attached(session: AsyncSession, row: OutboxRow, now: float) -> None:

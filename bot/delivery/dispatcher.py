@@ -107,6 +107,9 @@ class Dispatcher:
         """Attaches charts to messages after they are posted; None: no charts."""
         self.counts = DeliveryCounts()
         self._workers: dict[str, asyncio.Task[int]] = {}
+        self._guards: dict[str, asyncio.Lock] = {}
+        """Per target: a message is changed by one step at a time (the target's worker,
+        or a chart being attached apart from it)."""
         self._troubled: set[str] = set()
         """Targets with a failed delivery since their last success: the next success
         makes their backing-off rows due at once (``OutboxRepository.hurry``)."""
@@ -217,13 +220,24 @@ class Dispatcher:
             except Exception:  # the next beat tries again; a lapse costs a duplicate at most
                 log.exception("renewing outbox claims failed")
 
+    def _guard(self, target: str) -> asyncio.Lock:
+        return self._guards.setdefault(target, asyncio.Lock())
+
     async def _deliver(self, row: OutboxRow, waiting: Sequence[OutboxRow] = ()) -> list[OutboxRow]:
         """Deliver ``row``, and any of ``waiting`` that join the same message with it;
         returns the rows delivered (none when it failed)."""
+        if row.event == EventKind.CHART:
+            return self._start_chart(
+                row, self.adapter_for(row.channel), split_target(row.channel)[0]
+            )
+        async with self._guard(row.channel):
+            return await self._deliver_update(row, waiting)
+
+    async def _deliver_update(
+        self, row: OutboxRow, waiting: Sequence[OutboxRow]
+    ) -> list[OutboxRow]:
         adapter = self.adapter_for(row.channel)
         platform = split_target(row.channel)[0]
-        if row.event == EventKind.CHART:
-            return self._start_chart(row, adapter, platform)
         card = IncidentCard.from_json(row.payload["card"])
         taken: list[OutboxRow] = []
         try:
@@ -304,7 +318,8 @@ class Dispatcher:
         attached = False
         try:
             if self.charts is not None and isinstance(adapter, ChartAttacher):
-                attached = await self.charts.attach(adapter, row, self.clock)
+                guard = self._guard(row.channel)
+                attached = await self.charts.attach(adapter, row, self.clock, guard)
         except Exception as exc:  # retried a few times, then given up; never swallowed
             await self._failed(row, platform, exc, max_attempts=CHART_ATTEMPTS, observe=False)
             return []
