@@ -6,16 +6,20 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
 from destination_helpers import SECRET, config, open_incident, outbox, service
 from receivers import hook_receiver
 
+from bot.adapters.base import Delivery
 from bot.adapters.webhook import WebhookAdapter
+from bot.adapters.webhook.payload import delivery_id
 from bot.delivery.dispatcher import PARKED, Dispatcher
 from monitors.actors import ADMIN, Actor
 from monitors.destinations.network import AddressPolicy, Unresolvable
+from monitors.digests import digest_card
 
 ALICE = Actor("U1", "alice", "console", frozenset({ADMIN}))
 CONTRACT = {
@@ -251,3 +255,15 @@ async def test_an_unreachable_receiver_is_retried(tmp_path, sqlite_url, clock):
         await running.dispatcher.run_once()  # parked: see the row
         (row,) = await outbox(running)
     assert row.available_at < PARKED and "unreachable" in row.last_error
+
+
+def test_a_digests_delivery_id_is_the_same_on_every_retry():
+    """A digest has no incident (alert_id 0): it is named by its outbox row, so a
+    receiver can drop a repeat as it does for incident changes."""
+    card = digest_card("Held overnight", [], "UTC", 0.0)
+    first = Delivery("webhook:ops-hook", "ops-hook", "digest", card, "", True, None, row_id=7)
+    again = Delivery("webhook:ops-hook", "ops-hook", "digest", card, "", True, None, row_id=7)
+    other = Delivery("webhook:ops-hook", "ops-hook", "digest", card, "", True, None, row_id=8)
+    assert delivery_id(first) == delivery_id(again) != delivery_id(other)
+    test = Delivery("webhook:ops-hook", "ops-hook", "test", card, "", True, None)
+    assert delivery_id(test) != delivery_id(replace(test))  # a test message: no row

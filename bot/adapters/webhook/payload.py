@@ -27,9 +27,11 @@ def sign(secret: str, body: bytes) -> str:
 
 
 def delivery_id(delivery: Delivery) -> str:
-    """Stable across retries of one outbox row; random for a test message."""
-    if delivery.card.incident_id <= 0:
-        return uuid.uuid4().hex
+    """Stable across retries of one outbox row; random for a test message (no row)."""
+    if delivery.card.incident_id <= 0:  # a digest or a report: named by its row
+        if delivery.row_id <= 0:
+            return uuid.uuid4().hex
+        return hashlib.sha256(f"{delivery.target}|row|{delivery.row_id}".encode()).hexdigest()[:32]
     key = f"{delivery.target}|{delivery.card.incident_id}|{delivery.event}|{delivery.queued_at!r}"
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
