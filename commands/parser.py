@@ -162,7 +162,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "rule",
         "set",
         (_NAME, Arg("THRESHOLD", "threshold"), Arg("LEVEL", "level", optional=True)),
-        "Change a rule's threshold, after a backtest of the change with Apply and Cancel; "
+        "Change a rule's threshold (with history, a backtest of the change first, with "
+        "Apply and Cancel); "
         "LEVEL is warning, error or critical (default: the rule's lowest level)",
         admin=True,
     ),

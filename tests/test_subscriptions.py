@@ -222,6 +222,8 @@ async def test_a_silenced_incident_reaches_no_subscriber(sqlite_url):
         await world.slack.command("/silence", "add rule=slow-api 2h maintenance", ADMIN)
         await world.breach("/checkout", 2500)
         await settle(world)
+        (incident,) = await world.incidents()  # it opened; the silence hides it
+        assert incident.severity == "critical"
         assert world.fake.posts("C0ALERTS") == [] and world.fake.posts(dm(MEMBER)) == []
         async with world.service.core.db.read() as session:
             rows = (await session.scalars(select(OutboxRow))).all()
