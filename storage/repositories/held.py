@@ -9,6 +9,7 @@ from sqlalchemy import select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import HeldRow
+from storage.repositories.outbox import chunks
 
 
 class HeldRepository:
@@ -34,27 +35,27 @@ class HeldRepository:
         self, holder: str, pairs: Iterable[tuple[int, str]]
     ) -> set[tuple[int, str]]:
         """Which of the (incident, target) pairs wait in ``holder``'s next digest."""
-        wanted = list(pairs)
-        if not wanted:
-            return set()
-        query = select(HeldRow.incident_id, HeldRow.target).where(
-            HeldRow.holder == holder,
-            HeldRow.digest.is_(None),
-            tuple_(HeldRow.incident_id, HeldRow.target).in_(wanted),
-        )
-        return {(int(i), str(t)) for i, t in (await self.session.execute(query)).all()}
+        found: set[tuple[int, str]] = set()
+        for chunk in chunks(list(pairs)):
+            query = select(HeldRow.incident_id, HeldRow.target).where(
+                HeldRow.holder == holder,
+                HeldRow.digest.is_(None),
+                tuple_(HeldRow.incident_id, HeldRow.target).in_(chunk),
+            )
+            found.update((int(i), str(t)) for i, t in (await self.session.execute(query)).all())
+        return found
 
     async def ever_held(self, pairs: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
         """Which of the (incident, target) pairs were held at some time, by anyone."""
-        wanted = list(pairs)
-        if not wanted:
-            return set()
-        query = (
-            select(HeldRow.incident_id, HeldRow.target)
-            .where(tuple_(HeldRow.incident_id, HeldRow.target).in_(wanted))
-            .distinct()
-        )
-        return {(int(i), str(t)) for i, t in (await self.session.execute(query)).all()}
+        found: set[tuple[int, str]] = set()
+        for chunk in chunks(list(pairs)):
+            query = (
+                select(HeldRow.incident_id, HeldRow.target)
+                .where(tuple_(HeldRow.incident_id, HeldRow.target).in_(chunk))
+                .distinct()
+            )
+            found.update((int(i), str(t)) for i, t in (await self.session.execute(query)).all())
+        return found
 
     async def waiting(self, holder: str, before: float) -> Sequence[HeldRow]:
         """What ``holder`` held before ``before`` that no digest listed yet, oldest first."""

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from sqlalchemy import func, insert, select, tuple_, update
@@ -13,6 +13,14 @@ from storage.vocabulary import EventKind
 PAIRS_AT_ONCE = 500
 """(incident, target) pairs in one ``IN``: PostgreSQL runs out of stack past a few
 thousand (a storm times the people subscribed to it)."""
+
+
+def chunks(pairs: Sequence[tuple[int, str]]) -> Iterator[Sequence[tuple[int, str]]]:
+    """``pairs`` in slices of ``PAIRS_AT_ONCE``, for row-value ``IN`` lists."""
+    for start in range(0, len(pairs), PAIRS_AT_ONCE):
+        yield pairs[start : start + PAIRS_AT_ONCE]
+
+
 PARKED = 1e18  # available_at of rows given up on (permanent error or too many attempts)
 
 
@@ -156,10 +164,8 @@ class OutboxRepository:
 
     async def announced(self, pairs: Iterable[tuple[int, str]]) -> set[tuple[int, str]]:
         """Which of the (incident, target) pairs have been queued or shown already."""
-        wanted = list(pairs)
         found: set[tuple[int, str]] = set()
-        for start in range(0, len(wanted), PAIRS_AT_ONCE):
-            chunk = wanted[start : start + PAIRS_AT_ONCE]
+        for chunk in chunks(list(pairs)):
             for table in (OutboxRow, MessageRow):
                 key = tuple_(table.incident_id, table.channel)
                 query = select(table.incident_id, table.channel).where(key.in_(chunk)).distinct()
