@@ -190,6 +190,15 @@ def _delivery_counters(dispatcher: Dispatcher) -> Iterator[Metric]:
         for platform, count in sorted(counter.items()):
             failures.add_metric([platform, outcome], count)
     yield failures
+    charts = CounterMetricFamily(
+        "tocsin_charts",
+        "Charts of incident messages, by outcome (attached; none: nothing to draw or "
+        "no message of one incident to put it on; failed: a try that failed).",
+        labels=["outcome"],
+    )
+    for outcome in ("attached", "none", "failed"):
+        charts.add_metric([outcome], counts.charts.get(outcome, 0))
+    yield charts
 
 
 def _source_metrics(core: Core) -> Iterator[Metric]:

@@ -90,6 +90,9 @@ async def test_slack_gets_the_chart_in_the_thread_after_the_post(database_url: s
         assert await _delivered(world, row.id)
         stored = await message_row(db, incident.id, f"slack:{CHANNEL}")
         assert stored is not None and stored.chart_at is not None
+        metrics = (await world.http.get(f"{world.base}/metrics")).text
+        assert 'tocsin_charts_total{outcome="attached"} 1.0' in metrics
+        assert 'tocsin_deliveries_total{platform="slack"} 1.0' in metrics  # the post only
 
         # an acknowledgement edits the message; the chart stays in its thread, alone
         await world.service.core.incidents.acknowledge(incident.id, Actor("slack:U0ADMIN", "al"))

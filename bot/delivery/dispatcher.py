@@ -71,6 +71,9 @@ class DeliveryCounts:
     delivered: dict[str, int] = field(default_factory=dict)
     retried: dict[str, int] = field(default_factory=dict)
     failed: dict[str, int] = field(default_factory=dict)
+    charts: dict[str, int] = field(default_factory=dict)
+    """Chart rows by outcome: ``attached``, ``none`` (nothing to draw or to attach it
+    to any more), ``failed`` (a try that failed; the row is retried a few times)."""
 
     @staticmethod
     def add(counter: dict[str, int], platform: str) -> None:
@@ -321,6 +324,7 @@ class Dispatcher:
                 guard = self._guard(row.channel)
                 attached = await self.charts.attach(adapter, row, self.clock, guard)
         except Exception as exc:  # retried a few times, then given up; never swallowed
+            self.counts.add(self.counts.charts, "failed")
             await self._failed(row, platform, exc, max_attempts=CHART_ATTEMPTS, observe=False)
             return []
         async with self.db.transaction() as session:
@@ -330,7 +334,7 @@ class Dispatcher:
                 stored.claimed_by = None
             if attached:
                 await ChartStep.attached(session, row, self.clock())
-        self.counts.add(self.counts.delivered, platform)
+        self.counts.add(self.counts.charts, "attached" if attached else "none")
         return [row]
 
     async def _plan(
