@@ -1,10 +1,11 @@
 """The personal outbox rows of a transaction: for each incident event announced there,
 a row to each subscriber the verdict (monitors.subscriptions.model) lets through.
 
-Called by ``Journal.flush`` after the rows to the rule's destinations are settled, so
-whatever a silence or the suppression verdict kept from the channels (no rows) never
-reaches anyone either, and a snoozed incident's quiet edits only update the direct
-messages people already have. Rows go through the outbox as a channel's do: durable,
+Called by ``Journal.flush`` with the rows the rule announced: after silences and the
+suppression verdict, so what they kept from the channels (no rows) never reaches anyone
+either, and a snoozed incident's quiet edits only update the direct messages people
+already have; before each destination's floor, quiet hours and cap, which are that
+channel's choice, not the subscriber's. Rows go through the outbox as a channel's do: durable,
 in order per incident and person, and a later event edits the person's message."""
 
 from __future__ import annotations
