@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from monitors.incidents.cards import SEVERITY_COLORS, IncidentCard
+from monitors.incidents.cards import IncidentCard
 from storage.db import Database
 from storage.repositories import OutboxRepository
 from storage.repositories.outbox import outbox_row
@@ -26,14 +26,7 @@ TITLE = "Tocsin, for admins"
 
 def notice_card(text: str) -> IncidentCard:
     """A notice as a card, for surfaces that show only cards (the console)."""
-    return IncidentCard(
-        incident_id=0,
-        title=TITLE,
-        status="open",
-        severity="info",
-        color=SEVERITY_COLORS["info"],
-        fields=(("Notice", text),),
-    )
+    return IncidentCard.note(TITLE, (("Notice", text),))
 
 
 def notice_rows(notices: Sequence[str], targets: Sequence[str], now: float) -> list[dict[str, Any]]:

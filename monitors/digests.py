@@ -28,7 +28,7 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from monitors.incidents.cards import SEVERITY_COLORS, IncidentCard, incident_title
+from monitors.incidents.cards import IncidentCard, incident_title
 from monitors.quiet_hours import parse_clock, parse_timezone
 from storage.db import Database
 from storage.models import IncidentRow
@@ -186,12 +186,8 @@ def digest_card(
     fields = [(incident_title(i), standing(i, zone)) for i in incidents[:MAX_LISTED]]
     if count > MAX_LISTED:
         fields.append(("And more", f"{count - MAX_LISTED} more held: see /alerts list"))
-    return IncidentCard(
-        incident_id=0,
-        title=f"{heading}: {count} {noun} held",
-        status="open",
-        severity="info",
-        color=SEVERITY_COLORS["info"],
-        fields=tuple(fields),
+    return IncidentCard.note(
+        f"{heading}: {count} {noun} held",
+        tuple(fields),
         footer=f"Held until {_local(due_at, zone)}. Every incident: /alerts list",
     )

@@ -356,25 +356,27 @@ class Dispatcher:
         async with self.db.read() as session:
             messages = await MessageRepository(session).of_incident(incident_id)
             rows = await OutboxRepository(session).for_incident(incident_id)
-        messages = [m for m in messages if self._linkable(m.channel)]
-        rows = [r for r in rows if self._linkable(r.channel)]
         links = []
+        shown = set()
         for message in messages:
-            adapter = self.adapter_for(message.channel)
-            if message.message_ref and isinstance(adapter, MessageLinks):
-                address = await adapter.link(message.message_ref)
-                if address:
-                    links.append((adapter.label, address))
-        shown = {message.channel for message in messages if message.message_ref}
-        posting = any(r.delivered_at is None and r.channel not in shown for r in rows)
+            linker = self._linker(message.channel)
+            if linker is None or not message.message_ref:
+                continue
+            shown.add(message.channel)
+            address = await linker.link(message.message_ref)
+            if address:
+                links.append((linker.label, address))
+        posting = any(
+            r.delivered_at is None and r.channel not in shown and self._linker(r.channel)
+            for r in rows
+        )
         return tuple(links), posting
 
-    def _linkable(self, target: str) -> bool:
-        """A channel whose messages have an address the team can open (not a person's
-        direct messages, which only they can read)."""
-        platform = split_target(target)[0]
-        adapter = self.adapters.get(platform)
-        return adapter is not None and isinstance(adapter, MessageLinks)
+    def _linker(self, target: str) -> MessageLinks | None:
+        """The adapter of a channel whose messages have an address the team can open;
+        None for others, and for a person's direct messages, which only they can read."""
+        adapter = self.adapters.get(split_target(target)[0])
+        return adapter if isinstance(adapter, MessageLinks) else None
 
     def _delivery(self, row: OutboxRow, card: IncidentCard, plan: Plan) -> Delivery | None:
         """What the adapter is asked to do for ``row`` under ``plan``; None: nothing."""

@@ -33,7 +33,7 @@ from enum import StrEnum
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from monitors.destinations.caps import KEY as DESTINATION_LIMIT
-from monitors.incidents.cards import SEVERITY_COLORS, IncidentCard, incident_card
+from monitors.incidents.cards import IncidentCard, incident_card
 from storage.models import IncidentRow, MessageGroupRow, OutboxRow
 from storage.repositories import IncidentRepository, MessageRepository
 from storage.repositories.messages import CAPPED, DESTINATION_CAPPED, INCIDENTS
@@ -227,12 +227,8 @@ def capped_card(cap: Cap, held_back: int) -> IncidentCard:
             f"{cap.owner} takes {cap.limit} new messages an hour, all rules together "
             "(its max_per_hour)"
         )
-    return IncidentCard(
-        incident_id=0,
-        title=f"{cap.owner}: {more} not posted this hour",
-        status="open",
-        severity="info",
-        color=SEVERITY_COLORS["info"],
-        fields=(("Why", why), ("Where to look", "/alerts list")),
+    return IncidentCard.note(
+        f"{cap.owner}: {more} not posted this hour",
+        (("Why", why), ("Where to look", "/alerts list")),
         rule=cap.owner if cap.kind == CAPPED else "",
     )

@@ -85,6 +85,27 @@ class IncidentCard:
         }
 
     @classmethod
+    def note(
+        cls,
+        title: str,
+        fields: tuple[tuple[str, str], ...],
+        footer: str = "",
+        rule: str = "",
+    ) -> IncidentCard:
+        """A message of no incident (a notice, a cap's count, a digest, a report):
+        informational, blue, with nothing to act on."""
+        return cls(
+            incident_id=0,
+            title=title,
+            status="open",
+            severity="info",
+            color=SEVERITY_COLORS["info"],
+            fields=fields,
+            footer=footer,
+            rule=rule,
+        )
+
+    @classmethod
     def from_json(cls, data: dict[str, Any]) -> IncidentCard:
         return cls(
             incident_id=int(data["incident_id"]),

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from monitors.formatting import short_time
 from monitors.incidents.announce import Announcer
-from monitors.incidents.cards import SEVERITY_COLORS, IncidentCard
+from monitors.incidents.cards import IncidentCard
 from monitors.insight.coach import NOISY_MIN, NOISY_SHARE, Coaching
 from monitors.insight.stats import IncidentStats
 from monitors.insight.words import coaching_text
@@ -105,13 +105,9 @@ def report_card(coached: Sequence[Coaching], texts: Sequence[str], due_at: float
     """The report as a neutral card: a field per rule, what to do in the footer."""
     count = len(coached)
     noun = "rule" if count == 1 else "rules"
-    return IncidentCard(
-        incident_id=0,
-        title=f"Noise report: {count} {noun} could be quieter",
-        status="open",
-        severity="info",
-        color=SEVERITY_COLORS["info"],
-        fields=tuple((c.rule.name, text) for c, text in zip(coached, texts, strict=True)),
+    return IncidentCard.note(
+        f"Noise report: {count} {noun} could be quieter",
+        tuple((c.rule.name, text) for c, text in zip(coached, texts, strict=True)),
         footer=(
             f"The {DAYS} days to {short_time(due_at)}. /rule coach NAME shows a rule's "
             "change with Apply; /alerts stats shows the rest."
