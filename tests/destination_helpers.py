@@ -15,6 +15,7 @@ from command_helpers import push_and_tick
 from rich.console import Console
 from sqlalchemy import select
 
+import run
 from bot.adapters.console import ConsoleAdapter
 from bot.http.app import build_app
 from bot.http.server import start_server, stop_server
@@ -89,3 +90,12 @@ async def api(running: Service, token: str = "t0ken") -> AsyncIterator[httpx.Asy
             yield client
     finally:
         await stop_server(runner)
+
+
+def check_config(tmp_path: Path, text: str, capsys: Any) -> tuple[int, str]:
+    """``run.py check-config`` on ``text``: its exit status and everything it printed."""
+    path = tmp_path / "tocsin.yaml"
+    path.write_text(text)
+    status = run.main(["check-config", str(path)])
+    out = capsys.readouterr()
+    return status, out.out + out.err

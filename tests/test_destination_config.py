@@ -4,8 +4,8 @@ written, and each mistake is reported by check-config naming the key and the rea
 from __future__ import annotations
 
 import pytest
+from destination_helpers import check_config
 
-import run
 from bot.settings import CannotStart, load_settings
 
 ISSUE_EXAMPLE = """
@@ -27,16 +27,8 @@ rules:
 EMAIL = "email: {host: 127.0.0.1, port: 2525, from: tocsin@example.com, starttls: false}\n"
 
 
-def check(tmp_path, text: str, capsys) -> tuple[int, str]:
-    path = tmp_path / "tocsin.yaml"
-    path.write_text(text)
-    status = run.main(["check-config", str(path)])
-    out = capsys.readouterr()
-    return status, out.out + out.err
-
-
 def test_the_issues_example_is_valid_and_read_as_written(tmp_path, capsys, monkeypatch):
-    status, out = check(tmp_path, ISSUE_EXAMPLE, capsys)
+    status, out = check_config(tmp_path, ISSUE_EXAMPLE, capsys)
     assert status == 0, out
     monkeypatch.setenv("TOCSIN_SMTP_USERNAME", "tocsin")
     monkeypatch.setenv("TOCSIN_SMTP_PASSWORD", "pw")
@@ -129,7 +121,7 @@ def test_the_issues_example_is_valid_and_read_as_written(tmp_path, capsys, monke
     ],
 )
 def test_each_mistake_names_the_key_and_the_reason(tmp_path, capsys, text, field, reason):
-    status, out = check(tmp_path, text + "\nrules: []\n", capsys)
+    status, out = check_config(tmp_path, text + "\nrules: []\n", capsys)
     assert status == 1, out
     line = next((line for line in out.splitlines() if f" {field}:" in line), None)
     assert line is not None, out

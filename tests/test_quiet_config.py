@@ -8,9 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from destination_helpers import api, config, service
+from destination_helpers import api, check_config, config, service
 
-import run
 from bot.settings import load_settings
 from monitors.digests import DigestSchedule, digest_key
 from monitors.routing import Destination, Routing
@@ -32,20 +31,12 @@ rules:
 """
 
 
-def check(tmp_path, text: str, capsys) -> tuple[int, str]:
-    path = tmp_path / "tocsin.yaml"
-    path.write_text(text)
-    status = run.main(["check-config", str(path)])
-    out = capsys.readouterr()
-    return status, out.out + out.err
-
-
 def at(utc: str) -> float:
     return datetime.fromisoformat(utc).replace(tzinfo=UTC).timestamp()
 
 
 def test_the_documented_example_is_valid_and_read_as_written(tmp_path, capsys):
-    status, out = check(tmp_path, EXAMPLE, capsys)
+    status, out = check_config(tmp_path, EXAMPLE, capsys)
     assert status == 0, out
     settings = load_settings(tmp_path / "tocsin.yaml")
     team = settings.destinations["payments-team"]
@@ -107,7 +98,7 @@ def test_the_documented_example_is_valid_and_read_as_written(tmp_path, capsys):
 def test_each_mistake_names_the_destination_the_key_and_the_reason(
     tmp_path, capsys, spec, field, reason
 ):
-    status, out = check(tmp_path, f"destinations:\n  night: {spec}\nrules: []\n", capsys)
+    status, out = check_config(tmp_path, f"destinations:\n  night: {spec}\nrules: []\n", capsys)
     assert status == 1, out
     line = next((line for line in out.splitlines() if f" {field}:" in line), None)
     assert line is not None, out
